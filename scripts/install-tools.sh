@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# Installs everything the build and tests need that a machine with Rust, Node
+# and make may lack: the wasm32 target, pinned worker-build, wasm-bindgen-cli
+# at exactly the version in Cargo.lock, and the npm packages (wrangler,
+# workerd, binaryen) from package-lock.json. Idempotent and quiet when done.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+WORKER_BUILD_VERSION=0.8.7
+TOOLS="$PWD/.tools"
+export PATH="$TOOLS/bin:$PATH"
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+
+# Node 20.3+ (wrangler 4.80.0's floor).
+node_major=$(node -p 'process.versions.node.split(".").map(Number).reduce((a,b,i)=>i<2?a*1000+b:a)' 2>/dev/null || echo 0)
+if [ "$node_major" -lt 20003 ]; then
+  echo "edge-token needs Node.js 20.3 or newer (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 1
+fi
+
+# rust-toolchain.toml names the wasm target; make sure it is really there.
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  log "adding Rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! worker-build --version 2>/dev/null | grep -qxE "(worker-build )?$WORKER_BUILD_VERSION"; then
+  log "installing worker-build $WORKER_BUILD_VERSION into .tools"
+  cargo install --quiet --root "$TOOLS" worker-build --version "=$WORKER_BUILD_VERSION"
+fi
+
+bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
+if [ -z "$bindgen_version" ]; then
+  echo "cannot find the wasm-bindgen version in Cargo.lock" >&2
+  exit 1
+fi
+if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_version"; then
+  log "installing wasm-bindgen-cli $bindgen_version into .tools (matches Cargo.lock)"
+  cargo install --quiet --force --root "$TOOLS" wasm-bindgen-cli --version "=$bindgen_version"
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
+   || [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ]; then
+  log "installing npm packages (wrangler, workerd, binaryen) from package-lock.json"
+  npm ci --no-audit --no-fund --loglevel=error
+fi

@@ -1,0 +1,432 @@
+//! Registered clients: the KV record shared by the Worker and the admin CLI,
+//! secret generation, digests and constant-time verification.
+//!
+//! A client secret carries 256 random bits, so a single SHA-256 (bound to the
+//! client id and a domain separator) is enough to store it: there is nothing
+//! for a slow password hash to protect against, and verification stays far
+//! below a microsecond.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use subtle::{Choice, ConstantTimeEq};
+
+use crate::credentials::ClientSecret;
+use crate::random::{Random, RandomError};
+
+/// Version of the record layout this build reads and writes.
+pub const RECORD_VERSION: u32 = 1;
+/// KV key prefix for client records.
+pub const KEY_PREFIX: &str = "client:";
+/// Prefix of generated client ids.
+pub const CLIENT_ID_PREFIX: &str = "etc_";
+/// Prefix of generated client secrets, so secret scanners can spot leaks.
+pub const CLIENT_SECRET_PREFIX: &str = "ets_";
+/// Most secrets a client holds at once (current + the one being rotated out).
+pub const MAX_SECRETS: usize = 2;
+
+/// The KV key of a client's record.
+pub fn record_key(client_id: &str) -> String {
+    format!("{KEY_PREFIX}{client_id}")
+}
+
+/// A new client id: prefix + 128 random bits, base64url (unchanged by form-urlencoding).
+pub fn generate_client_id(random: &impl Random) -> Result<String, RandomError> {
+    Ok(format!("{CLIENT_ID_PREFIX}{}", random.token::<16>()?))
+}
+
+/// A new client secret: prefix + 256 random bits, base64url.
+pub fn generate_client_secret(random: &impl Random) -> Result<ClientSecret, RandomError> {
+    Ok(ClientSecret::new(format!(
+        "{CLIENT_SECRET_PREFIX}{}",
+        random.token::<32>()?
+    )))
+}
+
+/// SHA-256 digest of a secret, bound to its client id. Stored base64url.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct SecretHash([u8; 32]);
+
+impl SecretHash {
+    /// Digest of `secret` for `client_id`.
+    pub fn compute(client_id: &str, secret: &ClientSecret) -> Self {
+        let mut h = Sha256::new();
+        h.update(b"edge-token/client-secret/v1\0");
+        h.update(client_id.as_bytes());
+        h.update(b"\0");
+        h.update(secret.expose().as_bytes());
+        SecretHash(h.finalize().into())
+    }
+
+    fn ct_eq(&self, other: &SecretHash) -> Choice {
+        self.0.ct_eq(&other.0)
+    }
+}
+
+impl std::fmt::Debug for SecretHash {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretHash(<redacted>)")
+    }
+}
+
+impl Serialize for SecretHash {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&URL_SAFE_NO_PAD.encode(self.0))
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretHash {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        let bytes = URL_SAFE_NO_PAD
+            .decode(s)
+            .map_err(serde::de::Error::custom)?;
+        let arr: [u8; 32] = bytes
+            .try_into()
+            .map_err(|_| serde::de::Error::custom("secret digest must be 32 bytes"))?;
+        Ok(SecretHash(arr))
+    }
+}
+
+/// A digest compared against on a store miss, so an unknown client costs the
+/// same as a known one with a wrong secret.
+const DUMMY_HASH: SecretHash = SecretHash([0x5a; 32]);
+
+/// One stored secret.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretEntry {
+    /// Digest of the secret.
+    pub digest: SecretHash,
+    /// Unix seconds when it was created.
+    pub created_at: u64,
+    /// Unix seconds after which it no longer authenticates; `None` = never.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub expires_at: Option<u64>,
+}
+
+impl SecretEntry {
+    /// Whether the secret authenticates at `now`.
+    pub fn is_active(&self, now: u64) -> bool {
+        self.expires_at.is_none_or(|exp| now < exp)
+    }
+}
+
+/// A registered client, as stored in KV under `client:<client_id>`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClientRecord {
+    /// Layout version; this build understands [`RECORD_VERSION`].
+    pub version: u32,
+    /// The client id (also in the key).
+    pub client_id: String,
+    /// Human-readable name.
+    pub name: String,
+    /// At most [`MAX_SECRETS`] secret digests.
+    pub secrets: Vec<SecretEntry>,
+    /// Scopes the client may request.
+    #[serde(default)]
+    pub allowed_scopes: Vec<String>,
+    /// Scopes granted when the request names none.
+    #[serde(default)]
+    pub default_scopes: Vec<String>,
+    /// Audiences (`resource` / `audience`) the client may request.
+    #[serde(default)]
+    pub allowed_audiences: Vec<String>,
+    /// Audiences used when the request names none.
+    #[serde(default)]
+    pub default_audiences: Vec<String>,
+    /// Token lifetime for this client in seconds (capped by `MAX_TOKEN_TTL`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub token_ttl: Option<u64>,
+    /// A disabled client cannot authenticate.
+    #[serde(default)]
+    pub disabled: bool,
+    /// Unix seconds of creation.
+    pub created_at: u64,
+    /// Unix seconds of the last change.
+    #[serde(default)]
+    pub updated_at: u64,
+}
+
+/// Why a stored record cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordError {
+    /// Not valid JSON for a record.
+    Malformed(String),
+    /// A version this build does not understand.
+    UnsupportedVersion(u32),
+    /// The record's `client_id` is not the one in its key.
+    IdMismatch,
+}
+
+impl std::fmt::Display for RecordError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RecordError::Malformed(e) => write!(f, "malformed client record: {e}"),
+            RecordError::UnsupportedVersion(v) => {
+                write!(f, "unsupported client record version {v}")
+            }
+            RecordError::IdMismatch => f.write_str("client record id does not match its key"),
+        }
+    }
+}
+
+impl ClientRecord {
+    /// Parses and validates a stored record for `client_id`.
+    pub fn from_json(client_id: &str, json: &str) -> Result<Self, RecordError> {
+        let record: ClientRecord =
+            serde_json::from_str(json).map_err(|e| RecordError::Malformed(e.to_string()))?;
+        if record.version != RECORD_VERSION {
+            return Err(RecordError::UnsupportedVersion(record.version));
+        }
+        if record.client_id != client_id {
+            return Err(RecordError::IdMismatch);
+        }
+        Ok(record)
+    }
+
+    /// Serialises the record for storage.
+    pub fn to_json(&self) -> String {
+        // A record holds only strings, numbers and bools: serialisation cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    /// The record without secret digests, for display.
+    pub fn public_view(&self) -> serde_json::Value {
+        serde_json::json!({
+            "client_id": self.client_id,
+            "name": self.name,
+            "disabled": self.disabled,
+            "allowed_scopes": self.allowed_scopes,
+            "default_scopes": self.default_scopes,
+            "allowed_audiences": self.allowed_audiences,
+            "default_audiences": self.default_audiences,
+            "token_ttl": self.token_ttl,
+            "created_at": self.created_at,
+            "updated_at": self.updated_at,
+            "secrets": self.secrets.iter().map(|s| serde_json::json!({
+                "created_at": s.created_at,
+                "expires_at": s.expires_at,
+            })).collect::<Vec<_>>(),
+        })
+    }
+
+    /// Replaces the client's secrets for rotation: the newest current secret
+    /// stays valid until `now + grace`, `new_digest` becomes current, and
+    /// expired secrets are dropped. If that would leave more than
+    /// [`MAX_SECRETS`] active secrets, fails unless `force`, which drops the
+    /// oldest.
+    pub fn rotate_secret(
+        &mut self,
+        new_digest: SecretHash,
+        now: u64,
+        grace: u64,
+        force: bool,
+    ) -> Result<(), RotateError> {
+        let mut kept: Vec<SecretEntry> = self
+            .secrets
+            .iter()
+            .filter(|s| s.is_active(now))
+            .cloned()
+            .collect();
+        kept.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+        if kept.len() >= MAX_SECRETS && !force {
+            return Err(RotateError::TooManyActive);
+        }
+        kept.truncate(MAX_SECRETS - 1);
+        for s in &mut kept {
+            let until = now.saturating_add(grace);
+            s.expires_at = Some(s.expires_at.map_or(until, |e| e.min(until)));
+        }
+        kept.retain(|s| s.is_active(now));
+        kept.insert(
+            0,
+            SecretEntry {
+                digest: new_digest,
+                created_at: now,
+                expires_at: None,
+            },
+        );
+        self.secrets = kept;
+        self.updated_at = now;
+        Ok(())
+    }
+}
+
+/// Why a rotation was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RotateError {
+    /// Two secrets are already active; another rotation would cut one off early.
+    TooManyActive,
+}
+
+/// Checks a presented secret in constant time.
+///
+/// The digest is computed and compared against every stored secret (or a
+/// dummy on a miss) whatever the outcome, so an unknown client, a wrong
+/// secret, an expired secret and a disabled client take the same path and
+/// return the same `false`.
+pub fn authenticate(
+    record: Option<&ClientRecord>,
+    client_id: &str,
+    secret: &ClientSecret,
+    now: u64,
+) -> bool {
+    let presented = SecretHash::compute(client_id, secret);
+    let Some(record) = record else {
+        let _ = presented.ct_eq(&DUMMY_HASH);
+        return false;
+    };
+    let mut matched = Choice::from(0);
+    for entry in &record.secrets {
+        let active = Choice::from(u8::from(entry.is_active(now)));
+        matched |= presented.ct_eq(&entry.digest) & active;
+    }
+    bool::from(matched) && !record.disabled
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::random::OsRandom;
+
+    fn record_with(secret: &ClientSecret) -> ClientRecord {
+        ClientRecord {
+            version: RECORD_VERSION,
+            client_id: "etc_x".into(),
+            name: "test".into(),
+            secrets: vec![SecretEntry {
+                digest: SecretHash::compute("etc_x", secret),
+                created_at: 10,
+                expires_at: None,
+            }],
+            allowed_scopes: vec!["read".into()],
+            default_scopes: vec!["read".into()],
+            allowed_audiences: vec![],
+            default_audiences: vec![],
+            token_ttl: None,
+            disabled: false,
+            created_at: 10,
+            updated_at: 10,
+        }
+    }
+
+    #[test]
+    fn generated_ids_and_secrets_are_urlencode_invariant() {
+        let id = generate_client_id(&OsRandom).unwrap();
+        let secret = generate_client_secret(&OsRandom).unwrap();
+        assert!(id.starts_with(CLIENT_ID_PREFIX) && id.len() == 4 + 22);
+        assert!(
+            secret.expose().starts_with(CLIENT_SECRET_PREFIX) && secret.expose().len() == 4 + 43
+        );
+        for s in [id.as_str(), secret.expose()] {
+            assert_eq!(crate::form::encode_component(s), s);
+        }
+    }
+
+    #[test]
+    fn authenticate_right_secret_succeeds() {
+        let s = generate_client_secret(&OsRandom).unwrap();
+        assert!(authenticate(Some(&record_with(&s)), "etc_x", &s, 100));
+    }
+
+    #[test]
+    fn authenticate_wrong_secret_or_unknown_client_fails() {
+        let s = generate_client_secret(&OsRandom).unwrap();
+        let other = generate_client_secret(&OsRandom).unwrap();
+        assert!(!authenticate(Some(&record_with(&s)), "etc_x", &other, 100));
+        assert!(!authenticate(None, "etc_x", &s, 100));
+    }
+
+    #[test]
+    fn authenticate_digest_is_bound_to_client_id() {
+        let s = generate_client_secret(&OsRandom).unwrap();
+        let mut r = record_with(&s);
+        r.client_id = "etc_y".into();
+        assert!(!authenticate(Some(&r), "etc_y", &s, 100));
+    }
+
+    #[test]
+    fn authenticate_disabled_or_expired_fails() {
+        let s = generate_client_secret(&OsRandom).unwrap();
+        let mut r = record_with(&s);
+        r.disabled = true;
+        assert!(!authenticate(Some(&r), "etc_x", &s, 100));
+        let mut r = record_with(&s);
+        r.secrets[0].expires_at = Some(100);
+        assert!(authenticate(Some(&r), "etc_x", &s, 99));
+        assert!(!authenticate(Some(&r), "etc_x", &s, 100));
+    }
+
+    #[test]
+    fn rotate_keeps_old_secret_for_grace_then_drops_it() {
+        let old = generate_client_secret(&OsRandom).unwrap();
+        let new = generate_client_secret(&OsRandom).unwrap();
+        let mut r = record_with(&old);
+        r.rotate_secret(SecretHash::compute("etc_x", &new), 1000, 60, false)
+            .unwrap();
+        assert_eq!(r.secrets.len(), 2);
+        assert!(authenticate(Some(&r), "etc_x", &old, 1059));
+        assert!(!authenticate(Some(&r), "etc_x", &old, 1060));
+        assert!(authenticate(Some(&r), "etc_x", &new, 5000));
+        // A second rotation while two are active is refused without force.
+        let third = generate_client_secret(&OsRandom).unwrap();
+        let third_hash = SecretHash::compute("etc_x", &third);
+        assert_eq!(
+            r.rotate_secret(third_hash, 1010, 60, false),
+            Err(RotateError::TooManyActive)
+        );
+        r.rotate_secret(third_hash, 1010, 60, true).unwrap();
+        assert_eq!(r.secrets.len(), 2);
+        assert!(!authenticate(Some(&r), "etc_x", &old, 1011));
+        assert!(authenticate(Some(&r), "etc_x", &new, 1069));
+        assert!(authenticate(Some(&r), "etc_x", &third, 1011));
+    }
+
+    #[test]
+    fn rotate_with_zero_grace_revokes_old_at_once() {
+        let old = generate_client_secret(&OsRandom).unwrap();
+        let new = generate_client_secret(&OsRandom).unwrap();
+        let mut r = record_with(&old);
+        r.rotate_secret(SecretHash::compute("etc_x", &new), 1000, 0, false)
+            .unwrap();
+        assert_eq!(r.secrets.len(), 1);
+        assert!(!authenticate(Some(&r), "etc_x", &old, 1000));
+    }
+
+    #[test]
+    fn record_round_trips_and_rejects_corruption() {
+        let s = generate_client_secret(&OsRandom).unwrap();
+        let r = record_with(&s);
+        assert_eq!(ClientRecord::from_json("etc_x", &r.to_json()).unwrap(), r);
+        assert!(matches!(
+            ClientRecord::from_json("etc_x", "{"),
+            Err(RecordError::Malformed(_))
+        ));
+        assert_eq!(
+            ClientRecord::from_json("etc_other", &r.to_json()),
+            Err(RecordError::IdMismatch)
+        );
+        let v2 = r.to_json().replace("\"version\":1", "\"version\":2");
+        assert_eq!(
+            ClientRecord::from_json("etc_x", &v2),
+            Err(RecordError::UnsupportedVersion(2))
+        );
+        let bad_digest = r
+            .to_json()
+            .replace(&URL_SAFE_NO_PAD.encode(r.secrets[0].digest.0), "AAAA");
+        assert!(matches!(
+            ClientRecord::from_json("etc_x", &bad_digest),
+            Err(RecordError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn public_view_has_no_digest() {
+        let s = generate_client_secret(&OsRandom).unwrap();
+        let r = record_with(&s);
+        let view = r.public_view().to_string();
+        assert!(!view.contains(&URL_SAFE_NO_PAD.encode(r.secrets[0].digest.0)));
+        assert!(!view.contains("digest"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Worker configuration, parsed once per isolate from vars and secrets.
+
+use crate::scope::is_absolute_uri;
+use crate::token::KeySet;
+
+/// Default access-token lifetime, seconds.
+pub const DEFAULT_TOKEN_TTL: u64 = 300;
+/// Default cap on any token lifetime, seconds.
+pub const DEFAULT_MAX_TOKEN_TTL: u64 = 3600;
+/// Default (and minimum) KV `cacheTtl`, seconds.
+pub const DEFAULT_KV_CACHE_TTL: u64 = 60;
+/// The smallest `cacheTtl` Workers KV accepts.
+pub const MIN_KV_CACHE_TTL: u64 = 60;
+
+/// Parsed configuration. Built by [`Config::from_lookup`].
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// `iss` of every token (`ISSUER`).
+    pub issuer: String,
+    /// Default token lifetime (`TOKEN_TTL`).
+    pub token_ttl: u64,
+    /// Upper bound on any lifetime, including per-client ones (`MAX_TOKEN_TTL`).
+    pub max_token_ttl: u64,
+    /// Audiences used when neither request nor client names one (`DEFAULT_AUDIENCE`, space-delimited).
+    pub default_audiences: Vec<String>,
+    /// KV read `cacheTtl` for client records (`KV_CACHE_TTL`).
+    pub kv_cache_ttl: u64,
+    /// Refuse requests that did not arrive over HTTPS (`REQUIRE_HTTPS`).
+    pub require_https: bool,
+    /// Signing keys (`SIGNING_KEYS` secret).
+    pub keys: KeySet,
+}
+
+/// Everything wrong with the configuration, one problem per entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError(pub Vec<String>);
+
+impl std::fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "invalid configuration: {}", self.0.join("; "))
+    }
+}
+
+fn parse_seconds(name: &str, value: Option<String>, default: u64, errors: &mut Vec<String>) -> u64 {
+    match value.as_deref().map(str::trim) {
+        None | Some("") => default,
+        Some(v) => match v.parse::<u64>() {
+            Ok(n) if n > 0 => n,
+            _ => {
+                errors.push(format!(
+                    "{name} must be a positive whole number of seconds, got {v:?}"
+                ));
+                default
+            }
+        },
+    }
+}
+
+impl Config {
+    /// Reads every setting through `lookup` (a var or secret by name) and
+    /// validates it. All problems are reported together.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut errors = Vec::new();
+
+        let issuer = lookup("ISSUER")
+            .map(|s| s.trim().to_owned())
+            .unwrap_or_default();
+        if issuer.is_empty() {
+            errors.push("ISSUER is not set (e.g. \"https://auth.example.com\")".to_owned());
+        } else if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || !is_absolute_uri(&issuer)
+            || issuer.contains('?')
+        {
+            errors.push(format!(
+                "ISSUER must be an http(s) URL without query or fragment, got {issuer:?}"
+            ));
+        }
+
+        let token_ttl = parse_seconds(
+            "TOKEN_TTL",
+            lookup("TOKEN_TTL"),
+            DEFAULT_TOKEN_TTL,
+            &mut errors,
+        );
+        let max_token_ttl = parse_seconds(
+            "MAX_TOKEN_TTL",
+            lookup("MAX_TOKEN_TTL"),
+            DEFAULT_MAX_TOKEN_TTL,
+            &mut errors,
+        );
+        if token_ttl > max_token_ttl {
+            errors.push(format!(
+                "TOKEN_TTL ({token_ttl}) is larger than MAX_TOKEN_TTL ({max_token_ttl})"
+            ));
+        }
+        let kv_cache_ttl = parse_seconds(
+            "KV_CACHE_TTL",
+            lookup("KV_CACHE_TTL"),
+            DEFAULT_KV_CACHE_TTL,
+            &mut errors,
+        );
+        if kv_cache_ttl < MIN_KV_CACHE_TTL {
+            errors.push(format!("KV_CACHE_TTL must be at least {MIN_KV_CACHE_TTL} (Workers KV minimum), got {kv_cache_ttl}"));
+        }
+
+        let default_audiences: Vec<String> = lookup("DEFAULT_AUDIENCE")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = default_audiences
+            .iter()
+            .find(|a| !a.bytes().all(|b| b.is_ascii_graphic()))
+        {
+            errors.push(format!(
+                "DEFAULT_AUDIENCE contains a malformed audience {bad:?}"
+            ));
+        }
+
+        let require_https = match lookup("REQUIRE_HTTPS").as_deref().map(str::trim) {
+            None | Some("") | Some("true") | Some("1") => true,
+            Some("false") | Some("0") => false,
+            Some(other) => {
+                errors.push(format!(
+                    "REQUIRE_HTTPS must be \"true\" or \"false\", got {other:?}"
+                ));
+                true
+            }
+        };
+
+        let keys = match lookup("SIGNING_KEYS") {
+            None => {
+                errors.push("SIGNING_KEYS is not set (wrangler secret put SIGNING_KEYS; see `edge-token key generate`)".to_owned());
+                None
+            }
+            Some(json) => match KeySet::parse(&json) {
+                Ok(keys) => Some(keys),
+                Err(e) => {
+                    errors.push(e.0);
+                    None
+                }
+            },
+        };
+
+        match keys {
+            Some(keys) if errors.is_empty() => Ok(Config {
+                issuer,
+                token_ttl,
+                max_token_ttl,
+                default_audiences,
+                kv_cache_ttl,
+                require_https,
+                keys,
+            }),
+            _ => Err(ConfigError(errors)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    const KEYS: &str = r#"[{"kid":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]"#;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn minimal_config_gets_defaults() {
+        let c = from(&[("ISSUER", "https://auth.example"), ("SIGNING_KEYS", KEYS)]).unwrap();
+        assert_eq!(c.token_ttl, DEFAULT_TOKEN_TTL);
+        assert_eq!(c.max_token_ttl, DEFAULT_MAX_TOKEN_TTL);
+        assert_eq!(c.kv_cache_ttl, DEFAULT_KV_CACHE_TTL);
+        assert!(c.require_https);
+        assert!(c.default_audiences.is_empty());
+    }
+
+    #[test]
+    fn all_settings_parse() {
+        let c = from(&[
+            ("ISSUER", "http://127.0.0.1:8787"),
+            ("SIGNING_KEYS", KEYS),
+            ("TOKEN_TTL", "60"),
+            ("MAX_TOKEN_TTL", "120"),
+            ("KV_CACHE_TTL", "300"),
+            ("DEFAULT_AUDIENCE", "https://a https://b"),
+            ("REQUIRE_HTTPS", "false"),
+        ])
+        .unwrap();
+        assert_eq!(
+            (c.token_ttl, c.max_token_ttl, c.kv_cache_ttl),
+            (60, 120, 300)
+        );
+        assert_eq!(c.default_audiences, vec!["https://a", "https://b"]);
+        assert!(!c.require_https);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let err = from(&[
+            ("TOKEN_TTL", "abc"),
+            ("KV_CACHE_TTL", "10"),
+            ("REQUIRE_HTTPS", "maybe"),
+        ])
+        .unwrap_err();
+        let text = err.to_string();
+        for expected in [
+            "ISSUER is not set",
+            "TOKEN_TTL must be",
+            "KV_CACHE_TTL must be at least",
+            "REQUIRE_HTTPS",
+            "SIGNING_KEYS is not set",
+        ] {
+            assert!(text.contains(expected), "{expected} missing from {text}");
+        }
+    }
+
+    #[test]
+    fn short_key_or_ttl_above_max_is_an_error() {
+        let e = from(&[
+            ("ISSUER", "https://a"),
+            ("SIGNING_KEYS", r#"[{"kid":"k","key":"c2hvcnQ"}]"#),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("at least 32"));
+        let e = from(&[
+            ("ISSUER", "https://a"),
+            ("SIGNING_KEYS", KEYS),
+            ("TOKEN_TTL", "7200"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("larger than MAX_TOKEN_TTL"));
+        let e = from(&[("ISSUER", "ftp://a"), ("SIGNING_KEYS", KEYS)]).unwrap_err();
+        assert!(e.to_string().contains("ISSUER must be"));
+    }
+}
