@@ -35,7 +35,7 @@ unit:
 	cargo test --lib --bins --test service
 
 e2e: build
-	cargo test --release --test e2e --test interop -- --test-threads 4
+	cargo test --test e2e -- --test-threads 8
 
 test: install lint unit e2e
 

@@ -15,7 +15,6 @@ if [ ! -f .dev.vars ]; then
   cat > .dev.vars <<VARS
 # Local-only settings for \`make dev\` (overrides [vars] in wrangler.toml). Not committed.
 SIGNING_KEYS='[$key]'
-ISSUER=http://127.0.0.1:$PORT
 REQUIRE_HTTPS=false
 DEFAULT_AUDIENCE=https://api.example.com
 VARS
@@ -43,4 +42,4 @@ else
   echo "  cargo run -q -- client create --name demo2 --scope \"read write\")"
 fi
 
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --local
+exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --local --var "ISSUER:http://127.0.0.1:$PORT"

@@ -182,6 +182,9 @@ impl ClientRecord {
         if record.client_id != client_id {
             return Err(RecordError::IdMismatch);
         }
+        if record.token_ttl == Some(0) {
+            return Err(RecordError::Malformed("token_ttl must be positive".into()));
+        }
         Ok(record)
     }
 

@@ -75,7 +75,8 @@ pub fn is_absolute_uri(uri: &str) -> bool {
 ///
 /// Requested values come from every `resource` parameter (each an absolute
 /// URI) and the space-delimited `audience` parameter; each must be in the
-/// client's allowed audiences, else `invalid_target`. With none requested:
+/// client's allowed audiences (or be one of its defaults), else
+/// `invalid_target`. With none requested:
 /// the client's default audiences, else `config_default`, else
 /// `invalid_target` (RFC 9068 requires an `aud`).
 pub fn grant_audiences(
@@ -110,21 +111,28 @@ pub fn grant_audiences(
     if requested.len() > MAX_AUDIENCES {
         return Err(OAuthError::InvalidTarget("too many audiences requested"));
     }
+    let defaults: &[String] = if client.default_audiences.is_empty() {
+        config_default
+    } else {
+        &client.default_audiences
+    };
     if requested.is_empty() {
-        if !client.default_audiences.is_empty() {
-            return Ok(client.default_audiences.clone());
+        if defaults.is_empty() {
+            return Err(OAuthError::InvalidTarget(
+                "no audience requested and none configured",
+            ));
         }
-        if !config_default.is_empty() {
-            return Ok(config_default.to_vec());
-        }
-        return Err(OAuthError::InvalidTarget(
-            "no audience requested and none configured",
-        ));
+        return Ok(defaults.to_vec());
     }
-    if requested
-        .iter()
-        .all(|r| client.allowed_audiences.iter().any(|a| a == r))
-    {
+    // A client may name explicitly what it would get by default.
+    let allowed = |r: &&str| {
+        client
+            .allowed_audiences
+            .iter()
+            .chain(defaults)
+            .any(|a| a == r)
+    };
+    if requested.iter().all(allowed) {
         Ok(requested.into_iter().map(str::to_owned).collect())
     } else {
         Err(OAuthError::InvalidTarget(
@@ -230,6 +238,11 @@ mod tests {
                 .unwrap_err()
                 .code(),
             "invalid_target"
+        );
+        // The configured default may be named explicitly.
+        assert_eq!(
+            grant_audiences(&["https://d"], None, &c, &["https://d".into()]).unwrap(),
+            vec!["https://d"]
         );
     }
 

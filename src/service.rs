@@ -11,7 +11,7 @@ use crate::http::{Body, HttpRequest, HttpResponse};
 use crate::random::Random;
 use crate::routes::{route, Route};
 use crate::scope::{grant_audiences, grant_scopes};
-use crate::store::ClientStore;
+use crate::store::{ClientStore, StoreError};
 use crate::token::{mint, AccessTokenClaims, Audience};
 
 /// The response to send and the line to log.
@@ -185,7 +185,10 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             Some("client_credentials") => {}
             Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
         }
-        if req.header_count("authorization") > 1 {
+        // Repeated headers arrive joined by ", "; a Basic credential never has a comma.
+        if req.header_count("authorization") > 1
+            || req.header("authorization").is_some_and(|v| v.contains(','))
+        {
             return Err(OAuthError::InvalidRequest("more than one Authorization header").into());
         }
         let creds = credentials::extract(
@@ -193,7 +196,7 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             params.client_id,
             params.client_secret,
         )?;
-        audit.client_id = Some(creds.client_id.clone());
+        audit.client_id = Some(loggable_client_id(&creds.client_id));
         audit.auth_method = Some(creds.method.name());
 
         let client = self.authenticate_client(config, &creds, now).await?;
@@ -252,7 +255,13 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             .store
             .get_record(&creds.client_id, config.kv_cache_ttl)
             .await
-            .map_err(|e| Failure::internal(OAuthError::TemporarilyUnavailable, e.to_string()))?;
+            .map_err(|e| {
+                let error = match e {
+                    StoreError::Unavailable(_) => OAuthError::TemporarilyUnavailable,
+                    StoreError::Misconfigured(_) => OAuthError::ServerError,
+                };
+                Failure::internal(error, e.to_string())
+            })?;
         let record = match stored {
             Some(json) => Some(
                 ClientRecord::from_json(&creds.client_id, &json)
@@ -275,6 +284,16 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             OAuthError::InvalidClient,
             "unknown client".to_owned(),
         ))
+    }
+}
+
+/// The presented client id as it may be logged: if a caller swapped id and
+/// secret, the "id" is a secret and is replaced.
+fn loggable_client_id(id: &str) -> String {
+    if id.starts_with(crate::client::CLIENT_SECRET_PREFIX) {
+        "<redacted: looks like a client secret>".to_owned()
+    } else {
+        id.to_owned()
     }
 }
 

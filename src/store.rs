@@ -4,14 +4,21 @@
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
-/// The store could not answer (unreachable, timed out). The text is logged,
-/// never sent to callers.
+/// Why the store could not answer. The text is logged, never sent to callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoreError(pub String);
+pub enum StoreError {
+    /// Unreachable or timed out: worth retrying (`503`).
+    Unavailable(String),
+    /// Not configured (e.g. no KV binding): retrying will not help (`500`).
+    Misconfigured(String),
+}
 
 impl std::fmt::Display for StoreError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "client store unavailable: {}", self.0)
+        match self {
+            StoreError::Unavailable(e) => write!(f, "client store unavailable: {e}"),
+            StoreError::Misconfigured(e) => write!(f, "client store misconfigured: {e}"),
+        }
     }
 }
 
@@ -67,7 +74,7 @@ impl ClientStore for MemoryStore {
     ) -> Result<Option<String>, StoreError> {
         self.reads.set(self.reads.get() + 1);
         if self.unavailable.get() {
-            return Err(StoreError("injected failure".into()));
+            return Err(StoreError::Unavailable("injected failure".into()));
         }
         Ok(self.records.borrow().get(client_id).cloned())
     }

@@ -236,7 +236,7 @@ pub fn mint(keys: &KeySet, claims: &AccessTokenClaims) -> String {
 pub enum VerifyError {
     /// Not three base64url segments of valid JSON, or too long.
     Malformed,
-    /// `alg` is not HS256 (checked before any signature work).
+    /// `alg` is not HS256 or `typ` not `at+jwt` (checked before any signature work).
     Algorithm,
     /// No key with the token's `kid`.
     UnknownKey,
@@ -244,9 +244,24 @@ pub enum VerifyError {
     Signature,
 }
 
+impl std::fmt::Display for VerifyError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            VerifyError::Malformed => "malformed token",
+            VerifyError::Algorithm => "token algorithm or type not accepted",
+            VerifyError::UnknownKey => "unknown signing key",
+            VerifyError::Signature => "bad signature",
+        })
+    }
+}
+
+impl std::error::Error for VerifyError {}
+impl std::error::Error for KeyError {}
+
 #[derive(Deserialize)]
 struct Header {
     alg: String,
+    typ: Option<String>,
     kid: Option<String>,
 }
 
@@ -268,7 +283,11 @@ pub fn verify(keys: &KeySet, token: &str) -> Result<AccessTokenClaims, VerifyErr
         .map_err(|_| VerifyError::Malformed)?;
     let header: Header =
         serde_json::from_slice(&header_json).map_err(|_| VerifyError::Malformed)?;
-    if header.alg != "HS256" {
+    // RFC 9068 §4: the type must be at+jwt (or its full media type).
+    let typ_ok = header.typ.as_deref().is_some_and(|t| {
+        t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
+    });
+    if header.alg != "HS256" || !typ_ok {
         return Err(VerifyError::Algorithm);
     }
     let key = header
@@ -367,7 +386,16 @@ mod tests {
         let token = mint(&keys, &claims());
         let rest = token.split_once('.').unwrap().1;
         for alg in ["none", "HS512", "RS256"] {
-            let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","kid":"k1"}}"#));
+            let h =
+                URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{alg}","typ":"at+jwt","kid":"k1"}}"#));
+            assert_eq!(
+                verify(&keys, &format!("{h}.{rest}")),
+                Err(VerifyError::Algorithm)
+            );
+        }
+        // A plain JWT or an ID token (other or no typ) is not an access token.
+        for typ in [r#","typ":"JWT""#, ""] {
+            let h = URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"HS256"{typ},"kid":"k1"}}"#));
             assert_eq!(
                 verify(&keys, &format!("{h}.{rest}")),
                 Err(VerifyError::Algorithm)

@@ -53,12 +53,15 @@ impl ClientStore for KvClientStore {
         client_id: &str,
         cache_ttl: u64,
     ) -> Result<Option<String>, StoreError> {
-        let kv = self.0.as_ref().map_err(|e| StoreError(e.clone()))?;
+        let kv = self
+            .0
+            .as_ref()
+            .map_err(|e| StoreError::Misconfigured(e.clone()))?;
         kv.get(&crate::client::record_key(client_id))
             .cache_ttl(cache_ttl)
             .text()
             .await
-            .map_err(|e| StoreError(e.to_string()))
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
     }
 }
 

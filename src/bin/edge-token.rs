@@ -33,7 +33,6 @@ STORE OPTIONS (client commands):
   --env NAME           wrangler environment
   --config PATH        wrangler configuration file (default: wrangler.toml)
   --persist-to DIR     local state directory (default: wrangler's, .wrangler/state)
-  --binding NAME       KV binding name (default: CLIENTS)
 
 Client secrets are printed once, on creation and rotation, and never stored.
 DURATION is seconds or a number with s, m, h or d (default grace: 24h).
@@ -73,7 +72,6 @@ const VALUE_FLAGS: &[&str] = &[
     "--env",
     "--config",
     "--persist-to",
-    "--binding",
 ];
 const BOOL_FLAGS: &[&str] = &["--local", "--remote", "--force", "--help", "-h"];
 
@@ -126,14 +124,7 @@ impl Args {
     }
 
     fn allow_only(&self, allowed: &[&str]) -> Result<(), String> {
-        const STORE: &[&str] = &[
-            "--local",
-            "--remote",
-            "--env",
-            "--config",
-            "--persist-to",
-            "--binding",
-        ];
+        const STORE: &[&str] = &["--local", "--remote", "--env", "--config", "--persist-to"];
         match self
             .options
             .iter()
@@ -414,11 +405,8 @@ impl Store {
         if args.flag("--local") && args.flag("--remote") {
             return Err("choose one of --local and --remote".to_owned());
         }
-        let mut common = vec![
-            "--binding".to_owned(),
-            args.one("--binding")?
-                .unwrap_or_else(|| "CLIENTS".to_owned()),
-        ];
+        // The Worker reads the binding named CLIENTS (wrangler.toml).
+        let mut common = vec!["--binding".to_owned(), "CLIENTS".to_owned()];
         common.push(
             if args.flag("--remote") {
                 "--remote"

@@ -1,0 +1,1460 @@
+//! Service-level tests: `Service::handle` driven with crafted `HttpRequest`s
+//! against the in-memory client store, natively (no Worker runtime).
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use serde_json::Value;
+
+use edge_token::client::{
+    generate_client_id, generate_client_secret, ClientRecord, SecretEntry, SecretHash,
+    RECORD_VERSION,
+};
+use edge_token::config::{Config, ConfigError};
+use edge_token::credentials::ClientSecret;
+use edge_token::form::encode_component;
+use edge_token::http::{Body, HttpRequest, HttpResponse};
+use edge_token::random::{OsRandom, Random, RandomError};
+use edge_token::service::{Outcome, Service};
+use edge_token::store::MemoryStore;
+use edge_token::token::{verify, AccessTokenClaims, Audience};
+
+// ---------------------------------------------------------------------------
+// Harness
+// ---------------------------------------------------------------------------
+
+/// Polls `fut` to completion. The in-memory store's futures are always
+/// ready, so a pending poll more than a few times means something is wrong.
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000 {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+    panic!("future did not complete: the service awaited something that never became ready");
+}
+
+const NOW: u64 = 1_700_000_000;
+const TOKEN_PATH: &str = "/oauth2/token";
+const ISSUER: &str = "https://auth.example";
+const API: &str = "https://api.example";
+const BILLING: &str = "urn:billing";
+const CONFIG_AUDIENCE: &str = "https://default.example";
+const FORM: &str = "application/x-www-form-urlencoded";
+
+/// `SIGNING_KEYS` with one fresh 32-byte key.
+fn signing_keys() -> String {
+    let mut key = [0u8; 32];
+    OsRandom.fill(&mut key).unwrap();
+    format!(
+        r#"[{{"kid":"k1","key":"{}"}}]"#,
+        URL_SAFE_NO_PAD.encode(key)
+    )
+}
+
+/// A config from `vars`; `SIGNING_KEYS` is filled in unless given.
+fn config_from(vars: &[(&str, &str)]) -> Config {
+    let mut map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    map.entry("SIGNING_KEYS".to_owned())
+        .or_insert_with(signing_keys);
+    Config::from_lookup(|name| map.get(name).cloned()).expect("test config must be valid")
+}
+
+/// The usual config: HTTPS required (default), TTL 300 / max 3600, a
+/// config-level default audience.
+fn default_config() -> Config {
+    config_from(&[
+        ("ISSUER", ISSUER),
+        ("TOKEN_TTL", "300"),
+        ("MAX_TOKEN_TTL", "3600"),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+    ])
+}
+
+/// A registered client and its plain secret.
+struct TestClient {
+    id: String,
+    secret: ClientSecret,
+    record: ClientRecord,
+}
+
+impl TestClient {
+    fn new() -> Self {
+        let id = generate_client_id(&OsRandom).unwrap();
+        let secret = generate_client_secret(&OsRandom).unwrap();
+        let record = ClientRecord {
+            version: RECORD_VERSION,
+            client_id: id.clone(),
+            name: "test client".to_owned(),
+            secrets: vec![SecretEntry {
+                digest: SecretHash::compute(&id, &secret),
+                created_at: NOW - 1_000,
+                expires_at: None,
+            }],
+            allowed_scopes: vec!["read".into(), "write".into(), "admin:all".into()],
+            default_scopes: vec!["read".into()],
+            allowed_audiences: vec![API.into(), BILLING.into()],
+            default_audiences: vec![],
+            token_ttl: None,
+            disabled: false,
+            created_at: NOW - 1_000,
+            updated_at: NOW - 1_000,
+        };
+        TestClient { id, secret, record }
+    }
+
+    fn with(mut self, change: impl FnOnce(&mut ClientRecord)) -> Self {
+        change(&mut self.record);
+        self
+    }
+
+    fn store_in(&self, store: &MemoryStore) {
+        store.put(&self.id, self.record.to_json());
+    }
+
+    fn basic(&self) -> String {
+        basic_header(&self.id, self.secret.expose())
+    }
+
+    /// `client_id=...&client_secret=...` for `client_secret_post`.
+    fn post_params(&self) -> String {
+        format!(
+            "client_id={}&client_secret={}",
+            encode_component(&self.id),
+            encode_component(self.secret.expose())
+        )
+    }
+
+    /// The stored digests, as they appear in the record JSON.
+    fn digests(&self) -> Vec<String> {
+        self.record
+            .secrets
+            .iter()
+            .map(|s| {
+                serde_json::to_value(s.digest)
+                    .unwrap()
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect()
+    }
+}
+
+/// A client stored in a fresh store.
+fn stored_client() -> (MemoryStore, TestClient) {
+    let store = MemoryStore::new();
+    let client = TestClient::new();
+    client.store_in(&store);
+    (store, client)
+}
+
+fn basic_header(id: &str, secret: &str) -> String {
+    basic_raw(format!("{}:{}", encode_component(id), encode_component(secret)).as_bytes())
+}
+
+fn basic_raw(raw: &[u8]) -> String {
+    format!("Basic {}", STANDARD.encode(raw))
+}
+
+/// A request with exactly these parts.
+fn request(method: &str, path: &str, headers: &[(&str, &str)], body: Body) -> HttpRequest {
+    HttpRequest {
+        method: method.to_owned(),
+        path: path.to_owned(),
+        https: true,
+        headers: headers
+            .iter()
+            .map(|(n, v)| ((*n).to_owned(), (*v).to_owned()))
+            .collect(),
+        body,
+    }
+}
+
+/// An HTTPS form POST to the token endpoint.
+fn form_post(body: &str, extra_headers: &[(&str, &str)]) -> HttpRequest {
+    let mut headers = vec![("Content-Type", FORM)];
+    headers.extend_from_slice(extra_headers);
+    request(
+        "POST",
+        TOKEN_PATH,
+        &headers,
+        Body::Bytes(body.as_bytes().to_vec()),
+    )
+}
+
+/// `client_credentials` with Basic authentication plus `params`.
+fn basic_post(client: &TestClient, params: &str) -> HttpRequest {
+    let body = if params.is_empty() {
+        "grant_type=client_credentials".to_owned()
+    } else {
+        format!("grant_type=client_credentials&{params}")
+    };
+    form_post(&body, &[("Authorization", &client.basic())])
+}
+
+fn handle_with<R: Random>(
+    config: Result<&Config, &ConfigError>,
+    store: &MemoryStore,
+    random: &R,
+    req: &HttpRequest,
+    now: u64,
+) -> Outcome {
+    let service = Service {
+        config,
+        store,
+        random,
+    };
+    block_on(service.handle(req, now))
+}
+
+fn handle_at(config: &Config, store: &MemoryStore, req: &HttpRequest, now: u64) -> Outcome {
+    handle_with(Ok(config), store, &OsRandom, req, now)
+}
+
+fn handle(config: &Config, store: &MemoryStore, req: &HttpRequest) -> Outcome {
+    handle_at(config, store, req, NOW)
+}
+
+/// A random source that always fails.
+struct FailingRandom;
+
+impl Random for FailingRandom {
+    fn fill(&self, _buf: &mut [u8]) -> Result<(), RandomError> {
+        Err(RandomError)
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Assertions
+// ---------------------------------------------------------------------------
+
+/// Headers every response carries (RFC 6749 §5.1).
+fn assert_no_store_json(response: &HttpResponse) {
+    assert_eq!(
+        response.get_header("content-type"),
+        Some("application/json"),
+        "{response:?}"
+    );
+    assert_eq!(
+        response.get_header("cache-control"),
+        Some("no-store"),
+        "{response:?}"
+    );
+    assert_eq!(
+        response.get_header("pragma"),
+        Some("no-cache"),
+        "{response:?}"
+    );
+}
+
+/// Checks an error response: status, `error` code, the common headers and
+/// exactly the status-specific ones. Returns the parsed body.
+fn assert_error(outcome: &Outcome, status: u16, code: &str) -> Value {
+    let response = &outcome.response;
+    assert_eq!(response.status, status, "{response:?}");
+    assert_no_store_json(response);
+    let body: Value = serde_json::from_str(&response.body).expect("error body is JSON");
+    assert_eq!(body["error"], code, "{response:?}");
+    assert!(body["error_description"].is_string(), "{response:?}");
+    assert!(body.get("access_token").is_none(), "{response:?}");
+
+    let www = response.get_header("www-authenticate");
+    if status == 401 {
+        let www = www.expect("401 carries WWW-Authenticate");
+        assert!(www.starts_with("Basic realm="), "{www}");
+    } else {
+        assert!(www.is_none(), "{response:?}");
+    }
+    if status == 405 {
+        assert_eq!(response.get_header("allow"), Some("POST"), "{response:?}");
+    } else {
+        assert!(response.get_header("allow").is_none(), "{response:?}");
+    }
+    if status == 503 {
+        let retry = response
+            .get_header("retry-after")
+            .expect("503 carries Retry-After");
+        assert!(retry.parse::<u32>().is_ok_and(|s| s > 0), "{retry}");
+    } else {
+        assert!(response.get_header("retry-after").is_none(), "{response:?}");
+    }
+
+    assert_eq!(outcome.audit.status, status);
+    assert_eq!(outcome.audit.error, Some(code));
+    assert_eq!(
+        outcome.audit.outcome,
+        if status >= 500 { "error" } else { "rejected" }
+    );
+    assert!(outcome.audit.jti.is_none());
+    body
+}
+
+/// A successful token response, checked and verified.
+struct Issued {
+    body: Value,
+    token: String,
+    claims: AccessTokenClaims,
+    /// The JWT payload as raw JSON (to see how `aud` is encoded).
+    payload: Value,
+}
+
+fn assert_issued(config: &Config, outcome: &Outcome) -> Issued {
+    let response = &outcome.response;
+    assert_eq!(response.status, 200, "{response:?}");
+    assert_no_store_json(response);
+    assert!(response.get_header("www-authenticate").is_none());
+    let body: Value = serde_json::from_str(&response.body).expect("token body is JSON");
+    let token = body["access_token"]
+        .as_str()
+        .expect("access_token is a string")
+        .to_owned();
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["expires_in"].is_u64(), "{body}");
+    assert!(body.get("refresh_token").is_none(), "{body}");
+    assert!(body.get("error").is_none(), "{body}");
+    let claims = verify(&config.keys, &token).expect("issued token verifies");
+    let payload_b64 = token.split('.').nth(1).expect("three segments");
+    let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload_b64).unwrap())
+        .expect("payload is JSON");
+
+    assert_eq!(outcome.audit.status, 200);
+    assert_eq!(outcome.audit.outcome, "issued");
+    assert!(outcome.audit.error.is_none());
+    assert_eq!(outcome.audit.jti.as_deref(), Some(claims.jti.as_str()));
+    assert_eq!(outcome.audit.exp, Some(claims.exp));
+    Issued {
+        body,
+        token,
+        claims,
+        payload,
+    }
+}
+
+/// `aud` as a list, whatever its encoding.
+fn aud_list(aud: &Audience) -> Vec<String> {
+    match aud {
+        Audience::One(a) => vec![a.clone()],
+        Audience::Many(list) => list.clone(),
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Success
+// ---------------------------------------------------------------------------
+
+fn assert_standard_grant(issued: &Issued, client: &TestClient, now: u64) {
+    let c = &issued.claims;
+    assert_eq!(c.iss, ISSUER);
+    assert_eq!(c.sub, client.id);
+    assert_eq!(c.client_id, client.id);
+    assert_eq!(c.aud, Audience::One(CONFIG_AUDIENCE.to_owned()));
+    assert_eq!(c.iat, now);
+    assert_eq!(c.exp, now + 300);
+    assert_eq!(c.scope, "read");
+    // 16 random bytes, base64url without padding.
+    assert_eq!(c.jti.len(), 22, "{}", c.jti);
+    assert!(URL_SAFE_NO_PAD.decode(&c.jti).is_ok_and(|b| b.len() == 16));
+    assert_eq!(issued.payload["aud"], CONFIG_AUDIENCE);
+    assert_eq!(issued.body["expires_in"], 300);
+    assert_eq!(issued.body["scope"], "read");
+    let keys: Vec<&str> = issued
+        .body
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    let mut keys = keys;
+    keys.sort_unstable();
+    assert_eq!(keys, ["access_token", "expires_in", "scope", "token_type"]);
+}
+
+#[test]
+fn token_client_secret_basic_valid_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let outcome = handle(&config, &store, &basic_post(&client, ""));
+    let issued = assert_issued(&config, &outcome);
+    assert_standard_grant(&issued, &client, NOW);
+    assert_eq!(outcome.audit.client_id.as_deref(), Some(client.id.as_str()));
+    assert_eq!(outcome.audit.auth_method, Some("client_secret_basic"));
+    assert_eq!(outcome.audit.scope.as_deref(), Some("read"));
+    assert_eq!(
+        outcome.audit.aud.as_deref(),
+        Some(&[CONFIG_AUDIENCE.to_owned()][..])
+    );
+    assert_eq!(store.reads(), 1);
+}
+
+#[test]
+fn token_client_secret_post_valid_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let body = format!("grant_type=client_credentials&{}", client.post_params());
+    let outcome = handle(&config, &store, &form_post(&body, &[]));
+    let issued = assert_issued(&config, &outcome);
+    assert_standard_grant(&issued, &client, NOW);
+    assert_eq!(outcome.audit.auth_method, Some("client_secret_post"));
+}
+
+#[test]
+fn token_basic_with_matching_body_client_id_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let params = format!("client_id={}", client.id);
+    let outcome = handle(&config, &store, &basic_post(&client, &params));
+    assert_eq!(assert_issued(&config, &outcome).claims.sub, client.id);
+}
+
+#[test]
+fn token_basic_with_other_body_client_id_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let outcome = handle(
+        &config,
+        &store,
+        &basic_post(&client, "client_id=etc_someone_else"),
+    );
+    assert_error(&outcome, 400, "invalid_request");
+}
+
+#[test]
+fn token_basic_scheme_lowercase_and_unpadded_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let header = client
+        .basic()
+        .replacen("Basic", "basic", 1)
+        .trim_end_matches('=')
+        .to_owned();
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[("authorization", &header)],
+    );
+    assert_issued(&config, &handle(&config, &store, &req));
+}
+
+#[test]
+fn token_two_requests_distinct_jti() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let req = basic_post(&client, "");
+    let first = assert_issued(&config, &handle(&config, &store, &req));
+    let second = assert_issued(&config, &handle(&config, &store, &req));
+    assert_ne!(first.claims.jti, second.claims.jti);
+    assert_ne!(first.token, second.token);
+}
+
+#[test]
+fn token_unknown_parameters_ignored_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let outcome = handle(
+        &config,
+        &store,
+        &basic_post(&client, "foo=bar&refresh_token=x&&username=u"),
+    );
+    assert_issued(&config, &outcome);
+}
+
+#[test]
+fn token_http_with_require_https_false_issued() {
+    let config = config_from(&[
+        ("ISSUER", ISSUER),
+        ("REQUIRE_HTTPS", "false"),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+    ]);
+    let (store, client) = stored_client();
+    let mut req = basic_post(&client, "");
+    req.https = false;
+    assert_issued(&config, &handle(&config, &store, &req));
+}
+
+// ---------------------------------------------------------------------------
+// Method, path, transport
+// ---------------------------------------------------------------------------
+
+#[test]
+fn token_non_post_method_method_not_allowed() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for method in ["GET", "PUT", "HEAD", "DELETE", "OPTIONS", "PATCH", "post"] {
+        let mut req = basic_post(&client, "");
+        req.method = method.to_owned();
+        let outcome = handle(&config, &store, &req);
+        assert_error(&outcome, 405, "invalid_request");
+        assert_eq!(outcome.audit.event, "token", "{method}");
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn unknown_path_any_method_not_found() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for path in [
+        "/",
+        "/token",
+        "/oauth2/token/",
+        "/OAUTH2/TOKEN",
+        "/oauth2/tokens",
+        "/oauth2/token/x",
+        "",
+    ] {
+        for method in ["POST", "GET"] {
+            let mut req = basic_post(&client, "");
+            req.path = path.to_owned();
+            req.method = method.to_owned();
+            let outcome = handle(&config, &store, &req);
+            assert_error(&outcome, 404, "invalid_request");
+            assert_eq!(outcome.audit.event, "not_found", "{path:?}");
+        }
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_plain_http_with_default_require_https_invalid_request() {
+    // REQUIRE_HTTPS unset: HTTPS is required.
+    let config = config_from(&[("ISSUER", ISSUER), ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE)]);
+    assert!(config.require_https);
+    let (store, client) = stored_client();
+    let mut req = basic_post(&client, "");
+    req.https = false;
+    let outcome = handle(&config, &store, &req);
+    assert_error(&outcome, 400, "invalid_request");
+    assert_eq!(store.reads(), 0, "the store must not be read over HTTP");
+    assert!(outcome.audit.client_id.is_none());
+}
+
+#[test]
+fn token_body_too_large_payload_too_large() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let mut req = basic_post(&client, "");
+    req.body = Body::TooLarge;
+    let outcome = handle(&config, &store, &req);
+    assert_error(&outcome, 413, "invalid_request");
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_missing_content_type_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let req = request(
+        "POST",
+        TOKEN_PATH,
+        &[("Authorization", &client.basic())],
+        Body::Bytes(b"grant_type=client_credentials".to_vec()),
+    );
+    assert_error(&handle(&config, &store, &req), 400, "invalid_request");
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_wrong_content_type_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for content_type in [
+        "application/json",
+        "text/plain",
+        "multipart/form-data; boundary=x",
+        "application/x-www-form-urlencodedx",
+        "application/x-www-form",
+        "",
+    ] {
+        let req = request(
+            "POST",
+            TOKEN_PATH,
+            &[
+                ("Content-Type", content_type),
+                ("Authorization", &client.basic()),
+            ],
+            Body::Bytes(b"grant_type=client_credentials".to_vec()),
+        );
+        let outcome = handle(&config, &store, &req);
+        assert_error(&outcome, 400, "invalid_request");
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_content_type_with_charset_parameter_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for content_type in [
+        "application/x-www-form-urlencoded; charset=UTF-8",
+        "application/x-www-form-urlencoded;charset=utf-8",
+        "Application/X-WWW-Form-Urlencoded",
+        " application/x-www-form-urlencoded ",
+    ] {
+        let req = request(
+            "POST",
+            TOKEN_PATH,
+            &[
+                ("content-type", content_type),
+                ("Authorization", &client.basic()),
+            ],
+            Body::Bytes(b"grant_type=client_credentials".to_vec()),
+        );
+        assert_issued(&config, &handle(&config, &store, &req));
+    }
+}
+
+#[test]
+fn token_malformed_percent_encoding_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for body in [
+        "grant_type=client_credentials&scope=%zz",
+        "grant_type=client_credentials&scope=%4",
+        "grant_type=client_credentials&scope=%",
+        "grant_type=client_credentials&x%=1",
+    ] {
+        let req = form_post(body, &[("Authorization", &client.basic())]);
+        let outcome = handle(&config, &store, &req);
+        assert_error(&outcome, 400, "invalid_request");
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_invalid_utf8_body_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let bodies: [&[u8]; 3] = [
+        b"grant_type=client_credentials&scope=%ff%fe",
+        b"grant_type=client_credentials&scope=\xff",
+        b"grant_type=client_credentials&\xc3=1",
+    ];
+    for body in bodies {
+        let req = request(
+            "POST",
+            TOKEN_PATH,
+            &[("Content-Type", FORM), ("Authorization", &client.basic())],
+            Body::Bytes(body.to_vec()),
+        );
+        assert_error(&handle(&config, &store, &req), 400, "invalid_request");
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+// ---------------------------------------------------------------------------
+// Parameters
+// ---------------------------------------------------------------------------
+
+#[test]
+fn token_missing_grant_type_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for body in ["", "scope=read", "grant_type=", "grant_type"] {
+        let req = form_post(body, &[("Authorization", &client.basic())]);
+        assert_error(&handle(&config, &store, &req), 400, "invalid_request");
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_other_grant_type_unsupported_grant_type() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for grant in [
+        "password",
+        "authorization_code",
+        "refresh_token",
+        "urn:ietf:params:oauth:grant-type:jwt-bearer",
+        "Client_Credentials",
+        "client_credentials%20",
+    ] {
+        let req = form_post(
+            &format!("grant_type={grant}"),
+            &[("Authorization", &client.basic())],
+        );
+        assert_error(
+            &handle(&config, &store, &req),
+            400,
+            "unsupported_grant_type",
+        );
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_duplicated_single_valued_parameter_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let basic = client.basic();
+    let cases: Vec<(String, Vec<(&str, &str)>)> = vec![
+        (
+            "grant_type=client_credentials&grant_type=client_credentials".to_owned(),
+            vec![("Authorization", basic.as_str())],
+        ),
+        (
+            "grant_type=client_credentials&scope=read&scope=read".to_owned(),
+            vec![("Authorization", basic.as_str())],
+        ),
+        (
+            format!(
+                "grant_type=client_credentials&client_id={0}&client_id={0}",
+                client.id
+            ),
+            vec![("Authorization", basic.as_str())],
+        ),
+        (
+            format!(
+                "grant_type=client_credentials&{}&client_id={}",
+                client.post_params(),
+                client.id
+            ),
+            vec![],
+        ),
+        (
+            format!(
+                "grant_type=client_credentials&{}&client_secret={}",
+                client.post_params(),
+                client.secret.expose()
+            ),
+            vec![],
+        ),
+        (
+            format!("grant_type=client_credentials&audience={API}&audience={API}"),
+            vec![("Authorization", basic.as_str())],
+        ),
+    ];
+    for (body, headers) in &cases {
+        let outcome = handle(&config, &store, &form_post(body, headers));
+        assert_error(&outcome, 400, "invalid_request");
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_basic_and_post_credentials_together_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    // The same, valid credentials both ways.
+    let outcome = handle(&config, &store, &basic_post(&client, &client.post_params()));
+    assert_error(&outcome, 400, "invalid_request");
+    // A body secret alone beside Basic.
+    let params = format!("client_secret={}", client.secret.expose());
+    let outcome = handle(&config, &store, &basic_post(&client, &params));
+    assert_error(&outcome, 400, "invalid_request");
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_malformed_basic_header_invalid_client() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let secret = client.secret.expose();
+    let cases: Vec<String> = vec![
+        "Basic".to_owned(),
+        "Basic ".to_owned(),
+        "Basic !!!notbase64".to_owned(),
+        "Basic //79".to_owned(),
+        format!(
+            "Bearer {}",
+            STANDARD.encode(format!("{}:{secret}", client.id))
+        ),
+        format!(
+            "Digest {}",
+            STANDARD.encode(format!("{}:{secret}", client.id))
+        ),
+        format!(
+            "Basic\t{}",
+            STANDARD.encode(format!("{}:{secret}", client.id))
+        ),
+        basic_raw(format!("{}{secret}", client.id).as_bytes()),
+        basic_raw(format!(":{secret}").as_bytes()),
+        basic_raw(format!("{}:", client.id).as_bytes()),
+        basic_raw(format!("{}:%zz", client.id).as_bytes()),
+        basic_raw(b"id:\xff\xfe"),
+        basic_raw(format!("{}:{}", "a".repeat(257), secret).as_bytes()),
+        basic_raw(format!("{}:{}", client.id, "s".repeat(257)).as_bytes()),
+        format!("Basic {}", "A".repeat(4096)),
+        String::new(),
+    ];
+    for header in &cases {
+        let req = form_post(
+            "grant_type=client_credentials",
+            &[("Authorization", header)],
+        );
+        let outcome = handle(&config, &store, &req);
+        assert_error(&outcome, 401, "invalid_client");
+    }
+    assert_eq!(
+        store.reads(),
+        0,
+        "malformed headers are refused before lookup"
+    );
+}
+
+#[test]
+fn token_two_authorization_headers_invalid_request() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[
+            ("Authorization", &client.basic()),
+            ("authorization", &client.basic()),
+        ],
+    );
+    assert_error(&handle(&config, &store, &req), 400, "invalid_request");
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_no_credentials_invalid_client() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for body in [
+        "grant_type=client_credentials".to_owned(),
+        format!("grant_type=client_credentials&client_id={}", client.id),
+        format!(
+            "grant_type=client_credentials&client_id={}&client_secret=",
+            client.id
+        ),
+        format!(
+            "grant_type=client_credentials&client_secret={}",
+            client.secret.expose()
+        ),
+        format!(
+            "grant_type=client_credentials&client_id=&client_secret={}",
+            client.secret.expose()
+        ),
+        format!(
+            "grant_type=client_credentials&client_id={}&client_secret={}",
+            "a".repeat(257),
+            client.secret.expose()
+        ),
+    ] {
+        let outcome = handle(&config, &store, &form_post(&body, &[]));
+        assert_error(&outcome, 401, "invalid_client");
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_basic_for_nonexistent_client_invalid_client() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let ghost = TestClient::new(); // never stored
+    let outcome = handle(&config, &store, &basic_post(&ghost, ""));
+    assert_error(&outcome, 401, "invalid_client");
+    assert_eq!(store.reads(), 1);
+    assert_eq!(outcome.audit.client_id.as_deref(), Some(ghost.id.as_str()));
+}
+
+#[test]
+fn token_query_string_credentials_not_used_invalid_client() {
+    // The adapter strips the query; even if a path carried one it would not be
+    // the token endpoint, and credentials only count from header or body.
+    let config = default_config();
+    let (store, client) = stored_client();
+    let mut req = form_post("grant_type=client_credentials", &[]);
+    req.path = format!("{TOKEN_PATH}?{}", client.post_params());
+    assert_error(&handle(&config, &store, &req), 404, "invalid_request");
+    let req = form_post("grant_type=client_credentials", &[]);
+    assert_error(&handle(&config, &store, &req), 401, "invalid_client");
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_secret_of_other_client_invalid_client() {
+    let config = default_config();
+    let (store, alice) = stored_client();
+    let bob = TestClient::new();
+    bob.store_in(&store);
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[(
+            "Authorization",
+            &basic_header(&alice.id, bob.secret.expose()),
+        )],
+    );
+    assert_error(&handle(&config, &store, &req), 401, "invalid_client");
+}
+
+// ---------------------------------------------------------------------------
+// Authentication failures look the same
+// ---------------------------------------------------------------------------
+
+#[test]
+fn token_unknown_client_and_wrong_secret_identical_response() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let valid = TestClient::new();
+    valid.store_in(&store);
+    let disabled = TestClient::new().with(|r| r.disabled = true);
+    disabled.store_in(&store);
+    let expired = TestClient::new().with(|r| r.secrets[0].expires_at = Some(NOW));
+    expired.store_in(&store);
+    let unknown = TestClient::new();
+    let wrong_secret = generate_client_secret(&OsRandom).unwrap();
+
+    // Sanity: the disabled and expired clients' secrets are otherwise right.
+    let ok = handle_at(&config, &store, &basic_post(&expired, ""), NOW - 1);
+    assert_issued(&config, &ok);
+
+    type Case<'a> = (&'a str, String, String, &'a str);
+    let cases: [Case; 4] = [
+        (
+            "unknown",
+            unknown.id.clone(),
+            unknown.secret.expose().to_owned(),
+            "unknown client",
+        ),
+        (
+            "wrong secret",
+            valid.id.clone(),
+            wrong_secret.expose().to_owned(),
+            "secret mismatch or expired",
+        ),
+        (
+            "disabled",
+            disabled.id.clone(),
+            disabled.secret.expose().to_owned(),
+            "client disabled",
+        ),
+        (
+            "expired",
+            expired.id.clone(),
+            expired.secret.expose().to_owned(),
+            "secret mismatch or expired",
+        ),
+    ];
+    for post in [false, true] {
+        let mut responses = Vec::new();
+        for (label, id, secret, cause) in &cases {
+            let req = if post {
+                form_post(
+                    &format!(
+                        "grant_type=client_credentials&client_id={}&client_secret={}",
+                        encode_component(id),
+                        encode_component(secret)
+                    ),
+                    &[],
+                )
+            } else {
+                form_post(
+                    "grant_type=client_credentials",
+                    &[("Authorization", &basic_header(id, secret))],
+                )
+            };
+            let outcome = handle(&config, &store, &req);
+            assert_error(&outcome, 401, "invalid_client");
+            assert_eq!(outcome.audit.cause.as_deref(), Some(*cause), "{label}");
+            assert_eq!(outcome.audit.client_id.as_deref(), Some(id.as_str()));
+            responses.push((label, outcome.response));
+        }
+        let (first_label, first) = &responses[0];
+        for (label, response) in &responses[1..] {
+            assert_eq!(
+                response.body.as_bytes(),
+                first.body.as_bytes(),
+                "{label} vs {first_label}"
+            );
+            assert_eq!(response, first, "{label} vs {first_label}");
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Store, records, configuration, randomness
+// ---------------------------------------------------------------------------
+
+#[test]
+fn token_store_unavailable_temporarily_unavailable() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    store.set_unavailable(true);
+    let outcome = handle(&config, &store, &basic_post(&client, ""));
+    let body = assert_error(&outcome, 503, "temporarily_unavailable");
+    assert_eq!(outcome.response.get_header("retry-after"), Some("5"));
+    let cause = outcome.audit.cause.as_deref().unwrap();
+    assert!(cause.contains("injected failure"), "{cause}");
+    assert!(!outcome.response.body.contains("injected"), "{body}");
+    // And the client works again once the store is back.
+    store.set_unavailable(false);
+    assert_issued(&config, &handle(&config, &store, &basic_post(&client, "")));
+}
+
+#[test]
+fn token_corrupt_record_server_error() {
+    let config = default_config();
+    let client = TestClient::new();
+    let good = client.record.to_json();
+    let other = TestClient::new();
+    let cases = [
+        ("{not json".to_owned(), "malformed client record"),
+        (
+            good.replace("\"version\":1", "\"version\":2"),
+            "unsupported client record version 2",
+        ),
+        (other.record.to_json(), "does not match its key"),
+        (
+            good.replace(&client.digests()[0], "AAAA"),
+            "malformed client record",
+        ),
+    ];
+    for (json, internal) in cases {
+        assert_ne!(json, good);
+        let store = MemoryStore::new();
+        store.put(&client.id, json.clone());
+        let outcome = handle(&config, &store, &basic_post(&client, ""));
+        let body = assert_error(&outcome, 500, "server_error");
+        let cause = outcome.audit.cause.as_deref().unwrap();
+        assert!(cause.contains(internal), "{cause}");
+        for leak in [internal, "record", "version", "line", client.id.as_str()] {
+            assert!(!outcome.response.body.contains(leak), "{leak} in {body}");
+        }
+    }
+}
+
+#[test]
+fn token_config_error_server_error_nothing_issued() {
+    let store = MemoryStore::new();
+    let client = TestClient::new();
+    client.store_in(&store);
+    let error = ConfigError(vec![
+        "SIGNING_KEYS is not set".to_owned(),
+        "ISSUER is not set".to_owned(),
+    ]);
+    let req = basic_post(&client, "");
+    let outcome = handle_with(Err(&error), &store, &OsRandom, &req, NOW);
+    let body = assert_error(&outcome, 500, "server_error");
+    assert!(!outcome.response.body.contains("SIGNING_KEYS"), "{body}");
+    assert!(!outcome.response.body.contains("ISSUER"), "{body}");
+    let cause = outcome.audit.cause.as_deref().unwrap();
+    assert!(cause.contains("SIGNING_KEYS is not set"), "{cause}");
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
+fn token_random_source_failure_server_error_nothing_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let req = basic_post(&client, "");
+    let outcome = handle_with(Ok(&config), &store, &FailingRandom, &req, NOW);
+    let body = assert_error(&outcome, 500, "server_error");
+    assert!(!outcome.response.body.contains('.'), "{body}");
+    assert!(outcome.audit.scope.is_none() && outcome.audit.exp.is_none());
+    let cause = outcome.audit.cause.as_deref().unwrap();
+    assert!(cause.contains("random"), "{cause}");
+}
+
+// ---------------------------------------------------------------------------
+// Scope
+// ---------------------------------------------------------------------------
+
+#[test]
+fn token_scope_absent_default_scopes_granted() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for params in ["", "scope=", "scope=+++"] {
+        let issued = assert_issued(
+            &config,
+            &handle(&config, &store, &basic_post(&client, params)),
+        );
+        assert_eq!(issued.claims.scope, "read", "{params}");
+        assert_eq!(issued.body["scope"], "read", "{params}");
+    }
+}
+
+#[test]
+fn token_scope_subset_granted() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for (requested, granted) in [
+        ("write", "write"),
+        ("write+read+write", "write read"),
+        ("admin%3Aall", "admin:all"),
+        ("read%20write%20admin:all", "read write admin:all"),
+    ] {
+        let outcome = handle(
+            &config,
+            &store,
+            &basic_post(&client, &format!("scope={requested}")),
+        );
+        let issued = assert_issued(&config, &outcome);
+        assert_eq!(issued.claims.scope, granted, "{requested}");
+        assert_eq!(issued.payload["scope"], granted, "{requested}");
+        assert_eq!(issued.body["scope"], granted, "{requested}");
+        assert_eq!(outcome.audit.scope.as_deref(), Some(granted));
+    }
+}
+
+#[test]
+fn token_scope_not_allowed_invalid_scope() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for requested in ["delete", "read+delete", "READ", "admin"] {
+        let outcome = handle(
+            &config,
+            &store,
+            &basic_post(&client, &format!("scope={requested}")),
+        );
+        assert_error(&outcome, 400, "invalid_scope");
+    }
+}
+
+#[test]
+fn token_scope_malformed_invalid_scope() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for requested in ["re%22ad", "read%5C", "read%09write", "r%C3%A9ad", "read%0A"] {
+        let outcome = handle(
+            &config,
+            &store,
+            &basic_post(&client, &format!("scope={requested}")),
+        );
+        assert_error(&outcome, 400, "invalid_scope");
+    }
+}
+
+#[test]
+fn token_scope_requested_by_unauthenticated_client_invalid_client() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let req = form_post(
+        "grant_type=client_credentials&scope=delete",
+        &[(
+            "Authorization",
+            &basic_header(&client.id, "ets_not_the_secret"),
+        )],
+    );
+    assert_error(&handle(&config, &store, &req), 401, "invalid_client");
+}
+
+#[test]
+fn token_client_without_default_scopes_scope_omitted() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let client = TestClient::new().with(|r| r.default_scopes.clear());
+    client.store_in(&store);
+    let issued = assert_issued(&config, &handle(&config, &store, &basic_post(&client, "")));
+    assert!(issued.body.get("scope").is_none(), "{}", issued.body);
+    assert!(issued.payload.get("scope").is_none(), "{}", issued.payload);
+    assert_eq!(issued.claims.scope, "");
+}
+
+// ---------------------------------------------------------------------------
+// Audience
+// ---------------------------------------------------------------------------
+
+#[test]
+fn token_resource_repeated_all_granted_as_array() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let params = format!(
+        "resource={}&resource={}&resource={}",
+        encode_component(API),
+        encode_component(BILLING),
+        encode_component(API)
+    );
+    let outcome = handle(&config, &store, &basic_post(&client, &params));
+    let issued = assert_issued(&config, &outcome);
+    assert_eq!(aud_list(&issued.claims.aud), [API, BILLING]);
+    assert_eq!(issued.payload["aud"], serde_json::json!([API, BILLING]));
+    assert_eq!(
+        outcome.audit.aud,
+        Some(vec![API.to_owned(), BILLING.to_owned()])
+    );
+}
+
+#[test]
+fn token_audience_space_delimited_granted() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let params = format!(
+        "audience={}",
+        encode_component(&format!("{BILLING}  {API}"))
+    );
+    let issued = assert_issued(
+        &config,
+        &handle(&config, &store, &basic_post(&client, &params)),
+    );
+    assert_eq!(issued.payload["aud"], serde_json::json!([BILLING, API]));
+}
+
+#[test]
+fn token_single_requested_audience_aud_is_string() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for params in [
+        format!("resource={}", encode_component(API)),
+        format!("audience={}", encode_component(API)),
+        format!(
+            "resource={}&audience={}",
+            encode_component(API),
+            encode_component(API)
+        ),
+    ] {
+        let issued = assert_issued(
+            &config,
+            &handle(&config, &store, &basic_post(&client, &params)),
+        );
+        assert!(issued.payload["aud"].is_string(), "{}", issued.payload);
+        assert_eq!(issued.payload["aud"], API);
+        assert_eq!(issued.claims.aud, Audience::One(API.to_owned()));
+    }
+}
+
+#[test]
+fn token_audience_not_allowed_invalid_target() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for params in [
+        "resource=https%3A%2F%2Fother.example".to_owned(),
+        "audience=urn%3Anope".to_owned(),
+        format!("resource={}&audience=urn%3Anope", encode_component(API)),
+        // The config default is not requestable unless allowed.
+        format!("audience={}", encode_component(CONFIG_AUDIENCE)),
+        format!("audience={}", encode_component(&format!("{API}/"))),
+    ] {
+        let outcome = handle(&config, &store, &basic_post(&client, &params));
+        assert_error(&outcome, 400, "invalid_target");
+    }
+}
+
+#[test]
+fn token_resource_not_absolute_uri_invalid_target() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    // Allowed list containing the bad values, so only their form is at fault.
+    let client = TestClient::new().with(|r| {
+        r.allowed_audiences
+            .extend(["/relative", "api.example", "https://api.example#frag"].map(String::from));
+    });
+    client.store_in(&store);
+    for resource in [
+        "/relative",
+        "api.example",
+        "https://api.example#frag",
+        "",
+        "1http://x",
+    ] {
+        let params = format!("resource={}", encode_component(resource));
+        let outcome = handle(&config, &store, &basic_post(&client, &params));
+        assert_error(&outcome, 400, "invalid_target");
+    }
+}
+
+#[test]
+fn token_audience_absent_client_default_used() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let client = TestClient::new().with(|r| r.default_audiences = vec![BILLING.to_owned()]);
+    client.store_in(&store);
+    let issued = assert_issued(&config, &handle(&config, &store, &basic_post(&client, "")));
+    assert_eq!(issued.payload["aud"], BILLING);
+}
+
+#[test]
+fn token_audience_absent_config_default_used() {
+    let config = config_from(&[
+        ("ISSUER", ISSUER),
+        ("DEFAULT_AUDIENCE", &format!("{CONFIG_AUDIENCE} urn:other")),
+    ]);
+    let (store, client) = stored_client();
+    let issued = assert_issued(&config, &handle(&config, &store, &basic_post(&client, "")));
+    assert_eq!(
+        issued.payload["aud"],
+        serde_json::json!([CONFIG_AUDIENCE, "urn:other"])
+    );
+}
+
+#[test]
+fn token_audience_absent_no_default_invalid_target() {
+    let config = config_from(&[("ISSUER", ISSUER)]);
+    assert!(config.default_audiences.is_empty());
+    let (store, client) = stored_client();
+    let outcome = handle(&config, &store, &basic_post(&client, ""));
+    assert_error(&outcome, 400, "invalid_target");
+    // Naming an allowed audience still works under that config.
+    let params = format!("resource={}", encode_component(API));
+    assert_issued(
+        &config,
+        &handle(&config, &store, &basic_post(&client, &params)),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Lifetime
+// ---------------------------------------------------------------------------
+
+fn assert_ttl(issued: &Issued, now: u64, ttl: u64) {
+    assert_eq!(issued.body["expires_in"], ttl);
+    assert_eq!(issued.claims.iat, now);
+    assert_eq!(issued.claims.exp, now + ttl);
+}
+
+#[test]
+fn token_ttl_unset_config_token_ttl_used() {
+    let config = config_from(&[
+        ("ISSUER", ISSUER),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+        ("TOKEN_TTL", "120"),
+    ]);
+    let (store, client) = stored_client();
+    let issued = assert_issued(&config, &handle(&config, &store, &basic_post(&client, "")));
+    assert_ttl(&issued, NOW, 120);
+}
+
+#[test]
+fn token_ttl_per_client_used() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let client = TestClient::new().with(|r| r.token_ttl = Some(900));
+    client.store_in(&store);
+    let issued = assert_issued(&config, &handle(&config, &store, &basic_post(&client, "")));
+    assert_ttl(&issued, NOW, 900);
+}
+
+#[test]
+fn token_ttl_per_client_above_max_capped() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let client = TestClient::new().with(|r| r.token_ttl = Some(86_400));
+    client.store_in(&store);
+    let issued = assert_issued(&config, &handle(&config, &store, &basic_post(&client, "")));
+    assert_ttl(&issued, NOW, 3600);
+}
+
+// ---------------------------------------------------------------------------
+// Secret rotation
+// ---------------------------------------------------------------------------
+
+const GRACE: u64 = 600;
+
+/// A stored client whose secret was rotated at `NOW` with `GRACE`; returns
+/// the old and new secrets.
+fn rotated_client() -> (MemoryStore, TestClient, ClientSecret) {
+    let store = MemoryStore::new();
+    let mut client = TestClient::new();
+    let new_secret = generate_client_secret(&OsRandom).unwrap();
+    client
+        .record
+        .rotate_secret(
+            SecretHash::compute(&client.id, &new_secret),
+            NOW,
+            GRACE,
+            false,
+        )
+        .unwrap();
+    client.store_in(&store);
+    (store, client, new_secret)
+}
+
+#[test]
+fn token_rotated_old_secret_within_grace_issued() {
+    let config = default_config();
+    let (store, old, _) = rotated_client();
+    for now in [NOW, NOW + GRACE - 1] {
+        let issued = assert_issued(
+            &config,
+            &handle_at(&config, &store, &basic_post(&old, ""), now),
+        );
+        assert_eq!(issued.claims.iat, now);
+    }
+}
+
+#[test]
+fn token_rotated_old_secret_after_grace_invalid_client() {
+    let config = default_config();
+    let (store, old, _) = rotated_client();
+    for now in [NOW + GRACE, NOW + GRACE + 86_400] {
+        let outcome = handle_at(&config, &store, &basic_post(&old, ""), now);
+        assert_error(&outcome, 401, "invalid_client");
+        assert_eq!(
+            outcome.audit.cause.as_deref(),
+            Some("secret mismatch or expired")
+        );
+    }
+}
+
+#[test]
+fn token_rotated_new_secret_issued() {
+    let config = default_config();
+    let (store, client, new_secret) = rotated_client();
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[(
+            "Authorization",
+            &basic_header(&client.id, new_secret.expose()),
+        )],
+    );
+    for now in [NOW, NOW + GRACE - 1, NOW + GRACE, NOW + 10 * GRACE] {
+        assert_issued(&config, &handle_at(&config, &store, &req, now));
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Audit
+// ---------------------------------------------------------------------------
+
+#[test]
+fn audit_any_outcome_no_secret_token_or_digest() {
+    let config = default_config();
+    let (store, client, new_secret) = rotated_client();
+    let digests = client.digests();
+    assert_eq!(digests.len(), 2);
+    let wrong = generate_client_secret(&OsRandom).unwrap();
+
+    let requests = [
+        basic_post(&client, "scope=read+write"),
+        form_post(
+            &format!("grant_type=client_credentials&{}", client.post_params()),
+            &[],
+        ),
+        form_post(
+            "grant_type=client_credentials",
+            &[(
+                "Authorization",
+                &basic_header(&client.id, new_secret.expose()),
+            )],
+        ),
+        form_post(
+            "grant_type=client_credentials",
+            &[("Authorization", &basic_header(&client.id, wrong.expose()))],
+        ),
+        basic_post(&client, "scope=delete"),
+        basic_post(&client, &client.post_params()),
+    ];
+    let mut issued = 0;
+    for req in &requests {
+        let outcome = handle(&config, &store, req);
+        let audit = outcome.audit.to_json();
+        let parsed: Value = serde_json::from_str(&audit).expect("audit is JSON");
+        assert_eq!(parsed["event"], "token");
+        assert_eq!(parsed["status"], outcome.response.status);
+        for secret in [&client.secret, &new_secret, &wrong] {
+            assert!(!audit.contains(secret.expose()), "secret in {audit}");
+        }
+        for digest in &digests {
+            assert!(!audit.contains(digest.as_str()), "digest in {audit}");
+        }
+        assert!(!audit.contains("digest"), "{audit}");
+        if outcome.response.status == 200 {
+            issued += 1;
+            let token = assert_issued(&config, &outcome).token;
+            assert!(!audit.contains(&token), "token in {audit}");
+            for segment in token.split('.') {
+                assert!(!audit.contains(segment), "token part in {audit}");
+            }
+            assert_eq!(parsed["client_id"], client.id.as_str());
+        }
+    }
+    assert_eq!(issued, 3, "the first three requests succeed");
+}
