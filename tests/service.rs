@@ -1219,13 +1219,28 @@ fn token_audience_not_allowed_invalid_target() {
         "resource=https%3A%2F%2Fother.example".to_owned(),
         "audience=urn%3Anope".to_owned(),
         format!("resource={}&audience=urn%3Anope", encode_component(API)),
-        // The config default is not requestable unless allowed.
-        format!("audience={}", encode_component(CONFIG_AUDIENCE)),
         format!("audience={}", encode_component(&format!("{API}/"))),
     ] {
         let outcome = handle(&config, &store, &basic_post(&client, &params));
         assert_error(&outcome, 400, "invalid_target");
     }
+}
+
+#[test]
+fn token_audience_effective_default_requested_explicitly_issued() {
+    // No client default: the configured default is what the client would
+    // get anyway, so naming it explicitly is allowed.
+    let config = default_config();
+    let (store, client) = stored_client();
+    let params = format!("audience={}", encode_component(CONFIG_AUDIENCE));
+    let outcome = handle(&config, &store, &basic_post(&client, &params));
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    // With a client default, the configured default is not requestable.
+    let store = MemoryStore::new();
+    let client = TestClient::new().with(|r| r.default_audiences = vec![API.into()]);
+    client.store_in(&store);
+    let outcome = handle(&config, &store, &basic_post(&client, &params));
+    assert_error(&outcome, 400, "invalid_target");
 }
 
 #[test]
