@@ -6,12 +6,15 @@ export PATH := $(CURDIR)/.tools/bin:$(PATH)
 WRANGLER := node_modules/.bin/wrangler
 CLI := cargo run --quiet --bin edge-token --
 
-.PHONY: help install build dev test lint unit e2e cli clean
+API_PORT ?= 8788
+RESOURCE_WORKER := examples/resource-worker
+
+.PHONY: help install build build-issuer build-resource-worker dev test lint unit e2e deploy-check cli clean
 
 help:
-	@echo "make dev    run the Worker locally on http://127.0.0.1:$(PORT) with a demo client"
+	@echo "make dev    run the issuer on http://127.0.0.1:$(PORT) with a demo client, and the example API on :$(API_PORT)"
 	@echo "make test   formatting, lints (native + wasm32), unit, service and end-to-end tests"
-	@echo "make build  build the release Worker into build/"
+	@echo "make build  build the release Workers: the issuer into build/, the example API into $(RESOURCE_WORKER)/build/"
 	@echo "make cli    build the admin CLI (target/release/edge-token)"
 
 install:
@@ -19,25 +22,42 @@ install:
 
 build:
 	@scripts/build-worker.sh
+	@scripts/build-worker.sh $(RESOURCE_WORKER)
+
+# One Worker only (each wrangler.toml's [build] command uses one of these).
+build-issuer:
+	@scripts/build-worker.sh
+
+build-resource-worker:
+	@scripts/build-worker.sh $(RESOURCE_WORKER)
 
 cli:
 	cargo build --release --bin edge-token
 
 dev: install
-	@scripts/dev.sh $(PORT)
+	@API_PORT=$(API_PORT) scripts/dev.sh $(PORT)
 
 lint: install
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p resource-worker --target wasm32-unknown-unknown -- -D warnings
 
 unit:
 	cargo test --lib --bins --test service
+	cargo test --doc
 
 e2e: build
 	cargo test --test e2e -- --test-threads 8
 
-test: install lint unit e2e
+# Proves the bundle deploys (offline): wrangler bundles it and prints the upload size.
+deploy-check: build
+	$(WRANGLER) deploy --dry-run --outdir target/deploy-dry-run
+	@printf 'wasm: %s bytes raw, %s bytes gzip -9\n' "$$(stat -c%s build/index_bg.wasm)" "$$(gzip -9c build/index_bg.wasm | wc -c)"
+	cd $(RESOURCE_WORKER) && $(CURDIR)/$(WRANGLER) deploy --dry-run --outdir $(CURDIR)/target/deploy-dry-run-resource-worker
+	@printf 'resource-worker wasm: %s bytes raw, %s bytes gzip -9\n' "$$(stat -c%s $(RESOURCE_WORKER)/build/index_bg.wasm)" "$$(gzip -9c $(RESOURCE_WORKER)/build/index_bg.wasm | wc -c)"
+
+test: install lint unit e2e deploy-check
 
 clean:
-	rm -rf target build .wrangler
+	rm -rf target build .wrangler $(RESOURCE_WORKER)/build

@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
-# `make dev`: local signing key, demo client on first run, then wrangler dev
-# (real workerd, local KV in .wrangler/state) on 127.0.0.1:$PORT.
+# `make dev`: local signing key, demo client on first run, then two
+# `wrangler dev` servers (real workerd) on one local KV state, .wrangler/state:
+#   the issuer                          on 127.0.0.1:$PORT     (default 8787)
+#   the example API (resource-worker)   on 127.0.0.1:$API_PORT (default 8788)
+# Ctrl-C (or any exit of this script) stops both.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+ROOT="$PWD"
 PORT="${1:-8787}"
+API_PORT="${API_PORT:-8788}"
+INSPECTOR_PORT="${INSPECTOR_PORT:-9229}"
+API_INSPECTOR_PORT="${API_INSPECTOR_PORT:-$((INSPECTOR_PORT + 1))}"
+ISSUER="http://127.0.0.1:$PORT"
+AUDIENCE=https://api.example.com
+STATE="$ROOT/.wrangler/state"
+WRANGLER="$ROOT/node_modules/.bin/wrangler"
+API_DIR="$ROOT/examples/resource-worker"
 export WRANGLER_SEND_METRICS=false
 
 cargo build --quiet --bin edge-token
@@ -16,15 +28,30 @@ if [ ! -f .dev.vars ]; then
 # Local-only settings for \`make dev\` (overrides [vars] in wrangler.toml). Not committed.
 SIGNING_KEYS='[$key]'
 REQUIRE_HTTPS=false
-DEFAULT_AUDIENCE=https://api.example.com
+DEFAULT_AUDIENCE=$AUDIENCE
 VARS
   echo "created .dev.vars with a fresh local signing key (kid dev-1)"
 fi
 
+# The API verifies with the issuer's keys: copy only SIGNING_KEYS, on every
+# start, so a changed root .dev.vars is picked up. Not committed either.
+if ! grep -q '^SIGNING_KEYS=' .dev.vars; then
+  echo ".dev.vars has no SIGNING_KEYS line; delete it and run make dev again" >&2
+  exit 1
+fi
+(
+  umask 077
+  {
+    echo "# Written by scripts/dev.sh from ../../.dev.vars on every make dev. Not committed."
+    grep '^SIGNING_KEYS=' .dev.vars
+  } > "$API_DIR/.dev.vars"
+)
+
 marker=.wrangler/demo-client-id
+secret=""
 if [ ! -s "$marker" ]; then
   mkdir -p .wrangler
-  created=$("$CLI" client create --local --name demo --scope "read write" --audience https://api.example.com)
+  created=$("$CLI" client create --local --persist-to "$STATE" --name demo --scope "read write" --audience "$AUDIENCE")
   id=$(sed -n 's/.*"client_id": "\(.*\)".*/\1/p' <<<"$created")
   secret=$(sed -n 's/.*"client_secret": "\(.*\)".*/\1/p' <<<"$created")
   echo "$id" > "$marker"
@@ -33,13 +60,64 @@ if [ ! -s "$marker" ]; then
 Demo client created (the secret is shown only this once):
   client_id:     $id
   client_secret: $secret
-Get a token once the server is up:
-  curl -u '$id:$secret' -d grant_type=client_credentials http://127.0.0.1:$PORT/oauth2/token
 
 MSG
 else
-  echo "demo client: $(cat "$marker") (its secret was printed when it was created; make another with:"
-  echo "  cargo run -q -- client create --name demo2 --scope \"read write\")"
+  id=$(cat "$marker")
+  echo "demo client: $id (its secret was printed when it was created; make another with:"
+  echo "  cargo run -q -- client create --name demo2 --scope \"read write\" --audience $AUDIENCE)"
 fi
 
-exec node_modules/.bin/wrangler dev --ip 127.0.0.1 --port "$PORT" --local --var "ISSUER:http://127.0.0.1:$PORT"
+# Each server runs under run-guarded.sh, in its own process group, which the
+# guard kills when this script exits (even if it is killed with SIGKILL).
+pids=()
+stop() {
+  trap - EXIT INT TERM
+  for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+}
+trap stop EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+common=(dev --local --ip 127.0.0.1 --show-interactive-dev-session=false --persist-to "$STATE")
+scripts/run-guarded.sh $$ "$WRANGLER" "${common[@]}" \
+  --port "$PORT" --inspector-port "$INSPECTOR_PORT" --var "ISSUER:$ISSUER" &
+pids+=($!)
+(cd "$API_DIR" && exec "$ROOT/scripts/run-guarded.sh" $$ "$WRANGLER" "${common[@]}" \
+  --port "$API_PORT" --inspector-port "$API_INSPECTOR_PORT" \
+  --var "ISSUER:$ISSUER" --var "AUDIENCE:$AUDIENCE") &
+pids+=($!)
+
+# Once both Workers answer (the first start compiles both; wrangler opens its
+# port before its build ends), print the curl pair.
+answers() { # PORT PATH STATUS
+  [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$1$2" 2>/dev/null)" = "$3" ]
+}
+for _ in $(seq 1 600); do
+  if ! command -v curl >/dev/null \
+    || { answers "$PORT" /oauth2/token 405 && answers "$API_PORT" /api/hello 401; }; then
+    cat <<MSG
+
+Issuer: $ISSUER    API (examples/resource-worker): http://127.0.0.1:$API_PORT
+Get a token, then call the API with it:
+  TOKEN=\$(curl -s -u "$id:${secret:-\$DEMO_SECRET}" -d grant_type=client_credentials \\
+    $ISSUER/oauth2/token | sed -n 's/.*"access_token":"\\([^"]*\\)".*/\\1/p')
+  curl -i -H "Authorization: Bearer \$TOKEN" http://127.0.0.1:$API_PORT/api/hello
+MSG
+    if [ -z "$secret" ]; then
+      echo "(set DEMO_SECRET to the demo client's secret first)"
+    fi
+    echo "Ctrl-C stops both."
+    echo
+    break
+  fi
+  # Stop waiting (and stop the other server) if either has exited.
+  for pid in "${pids[@]}"; do
+    kill -0 "$pid" 2>/dev/null || exit 1
+  done
+  sleep 1
+done
+
+# Runs until either server exits or the script is interrupted.
+wait -n "${pids[@]}"

@@ -6,6 +6,8 @@
 //! for a slow password hash to protect against, and verification stays far
 //! below a microsecond.
 
+use std::collections::BTreeMap;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use serde::{Deserialize, Serialize};
@@ -141,11 +143,68 @@ pub struct ClientRecord {
     /// A disabled client cannot authenticate.
     #[serde(default)]
     pub disabled: bool,
+    /// May call the introspection endpoint (RFC 7662).
+    #[serde(default)]
+    pub introspect: bool,
+    /// Static extra claims put in every token of this client. Names are
+    /// checked by [`is_extra_claim_name`]: registered claims can never be
+    /// overridden.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub extra_claims: BTreeMap<String, serde_json::Value>,
     /// Unix seconds of creation.
     pub created_at: u64,
     /// Unix seconds of the last change.
     #[serde(default)]
     pub updated_at: u64,
+}
+
+/// Claim names edge-token sets itself or that carry meaning in the JWT, OAuth
+/// and OpenID registries; an extra claim may never use one of them.
+pub const RESERVED_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "nbf",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+    "typ",
+    "cty",
+    "alg",
+    "kid",
+    "cnf",
+    "act",
+    "may_act",
+    "azp",
+    "auth_time",
+    "acr",
+    "amr",
+    "sid",
+    "nonce",
+    "roles",
+    "groups",
+    "entitlements",
+    "token_type",
+    "active",
+    "username",
+];
+
+/// Longest extra claim name.
+pub const MAX_EXTRA_CLAIM_NAME: usize = 64;
+
+/// Whether `name` may be used for a per-client extra claim: 1-64 characters
+/// of `A-Z a-z 0-9 _ - . :`, not starting with a digit, and not a reserved
+/// (registered) claim name in any letter case.
+pub fn is_extra_claim_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MAX_EXTRA_CLAIM_NAME
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && !RESERVED_CLAIMS.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
 
 /// Why a stored record cannot be used.
@@ -185,6 +244,11 @@ impl ClientRecord {
         if record.token_ttl == Some(0) {
             return Err(RecordError::Malformed("token_ttl must be positive".into()));
         }
+        if let Some(bad) = record.extra_claims.keys().find(|k| !is_extra_claim_name(k)) {
+            return Err(RecordError::Malformed(format!(
+                "extra claim name {bad:?} is not allowed"
+            )));
+        }
         Ok(record)
     }
 
@@ -205,6 +269,8 @@ impl ClientRecord {
             "allowed_audiences": self.allowed_audiences,
             "default_audiences": self.default_audiences,
             "token_ttl": self.token_ttl,
+            "introspect": self.introspect,
+            "extra_claims": self.extra_claims,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
             "secrets": self.secrets.iter().map(|s| serde_json::json!({
@@ -309,6 +375,8 @@ mod tests {
             default_audiences: vec![],
             token_ttl: None,
             disabled: false,
+            introspect: false,
+            extra_claims: Default::default(),
             created_at: 10,
             updated_at: 10,
         }

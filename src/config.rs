@@ -25,6 +25,8 @@ pub struct Config {
     pub default_audiences: Vec<String>,
     /// KV read `cacheTtl` for client records (`KV_CACHE_TTL`).
     pub kv_cache_ttl: u64,
+    /// Scopes advertised in the metadata document (`SCOPES_SUPPORTED`, space-delimited).
+    pub scopes_supported: Vec<String>,
     /// Refuse requests that did not arrive over HTTPS (`REQUIRE_HTTPS`).
     pub require_https: bool,
     /// Signing keys (`SIGNING_KEYS` secret).
@@ -70,9 +72,13 @@ impl Config {
         } else if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
             || !is_absolute_uri(&issuer)
             || issuer.contains('?')
+            || issuer
+                .split_once("://")
+                .is_some_and(|(_, rest)| rest.contains('/'))
         {
             errors.push(format!(
-                "ISSUER must be an http(s) URL without query or fragment, got {issuer:?}"
+                "ISSUER must be an http(s) origin without path, query or fragment \
+                 (e.g. \"https://auth.example.com\"), got {issuer:?}"
             ));
         }
 
@@ -101,6 +107,21 @@ impl Config {
         );
         if kv_cache_ttl < MIN_KV_CACHE_TTL {
             errors.push(format!("KV_CACHE_TTL must be at least {MIN_KV_CACHE_TTL} (Workers KV minimum), got {kv_cache_ttl}"));
+        }
+
+        let scopes_supported: Vec<String> = lookup("SCOPES_SUPPORTED")
+            .unwrap_or_default()
+            .split(' ')
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
+        if let Some(bad) = scopes_supported
+            .iter()
+            .find(|s| !crate::scope::is_scope_token(s))
+        {
+            errors.push(format!(
+                "SCOPES_SUPPORTED contains a malformed scope {bad:?}"
+            ));
         }
 
         let default_audiences: Vec<String> = lookup("DEFAULT_AUDIENCE")
@@ -151,6 +172,7 @@ impl Config {
                 default_audiences,
                 kv_cache_ttl,
                 require_https,
+                scopes_supported,
                 keys,
             }),
             _ => Err(ConfigError(errors)),

@@ -24,12 +24,14 @@
 )]
 
 pub mod audit;
+pub mod bearer;
 pub mod client;
 pub mod config;
 pub mod credentials;
 pub mod error;
 pub mod form;
 pub mod http;
+pub mod metadata;
 pub mod random;
 pub mod routes;
 pub mod scope;
@@ -37,5 +39,5 @@ pub mod service;
 pub mod store;
 pub mod token;
 
-#[cfg(target_arch = "wasm32")]
+#[cfg(all(target_arch = "wasm32", feature = "worker-entry"))]
 mod worker_entry;

@@ -158,6 +158,8 @@ mod tests {
             default_audiences: vec![],
             token_ttl: None,
             disabled: false,
+            introspect: false,
+            extra_claims: Default::default(),
             created_at: 0,
             updated_at: 0,
         }

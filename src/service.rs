@@ -1,18 +1,33 @@
 //! The whole application: `HttpRequest` in, `HttpResponse` (and one audit
 //! record) out. Infallible: every failure becomes an RFC 6749 §5.2 error.
+//!
+//! Endpoints: token ([RFC 6749 §4.4]), introspection ([RFC 7662]),
+//! revocation ([RFC 7009]) and server metadata ([RFC 8414]).
+//!
+//! [RFC 6749 §4.4]: https://www.rfc-editor.org/rfc/rfc6749#section-4.4
+//! [RFC 7662]: https://www.rfc-editor.org/rfc/rfc7662
+//! [RFC 7009]: https://www.rfc-editor.org/rfc/rfc7009
+//! [RFC 8414]: https://www.rfc-editor.org/rfc/rfc8414
 
 use crate::audit::AuditRecord;
-use crate::client::{authenticate, ClientRecord};
+use crate::client::{authenticate, is_extra_claim_name, ClientRecord};
 use crate::config::{Config, ConfigError};
 use crate::credentials::{self, Credentials};
 use crate::error::OAuthError;
 use crate::form;
 use crate::http::{Body, HttpRequest, HttpResponse};
+use crate::metadata;
 use crate::random::Random;
 use crate::routes::{route, Route};
 use crate::scope::{grant_audiences, grant_scopes};
 use crate::store::{ClientStore, StoreError};
-use crate::token::{mint, AccessTokenClaims, Audience};
+use crate::token::{self, mint, AccessTokenClaims, Audience};
+
+/// The shortest expiration Workers KV accepts for a key, in seconds from now.
+pub const MIN_KV_EXPIRATION_SECS: u64 = 60;
+/// How long a denylist entry outlives its token's `exp`, so APIs verifying
+/// with a clock leeway (30 s by default in [`crate::bearer`]) still see it.
+pub const REVOCATION_MARGIN_SECS: u64 = 120;
 
 /// The response to send and the line to log.
 #[derive(Debug)]
@@ -26,17 +41,20 @@ pub struct Outcome {
 /// What the service needs: configuration (or why there is none), the
 /// client store and a random source.
 pub struct Service<'a, S, R> {
-    /// Parsed once per isolate; an error makes every token request a 500.
+    /// Parsed once per isolate; an error makes every endpoint but 404 a 500.
     pub config: Result<&'a Config, &'a ConfigError>,
-    /// Where client records are read.
+    /// Client records and the revocation denylist.
     pub store: &'a S,
     /// Randomness for `jti`.
     pub random: &'a R,
 }
 
-/// The parameters of a token request ([RFC 6749 §4.4.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2)).
+/// The form parameters any endpoint reads
+/// ([RFC 6749 §4.4.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2),
+/// [RFC 7662 §2.1](https://www.rfc-editor.org/rfc/rfc7662#section-2.1),
+/// [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)).
 #[derive(Debug, Default)]
-pub struct TokenRequest<'a> {
+pub struct Params<'a> {
     /// `grant_type`.
     pub grant_type: Option<&'a str>,
     /// `scope`.
@@ -49,41 +67,40 @@ pub struct TokenRequest<'a> {
     pub resource: Vec<&'a str>,
     /// `audience` (space-delimited).
     pub audience: Option<&'a str>,
+    /// `token` (introspection, revocation).
+    pub token: Option<&'a str>,
+    /// `token_type_hint` (accepted and ignored: there is one token type).
+    pub token_type_hint: Option<&'a str>,
 }
 
-impl<'a> TokenRequest<'a> {
+impl<'a> Params<'a> {
     /// Collects the known parameters; a single-valued one given twice is
     /// `invalid_request`, unknown ones are ignored (RFC 6749 §3.2).
-    pub fn from_params(params: &'a [(String, String)]) -> Result<Self, OAuthError> {
-        let mut req = TokenRequest::default();
-        for (name, value) in params {
-            let slot = match name.as_str() {
-                "grant_type" => &mut req.grant_type,
-                "scope" => &mut req.scope,
-                "client_id" => &mut req.client_id,
-                "client_secret" => &mut req.client_secret,
-                "audience" => &mut req.audience,
+    pub fn from_pairs(pairs: &'a [(String, String)]) -> Result<Self, OAuthError> {
+        let mut p = Params::default();
+        for (name, value) in pairs {
+            let (slot, duplicate) = match name.as_str() {
+                "grant_type" => (&mut p.grant_type, "grant_type given more than once"),
+                "scope" => (&mut p.scope, "scope given more than once"),
+                "client_id" => (&mut p.client_id, "client_id given more than once"),
+                "client_secret" => (&mut p.client_secret, "client_secret given more than once"),
+                "audience" => (&mut p.audience, "audience given more than once"),
+                "token" => (&mut p.token, "token given more than once"),
+                "token_type_hint" => (
+                    &mut p.token_type_hint,
+                    "token_type_hint given more than once",
+                ),
                 "resource" => {
-                    req.resource.push(value);
+                    p.resource.push(value);
                     continue;
                 }
                 _ => continue,
             };
             if slot.replace(value).is_some() {
-                return Err(OAuthError::InvalidRequest(duplicate_description(name)));
+                return Err(OAuthError::InvalidRequest(duplicate));
             }
         }
-        Ok(req)
-    }
-}
-
-fn duplicate_description(name: &str) -> &'static str {
-    match name {
-        "grant_type" => "grant_type given more than once",
-        "scope" => "scope given more than once",
-        "client_id" => "client_id given more than once",
-        "client_secret" => "client_secret given more than once",
-        _ => "audience given more than once",
+        Ok(p)
     }
 }
 
@@ -109,54 +126,56 @@ fn is_form_content_type(value: Option<&str>) -> bool {
         })
 }
 
+/// An authenticated form POST: the parsed parameters' source and the caller.
+struct Authenticated<'c> {
+    config: &'c Config,
+    pairs: Vec<(String, String)>,
+    client: ClientRecord,
+}
+
 impl<S: ClientStore, R: Random> Service<'_, S, R> {
     /// Answers one request at time `now` (Unix seconds).
     pub async fn handle(&self, req: &HttpRequest, now: u64) -> Outcome {
-        match route(&req.path) {
-            Route::Token => {
-                let mut audit = AuditRecord {
-                    event: "token",
-                    ..AuditRecord::default()
-                };
-                let response = match self.token(req, now, &mut audit).await {
-                    Ok(response) => response,
-                    Err(failure) => failure.render(&mut audit),
-                };
-                audit.status = response.status;
-                audit.outcome = match response.status {
-                    200 => "issued",
-                    500.. => "error",
-                    _ => "rejected",
-                };
-                Outcome { response, audit }
-            }
-            Route::NotFound => {
-                let error = OAuthError::InvalidRequest("unknown endpoint");
-                let response = error.render_with_status(404);
-                let audit = AuditRecord {
-                    event: "not_found",
-                    status: 404,
-                    outcome: "rejected",
-                    error: Some(error.code()),
-                    ..AuditRecord::default()
-                };
-                Outcome { response, audit }
-            }
+        let route = route(&req.path);
+        let mut audit = AuditRecord {
+            event: route.event(),
+            ..AuditRecord::default()
+        };
+        let result = match route {
+            Route::Token => self.token(req, now, &mut audit).await,
+            Route::Introspect => self.introspect(req, now, &mut audit).await,
+            Route::Revoke => self.revoke(req, now, &mut audit).await,
+            Route::Metadata => self.metadata(req),
+            Route::NotFound => Err(Failure::status(
+                OAuthError::InvalidRequest("unknown endpoint"),
+                404,
+            )),
+        };
+        let response = result.unwrap_or_else(|failure| failure.render(&mut audit));
+        audit.status = response.status;
+        if audit.outcome.is_empty() || response.status != 200 {
+            audit.outcome = match response.status {
+                200 => "ok",
+                500.. => "error",
+                _ => "rejected",
+            };
         }
+        Outcome { response, audit }
     }
 
-    async fn token(
+    /// The common front of every POST endpoint: method, configuration,
+    /// HTTPS, body size, media type, form parsing, client authentication.
+    async fn authenticated_form(
         &self,
         req: &HttpRequest,
         now: u64,
         audit: &mut AuditRecord,
-    ) -> Result<HttpResponse, Failure> {
+        grant_check: bool,
+    ) -> Result<Authenticated<'_>, Failure> {
         if req.method != "POST" {
-            return Err(Failure::method_not_allowed());
+            return Err(Failure::method_not_allowed("POST"));
         }
-        let config = self
-            .config
-            .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
+        let config = self.config()?;
         if config.require_https && !req.https {
             return Err(OAuthError::InvalidRequest("HTTPS is required").into());
         }
@@ -175,15 +194,17 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             )
             .into());
         }
-        let params =
+        let pairs =
             form::parse(body).map_err(|_| OAuthError::InvalidRequest("malformed form body"))?;
-        let params = TokenRequest::from_params(&params)?;
-        match params.grant_type {
-            None | Some("") => {
-                return Err(OAuthError::InvalidRequest("grant_type is required").into())
+        let params = Params::from_pairs(&pairs)?;
+        if grant_check {
+            match params.grant_type {
+                None | Some("") => {
+                    return Err(OAuthError::InvalidRequest("grant_type is required").into())
+                }
+                Some("client_credentials") => {}
+                Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
             }
-            Some("client_credentials") => {}
-            Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
         }
         // Repeated headers arrive joined by ", "; a Basic credential never has a comma.
         if req.header_count("authorization") > 1
@@ -198,9 +219,31 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         )?;
         audit.client_id = Some(loggable_client_id(&creds.client_id));
         audit.auth_method = Some(creds.method.name());
-
         let client = self.authenticate_client(config, &creds, now).await?;
+        Ok(Authenticated {
+            config,
+            pairs,
+            client,
+        })
+    }
 
+    fn config(&self) -> Result<&Config, Failure> {
+        self.config
+            .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))
+    }
+
+    async fn token(
+        &self,
+        req: &HttpRequest,
+        now: u64,
+        audit: &mut AuditRecord,
+    ) -> Result<HttpResponse, Failure> {
+        let Authenticated {
+            config,
+            pairs,
+            client,
+        } = self.authenticated_form(req, now, audit, true).await?;
+        let params = Params::from_pairs(&pairs)?;
         let scopes = grant_scopes(params.scope, &client)?;
         let audiences = grant_audiences(
             &params.resource,
@@ -225,6 +268,13 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             jti,
             client_id: client.client_id.clone(),
             scope: scopes.join(" "),
+            // Checked when the record is read; filtered again so a registered
+            // claim can never be overridden.
+            extra: client
+                .extra_claims
+                .into_iter()
+                .filter(|(name, _)| is_extra_claim_name(name))
+                .collect(),
         };
         let access_token = mint(&config.keys, &claims);
         let body = TokenResponse {
@@ -236,11 +286,204 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         let body = serde_json::to_string(&body)
             .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
 
+        audit.outcome = "issued";
         audit.jti = Some(claims.jti);
         audit.scope = Some(claims.scope);
         audit.aud = Some(audiences);
         audit.exp = Some(claims.exp);
         Ok(HttpResponse::json(200, body))
+    }
+
+    /// RFC 7662: tells an authorised client whether a token is active.
+    async fn introspect(
+        &self,
+        req: &HttpRequest,
+        now: u64,
+        audit: &mut AuditRecord,
+    ) -> Result<HttpResponse, Failure> {
+        let Authenticated {
+            config,
+            pairs,
+            client: caller,
+        } = self.authenticated_form(req, now, audit, false).await?;
+        if !caller.introspect {
+            return Err(Failure::status(
+                OAuthError::UnauthorizedClient("this client may not use introspection"),
+                403,
+            ));
+        }
+        let params = Params::from_pairs(&pairs)?;
+        let token = params
+            .token
+            .ok_or(OAuthError::InvalidRequest("token is required"))?;
+        let Some(claims) = self.active_claims(config, token, now, audit).await? else {
+            audit.outcome = "inactive";
+            return Ok(HttpResponse::json(200, r#"{"active":false}"#.to_owned()));
+        };
+        let mut body = serde_json::json!({
+            "active": true,
+            "scope": claims.scope,
+            "client_id": claims.client_id,
+            "token_type": "Bearer",
+            "exp": claims.exp,
+            "iat": claims.iat,
+            "sub": claims.sub,
+            "aud": claims.aud,
+            "iss": claims.iss,
+            "jti": claims.jti,
+        });
+        if let Some(map) = body.as_object_mut() {
+            if claims.scope.is_empty() {
+                map.remove("scope");
+            }
+            for (name, value) in &claims.extra {
+                // Never let a token's own claims shadow the response fields.
+                if is_extra_claim_name(name) || name == "nbf" {
+                    map.entry(name.clone()).or_insert_with(|| value.clone());
+                }
+            }
+        }
+        audit.outcome = "active";
+        Ok(HttpResponse::json(200, body.to_string()))
+    }
+
+    /// The claims of `token` if it is active now: valid signature and type,
+    /// our issuer, unexpired, not revoked, and its client still exists and
+    /// is enabled. `Ok(None)` for any inactive token.
+    async fn active_claims(
+        &self,
+        config: &Config,
+        token: &str,
+        now: u64,
+        audit: &mut AuditRecord,
+    ) -> Result<Option<AccessTokenClaims>, Failure> {
+        let claims = match token::verify(&config.keys, token) {
+            Ok(claims) => claims,
+            Err(e) => {
+                audit.cause = Some(e.to_string());
+                return Ok(None);
+            }
+        };
+        audit.jti = Some(claims.jti.clone());
+        let nbf = claims
+            .extra
+            .get("nbf")
+            .and_then(serde_json::Value::as_u64)
+            .unwrap_or(0);
+        let reason = if claims.iss != config.issuer {
+            Some("foreign issuer")
+        } else if now >= claims.exp {
+            Some("expired")
+        } else if now < nbf {
+            Some("not yet valid")
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            audit.cause = Some(reason.to_owned());
+            return Ok(None);
+        }
+        if self
+            .store
+            .is_revoked(&claims.jti)
+            .await
+            .map_err(store_failure)?
+        {
+            audit.cause = Some("revoked".to_owned());
+            return Ok(None);
+        }
+        let owner = self
+            .store
+            .get_record(&claims.client_id, config.kv_cache_ttl)
+            .await
+            .map_err(store_failure)?;
+        let owner = match owner {
+            Some(json) => ClientRecord::from_json(&claims.client_id, &json)
+                .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?,
+            None => {
+                audit.cause = Some("client deleted".to_owned());
+                return Ok(None);
+            }
+        };
+        if owner.disabled {
+            audit.cause = Some("client disabled".to_owned());
+            return Ok(None);
+        }
+        Ok(Some(claims))
+    }
+
+    /// RFC 7009: a client revokes one of its own tokens.
+    async fn revoke(
+        &self,
+        req: &HttpRequest,
+        now: u64,
+        audit: &mut AuditRecord,
+    ) -> Result<HttpResponse, Failure> {
+        let Authenticated {
+            config,
+            pairs,
+            client,
+        } = self.authenticated_form(req, now, audit, false).await?;
+        let params = Params::from_pairs(&pairs)?;
+        let token = params
+            .token
+            .ok_or(OAuthError::InvalidRequest("token is required"))?;
+        // RFC 7009 §2.2: an invalid or expired token is not an error.
+        let claims = match token::verify(&config.keys, token) {
+            Ok(claims) if claims.iss == config.issuer && now < claims.exp => claims,
+            Ok(claims) => {
+                audit.jti = Some(claims.jti);
+                audit.outcome = "noop";
+                audit.cause = Some("expired or foreign token".to_owned());
+                return Ok(HttpResponse::json(200, "{}".to_owned()));
+            }
+            Err(e) => {
+                audit.outcome = "noop";
+                audit.cause = Some(e.to_string());
+                return Ok(HttpResponse::json(200, "{}".to_owned()));
+            }
+        };
+        audit.jti = Some(claims.jti.clone());
+        if claims.client_id != client.client_id {
+            return Err(Failure::status(
+                OAuthError::UnauthorizedClient("a client may revoke only its own tokens"),
+                403,
+            ));
+        }
+        let keep_until = claims
+            .exp
+            .saturating_add(REVOCATION_MARGIN_SECS)
+            .max(now.saturating_add(MIN_KV_EXPIRATION_SECS));
+        self.store
+            .revoke(&claims.jti, &claims.client_id, keep_until)
+            .await
+            .map_err(store_failure)?;
+        audit.outcome = "revoked";
+        audit.exp = Some(claims.exp);
+        Ok(HttpResponse::json(200, "{}".to_owned()))
+    }
+
+    /// RFC 8414 metadata: public and cacheable.
+    fn metadata(&self, req: &HttpRequest) -> Result<HttpResponse, Failure> {
+        if req.method != "GET" && req.method != "HEAD" {
+            return Err(Failure::method_not_allowed("GET, HEAD"));
+        }
+        let config = self.config()?;
+        let mut response = HttpResponse {
+            status: 200,
+            headers: vec![
+                ("Content-Type", "application/json".to_owned()),
+                (
+                    "Cache-Control",
+                    format!("public, max-age={}", metadata::MAX_AGE_SECS),
+                ),
+            ],
+            body: metadata::document(config).to_string(),
+        };
+        if req.method == "HEAD" {
+            response.body.clear();
+        }
+        Ok(response)
     }
 
     /// Looks the client up and checks its secret. Unknown, wrong secret,
@@ -255,13 +498,7 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             .store
             .get_record(&creds.client_id, config.kv_cache_ttl)
             .await
-            .map_err(|e| {
-                let error = match e {
-                    StoreError::Unavailable(_) => OAuthError::TemporarilyUnavailable,
-                    StoreError::Misconfigured(_) => OAuthError::ServerError,
-                };
-                Failure::internal(error, e.to_string())
-            })?;
+            .map_err(store_failure)?;
         let record = match stored {
             Some(json) => Some(
                 ClientRecord::from_json(&creds.client_id, &json)
@@ -269,22 +506,30 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             ),
             None => None,
         };
-        if !authenticate(record.as_ref(), &creds.client_id, &creds.secret, now) {
-            let cause = match &record {
-                None => "unknown client",
-                Some(r) if r.disabled => "client disabled",
-                Some(_) => "secret mismatch or expired",
-            };
-            return Err(Failure::internal(
-                OAuthError::InvalidClient,
-                cause.to_owned(),
-            ));
+        let authenticated = authenticate(record.as_ref(), &creds.client_id, &creds.secret, now);
+        match record {
+            Some(record) if authenticated => Ok(record),
+            record => {
+                let cause = match &record {
+                    None => "unknown client",
+                    Some(r) if r.disabled => "client disabled",
+                    Some(_) => "secret mismatch or expired",
+                };
+                Err(Failure::internal(
+                    OAuthError::InvalidClient,
+                    cause.to_owned(),
+                ))
+            }
         }
-        record.ok_or(Failure::internal(
-            OAuthError::InvalidClient,
-            "unknown client".to_owned(),
-        ))
     }
+}
+
+fn store_failure(e: StoreError) -> Failure {
+    let error = match e {
+        StoreError::Unavailable(_) => OAuthError::TemporarilyUnavailable,
+        StoreError::Misconfigured(_) => OAuthError::ServerError,
+    };
+    Failure::internal(error, e.to_string())
 }
 
 /// The presented client id as it may be logged: if a caller swapped id and
@@ -298,12 +543,12 @@ fn loggable_client_id(id: &str) -> String {
 }
 
 /// An error on its way to the wire: the OAuth error, an optional status
-/// override, and the cause to log.
+/// override, an `Allow` header for 405, and the cause to log.
 #[derive(Debug)]
 struct Failure {
     error: OAuthError,
     status: Option<u16>,
-    allow: bool,
+    allow: Option<&'static str>,
     cause: Option<String>,
 }
 
@@ -312,7 +557,7 @@ impl Failure {
         Failure {
             error,
             status: None,
-            allow: false,
+            allow: None,
             cause: Some(cause),
         }
     }
@@ -321,16 +566,16 @@ impl Failure {
         Failure {
             error,
             status: Some(status),
-            allow: false,
+            allow: None,
             cause: None,
         }
     }
 
-    fn method_not_allowed() -> Self {
+    fn method_not_allowed(allow: &'static str) -> Self {
         Failure {
-            error: OAuthError::InvalidRequest("method not allowed; use POST"),
+            error: OAuthError::InvalidRequest("method not allowed"),
             status: Some(405),
-            allow: true,
+            allow: Some(allow),
             cause: None,
         }
     }
@@ -339,11 +584,13 @@ impl Failure {
         let mut response = self
             .error
             .render_with_status(self.status.unwrap_or(self.error.status()));
-        if self.allow {
-            response.header("Allow", "POST".to_owned());
+        if let Some(allow) = self.allow {
+            response.header("Allow", allow.to_owned());
         }
         audit.error = Some(self.error.code());
-        audit.cause = self.cause;
+        if self.cause.is_some() {
+            audit.cause = self.cause;
+        }
         response
     }
 }
@@ -353,7 +600,7 @@ impl From<OAuthError> for Failure {
         Failure {
             error,
             status: None,
-            allow: false,
+            allow: None,
             cause: None,
         }
     }

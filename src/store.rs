@@ -1,8 +1,16 @@
-//! Where client records live: the [`ClientStore`] capability, and an
-//! in-memory store for tests and benchmarks.
+//! Where client records and the revocation denylist live: the
+//! [`ClientStore`] capability, and an in-memory store for tests and benchmarks.
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+
+/// KV key prefix of the revocation denylist.
+pub const REVOKED_KEY_PREFIX: &str = "revoked:";
+
+/// The denylist key of a revoked token's `jti`.
+pub fn revoked_key(jti: &str) -> String {
+    format!("{REVOKED_KEY_PREFIX}{jti}")
+}
 
 /// Why the store could not answer. The text is logged, never sent to callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,8 +30,9 @@ impl std::fmt::Display for StoreError {
     }
 }
 
-/// Read access to client records. Implementations return the raw stored
-/// JSON; parsing and validation belong to the core.
+/// Client records (read) and the revocation denylist (read and write).
+/// Implementations return the raw stored JSON; parsing and validation
+/// belong to the core.
 // Implementations run on a single-threaded runtime (Workers); no Send bound wanted.
 #[allow(async_fn_in_trait)]
 pub trait ClientStore {
@@ -34,12 +43,20 @@ pub trait ClientStore {
         client_id: &str,
         cache_ttl: u64,
     ) -> Result<Option<String>, StoreError>;
+
+    /// Whether the token with this `jti` has been revoked.
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// Puts `jti` (issued to `client_id`) on the denylist until `expires_at`
+    /// (Unix seconds; at least a minute ahead, as KV requires).
+    async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError>;
 }
 
-/// An in-memory store, with a switch that makes every read fail.
+/// An in-memory store, with a switch that makes every operation fail.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: RefCell<HashMap<String, String>>,
+    revoked: RefCell<HashMap<String, u64>>,
     unavailable: Cell<bool>,
     reads: Cell<u64>,
 }
@@ -55,7 +72,12 @@ impl MemoryStore {
         self.records.borrow_mut().insert(client_id.to_owned(), json);
     }
 
-    /// Makes reads fail (or succeed again).
+    /// Removes a client record.
+    pub fn delete(&self, client_id: &str) {
+        self.records.borrow_mut().remove(client_id);
+    }
+
+    /// Makes operations fail (or succeed again).
     pub fn set_unavailable(&self, unavailable: bool) {
         self.unavailable.set(unavailable);
     }
@@ -63,6 +85,18 @@ impl MemoryStore {
     /// How many reads were made.
     pub fn reads(&self) -> u64 {
         self.reads.get()
+    }
+
+    /// The denylist expiry recorded for `jti`, if revoked.
+    pub fn revoked_until(&self, jti: &str) -> Option<u64> {
+        self.revoked.borrow().get(jti).copied()
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        if self.unavailable.get() {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(())
     }
 }
 
@@ -73,9 +107,19 @@ impl ClientStore for MemoryStore {
         _cache_ttl: u64,
     ) -> Result<Option<String>, StoreError> {
         self.reads.set(self.reads.get() + 1);
-        if self.unavailable.get() {
-            return Err(StoreError::Unavailable("injected failure".into()));
-        }
+        self.check()?;
         Ok(self.records.borrow().get(client_id).cloned())
+    }
+
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.reads.set(self.reads.get() + 1);
+        self.check()?;
+        Ok(self.revoked.borrow().contains_key(jti))
+    }
+
+    async fn revoke(&self, jti: &str, _client_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.check()?;
+        self.revoked.borrow_mut().insert(jti.to_owned(), expires_at);
+        Ok(())
     }
 }

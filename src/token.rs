@@ -5,6 +5,8 @@
 //! checked against that allow-list of one before any signature work when a
 //! token is read.
 
+use std::collections::BTreeMap;
+
 use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
 use base64::engine::DecodePaddingMode;
 use base64::Engine;
@@ -212,6 +214,10 @@ pub struct AccessTokenClaims {
     /// Space-delimited granted scopes (absent when none).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
+    /// Other claims: a client's static extra claims when minting; any
+    /// unregistered claims found when reading.
+    #[serde(flatten)]
+    pub extra: BTreeMap<String, serde_json::Value>,
 }
 
 /// Signs `claims` with the key set's signer.
@@ -330,6 +336,7 @@ mod tests {
             jti: "j1".into(),
             client_id: "etc_abc".into(),
             scope: "read write".into(),
+            extra: BTreeMap::new(),
         }
     }
 

@@ -14,7 +14,7 @@ use crate::error::OAuthError;
 use crate::http::{split_url, Body, HttpRequest, HttpResponse, MAX_BODY_BYTES};
 use crate::random::OsRandom;
 use crate::service::Service;
-use crate::store::{ClientStore, StoreError};
+use crate::store::{revoked_key, ClientStore, StoreError};
 
 /// KV binding holding client records.
 const CLIENTS_BINDING: &str = "CLIENTS";
@@ -47,19 +47,43 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
 /// Workers KV as a [`ClientStore`].
 struct KvClientStore(Result<worker::KvStore, String>);
 
+impl KvClientStore {
+    fn kv(&self) -> Result<&worker::KvStore, StoreError> {
+        self.0
+            .as_ref()
+            .map_err(|e| StoreError::Misconfigured(e.clone()))
+    }
+}
+
 impl ClientStore for KvClientStore {
     async fn get_record(
         &self,
         client_id: &str,
         cache_ttl: u64,
     ) -> Result<Option<String>, StoreError> {
-        let kv = self
-            .0
-            .as_ref()
-            .map_err(|e| StoreError::Misconfigured(e.clone()))?;
-        kv.get(&crate::client::record_key(client_id))
+        self.kv()?
+            .get(&crate::client::record_key(client_id))
             .cache_ttl(cache_ttl)
             .text()
+            .await
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.kv()?
+            .get(&revoked_key(jti))
+            .text()
+            .await
+            .map(|v| v.is_some())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.kv()?
+            .put(&revoked_key(jti), client_id)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?
+            .expiration(expires_at)
+            .execute()
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))
     }

@@ -105,6 +105,8 @@ impl TestClient {
             default_audiences: vec![],
             token_ttl: None,
             disabled: false,
+            introspect: false,
+            extra_claims: Default::default(),
             created_at: NOW - 1_000,
             updated_at: NOW - 1_000,
         };
@@ -275,7 +277,12 @@ fn assert_error(outcome: &Outcome, status: u16, code: &str) -> Value {
         assert!(www.is_none(), "{response:?}");
     }
     if status == 405 {
-        assert_eq!(response.get_header("allow"), Some("POST"), "{response:?}");
+        let expected = if outcome.audit.event == "metadata" {
+            "GET, HEAD"
+        } else {
+            "POST"
+        };
+        assert_eq!(response.get_header("allow"), Some(expected), "{response:?}");
     } else {
         assert!(response.get_header("allow").is_none(), "{response:?}");
     }
@@ -294,7 +301,9 @@ fn assert_error(outcome: &Outcome, status: u16, code: &str) -> Value {
         outcome.audit.outcome,
         if status >= 500 { "error" } else { "rejected" }
     );
-    assert!(outcome.audit.jti.is_none());
+    if outcome.audit.event == "token" {
+        assert!(outcome.audit.jti.is_none());
+    }
     body
 }
 
@@ -1472,4 +1481,371 @@ fn audit_any_outcome_no_secret_token_or_digest() {
         }
     }
     assert_eq!(issued, 3, "the first three requests succeed");
+}
+
+// ---------------------------------------------------------------------------
+// Introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414)
+// ---------------------------------------------------------------------------
+
+/// Issues a token for `client` through the service and returns it.
+fn issue(config: &Config, store: &MemoryStore, client: &TestClient, now: u64) -> String {
+    let outcome = handle_at(config, store, &basic_post(client, ""), now);
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    let body: Value = serde_json::from_str(&outcome.response.body).unwrap();
+    body["access_token"].as_str().unwrap().to_owned()
+}
+
+/// A POST to `path` authenticated with Basic as `caller`.
+fn post_as(caller: &TestClient, path: &str, body: &str) -> HttpRequest {
+    let mut req = form_post(body, &[("Authorization", &caller.basic())]);
+    req.path = path.to_owned();
+    req
+}
+
+fn introspect_at(
+    config: &Config,
+    store: &MemoryStore,
+    caller: &TestClient,
+    token: &str,
+    now: u64,
+) -> Outcome {
+    let body = format!(
+        "token={}&token_type_hint=access_token",
+        encode_component(token)
+    );
+    handle_at(
+        config,
+        store,
+        &post_as(caller, "/oauth2/introspect", &body),
+        now,
+    )
+}
+
+fn body_json(outcome: &Outcome) -> Value {
+    serde_json::from_str(&outcome.response.body).unwrap()
+}
+
+#[track_caller]
+fn assert_inactive(outcome: &Outcome) {
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    assert_no_store_json(&outcome.response);
+    assert_eq!(body_json(outcome), serde_json::json!({"active": false}));
+    assert_eq!(outcome.audit.outcome, "inactive");
+}
+
+/// A store with a token-holding client and an introspecting client.
+fn introspection_setup() -> (Config, MemoryStore, TestClient, TestClient) {
+    let config = default_config();
+    let (store, subject) = stored_client();
+    let caller = TestClient::new().with(|r| r.introspect = true);
+    caller.store_in(&store);
+    (config, store, subject, caller)
+}
+
+#[test]
+fn introspect_valid_token_active_with_claims() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let outcome = introspect_at(&config, &store, &caller, &token, NOW + 10);
+    assert_eq!(outcome.response.status, 200);
+    assert_no_store_json(&outcome.response);
+    let v = body_json(&outcome);
+    let claims = verify(&config.keys, &token).unwrap();
+    assert_eq!(v["active"], true);
+    assert_eq!(v["client_id"], subject.id.as_str());
+    assert_eq!(v["sub"], subject.id.as_str());
+    assert_eq!(v["scope"], "read");
+    assert_eq!(v["token_type"], "Bearer");
+    assert_eq!(v["iss"], ISSUER);
+    assert_eq!(v["aud"], CONFIG_AUDIENCE);
+    assert_eq!(v["exp"], claims.exp);
+    assert_eq!(v["iat"], claims.iat);
+    assert_eq!(v["jti"], claims.jti.as_str());
+    assert_eq!(outcome.audit.outcome, "active");
+    assert_eq!(outcome.audit.jti.as_deref(), Some(claims.jti.as_str()));
+    assert!(!outcome.audit.to_json().contains(&token));
+}
+
+#[test]
+fn introspect_expired_token_inactive() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let exp = verify(&config.keys, &token).unwrap().exp;
+    assert_eq!(
+        body_json(&introspect_at(&config, &store, &caller, &token, exp - 1))["active"],
+        true
+    );
+    assert_inactive(&introspect_at(&config, &store, &caller, &token, exp));
+}
+
+#[test]
+fn introspect_tampered_malformed_or_foreign_token_inactive() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let other_config = config_from(&[
+        ("ISSUER", "https://other.example"),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+    ]);
+    let foreign_key = issue(&other_config, &store, &subject, NOW);
+    let mut tampered = token.clone().into_bytes();
+    let last = tampered.len() - 2;
+    tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+    let tampered = String::from_utf8(tampered).unwrap();
+    // Same key, other issuer: signature fine, iss wrong.
+    let keys_json = signing_keys();
+    let same_key_a = config_from(&[
+        ("ISSUER", ISSUER),
+        ("SIGNING_KEYS", &keys_json),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+    ]);
+    let same_key_b = config_from(&[
+        ("ISSUER", "https://other.example"),
+        ("SIGNING_KEYS", &keys_json),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+    ]);
+    let foreign_issuer = issue(&same_key_b, &store, &subject, NOW);
+    for t in [tampered.as_str(), "", "x", "a.b.c", foreign_key.as_str()] {
+        assert_inactive(&introspect_at(&config, &store, &caller, t, NOW));
+    }
+    assert_inactive(&introspect_at(
+        &same_key_a,
+        &store,
+        &caller,
+        &foreign_issuer,
+        NOW,
+    ));
+    let own = issue(&same_key_a, &store, &subject, NOW);
+    assert_eq!(
+        body_json(&introspect_at(&same_key_a, &store, &caller, &own, NOW))["active"],
+        true
+    );
+}
+
+#[test]
+fn introspect_token_of_disabled_or_deleted_client_inactive() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let disabled = TestClient {
+        record: ClientRecord {
+            disabled: true,
+            ..subject.record.clone()
+        },
+        id: subject.id.clone(),
+        secret: subject.secret.clone(),
+    };
+    disabled.store_in(&store);
+    assert_inactive(&introspect_at(&config, &store, &caller, &token, NOW));
+    store.delete(&subject.id);
+    assert_inactive(&introspect_at(&config, &store, &caller, &token, NOW));
+}
+
+#[test]
+fn introspect_without_permission_unauthorized_client_403() {
+    let (config, store, subject, _) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let outcome = introspect_at(&config, &store, &subject, &token, NOW);
+    assert_error(&outcome, 403, "unauthorized_client");
+}
+
+#[test]
+fn introspect_bad_credentials_invalid_client_and_missing_token_invalid_request() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let mut req = post_as(&caller, "/oauth2/introspect", &format!("token={token}"));
+    req.headers = vec![
+        ("Content-Type".to_owned(), FORM.to_owned()),
+        (
+            "Authorization".to_owned(),
+            basic_header(&caller.id, "ets_wrong"),
+        ),
+    ];
+    assert_error(&handle(&config, &store, &req), 401, "invalid_client");
+    let req = post_as(
+        &caller,
+        "/oauth2/introspect",
+        "token_type_hint=access_token",
+    );
+    assert_error(&handle(&config, &store, &req), 400, "invalid_request");
+    let req = post_as(
+        &caller,
+        "/oauth2/introspect",
+        &format!("token={token}&token=x"),
+    );
+    assert_error(&handle(&config, &store, &req), 400, "invalid_request");
+}
+
+#[test]
+fn introspect_store_unavailable_temporarily_unavailable() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    store.set_unavailable(true);
+    let outcome = introspect_at(&config, &store, &caller, &token, NOW);
+    assert_error(&outcome, 503, "temporarily_unavailable");
+}
+
+#[test]
+fn revoke_own_token_then_introspect_inactive() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let claims = verify(&config.keys, &token).unwrap();
+    let outcome = handle(
+        &config,
+        &store,
+        &post_as(&subject, "/oauth2/revoke", &format!("token={token}")),
+    );
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    assert_no_store_json(&outcome.response);
+    assert_eq!(outcome.audit.outcome, "revoked");
+    assert_eq!(
+        store.revoked_until(&claims.jti),
+        Some(claims.exp + edge_token::service::REVOCATION_MARGIN_SECS)
+    );
+    assert_inactive(&introspect_at(&config, &store, &caller, &token, NOW));
+}
+
+#[test]
+fn revoke_short_lived_token_denylisted_past_exp_by_margin() {
+    let config = config_from(&[
+        ("ISSUER", ISSUER),
+        ("TOKEN_TTL", "30"),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+    ]);
+    let (store, subject) = stored_client();
+    let token = issue(&config, &store, &subject, NOW);
+    let claims = verify(&config.keys, &token).unwrap();
+    handle(
+        &config,
+        &store,
+        &post_as(&subject, "/oauth2/revoke", &format!("token={token}")),
+    );
+    assert_eq!(
+        store.revoked_until(&claims.jti),
+        Some(NOW + 30 + edge_token::service::REVOCATION_MARGIN_SECS)
+    );
+}
+
+#[test]
+fn revoke_invalid_or_expired_token_ok_without_denylisting() {
+    let (config, store, subject, _) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let claims = verify(&config.keys, &token).unwrap();
+    for t in ["garbage", "a.b.c"] {
+        let outcome = handle(
+            &config,
+            &store,
+            &post_as(&subject, "/oauth2/revoke", &format!("token={t}")),
+        );
+        assert_eq!(outcome.response.status, 200);
+        assert_eq!(outcome.audit.outcome, "noop");
+    }
+    let outcome = handle_at(
+        &config,
+        &store,
+        &post_as(&subject, "/oauth2/revoke", &format!("token={token}")),
+        claims.exp,
+    );
+    assert_eq!(outcome.response.status, 200);
+    assert_eq!(store.revoked_until(&claims.jti), None);
+}
+
+#[test]
+fn revoke_other_clients_token_unauthorized_client_403() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let outcome = handle(
+        &config,
+        &store,
+        &post_as(&caller, "/oauth2/revoke", &format!("token={token}")),
+    );
+    assert_error(&outcome, 403, "unauthorized_client");
+    assert_eq!(
+        body_json(&introspect_at(&config, &store, &caller, &token, NOW))["active"],
+        true
+    );
+}
+
+#[test]
+fn metadata_lists_endpoints_and_is_cacheable() {
+    let config = config_from(&[("ISSUER", ISSUER), ("SCOPES_SUPPORTED", "read write")]);
+    let store = MemoryStore::new();
+    let outcome = handle(
+        &config,
+        &store,
+        &request(
+            "GET",
+            "/.well-known/oauth-authorization-server",
+            &[],
+            Body::Bytes(vec![]),
+        ),
+    );
+    assert_eq!(outcome.response.status, 200);
+    assert_eq!(
+        outcome.response.get_header("cache-control"),
+        Some("public, max-age=3600")
+    );
+    let v = body_json(&outcome);
+    assert_eq!(v["issuer"], ISSUER);
+    assert_eq!(
+        v["token_endpoint"],
+        format!("{ISSUER}{}", edge_token::routes::TOKEN)
+    );
+    assert_eq!(
+        v["introspection_endpoint"],
+        format!("{ISSUER}{}", edge_token::routes::INTROSPECT)
+    );
+    assert_eq!(
+        v["revocation_endpoint"],
+        format!("{ISSUER}{}", edge_token::routes::REVOKE)
+    );
+    assert_eq!(v["scopes_supported"], serde_json::json!(["read", "write"]));
+    let without = default_config();
+    let v = body_json(&handle(
+        &without,
+        &store,
+        &request(
+            "GET",
+            "/.well-known/oauth-authorization-server",
+            &[],
+            Body::Bytes(vec![]),
+        ),
+    ));
+    assert!(v.get("scopes_supported").is_none());
+    let post = handle(
+        &config,
+        &store,
+        &request(
+            "POST",
+            "/.well-known/oauth-authorization-server",
+            &[],
+            Body::Bytes(vec![]),
+        ),
+    );
+    assert_error(&post, 405, "invalid_request");
+    assert_eq!(post.response.get_header("allow"), Some("GET, HEAD"));
+    assert_eq!(store.reads(), 0, "metadata must not touch the store");
+}
+
+#[test]
+fn token_extra_claims_added_but_reserved_names_never_override() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let client = TestClient::new().with(|r| {
+        r.extra_claims
+            .insert("tenant".into(), serde_json::json!("acme"));
+    });
+    client.store_in(&store);
+    let token = issue(&config, &store, &client, NOW);
+    let claims = verify(&config.keys, &token).unwrap();
+    assert_eq!(claims.extra.get("tenant"), Some(&serde_json::json!("acme")));
+    // A record smuggling a registered claim is refused as corrupt.
+    let evil = TestClient::new().with(|r| {
+        r.extra_claims
+            .insert("iss".into(), serde_json::json!("https://evil.example"));
+    });
+    evil.store_in(&store);
+    assert_error(
+        &handle(&config, &store, &basic_post(&evil, "")),
+        500,
+        "server_error",
+    );
 }

@@ -63,11 +63,40 @@ impl Worker {
         signing_keys: &str,
         https_upstream: bool,
     ) -> Worker {
+        Self::start_with_state(name, vars, signing_keys, https_upstream, None)
+    }
+
+    /// As [`start`](Self::start), reusing another (stopped) Worker's KV
+    /// state directory, as a redeploy with new settings would.
+    pub fn start_with_state(
+        name: &str,
+        vars: &[(&str, &str)],
+        signing_keys: &str,
+        https_upstream: bool,
+        state: Option<PathBuf>,
+    ) -> Worker {
+        let main = Path::new(ROOT).join("build/index.js");
+        Self::start_at(&main, name, vars, signing_keys, https_upstream, state)
+    }
+
+    /// As [`start_with_state`](Self::start_with_state), for the built
+    /// Worker whose entry module is `main` (e.g. the example API's
+    /// `examples/resource-worker/build/index.js`). Every Worker started here
+    /// binds `CLIENTS` to the same namespace id, so Workers given the same
+    /// `state` share its KV data.
+    pub fn start_at(
+        main: &Path,
+        name: &str,
+        vars: &[(&str, &str)],
+        signing_keys: &str,
+        https_upstream: bool,
+        state: Option<PathBuf>,
+    ) -> Worker {
         let root = Path::new(ROOT);
-        let main = root.join("build/index.js");
         assert!(
-            main.is_file() && root.join("build/index_bg.wasm").is_file(),
-            "the Worker is not built: run `make build` (or `make test`, which builds it) first"
+            main.is_file() && main.with_file_name("index_bg.wasm").is_file(),
+            "{} is not built: run `make build` (or `make test`, which builds it) first",
+            main.display()
         );
         let wrangler = root.join("node_modules/.bin/wrangler");
         assert!(
@@ -93,7 +122,7 @@ impl Worker {
             format!("SIGNING_KEYS='{signing_keys}'\n"),
         )
         .expect("write .dev.vars");
-        let state = dir.join("state");
+        let state = state.unwrap_or_else(|| dir.join("state"));
         let log = dir.join("worker.log");
         let log_file = std::fs::File::create(&log).expect("log file");
 
@@ -181,6 +210,27 @@ impl Worker {
             "the Worker did not become ready within 120 s:\n{}",
             self.log_text()
         );
+    }
+
+    /// Stops the Worker (its guard kills the whole process group) and
+    /// returns its KV state directory.
+    pub fn stop(mut self) -> PathBuf {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self._child.id().to_string())
+            .status();
+        let _ = self._child.wait();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while try_request(
+            self.port,
+            b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+        .is_ok()
+            && Instant::now() < deadline
+        {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        self.state.clone()
     }
 
     /// Everything the Worker and wrangler logged so far.

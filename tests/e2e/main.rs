@@ -6,6 +6,8 @@
 
 mod harness;
 mod interop;
+mod lifecycle;
+mod resource;
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
@@ -32,6 +34,7 @@ fn worker() -> &'static Worker {
                 ("DEFAULT_AUDIENCE", DEFAULT_AUDIENCE),
                 ("KV_CACHE_TTL", "60"),
                 ("REQUIRE_HTTPS", "true"),
+                ("SCOPES_SUPPORTED", "read write"),
             ],
             &signing_keys_json(&[("e2e-1", &key)]),
             true,

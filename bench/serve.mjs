@@ -1,0 +1,58 @@
+// Serves the release edge-token Worker and a constant-200 "floor" Worker on
+// workerd (through Miniflare's API, with direct sockets: no Node proxy in
+// the request path), with local KV persisted in STATE_DIR.
+//
+// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT
+// env:   SIGNING_KEYS (required), ISSUER (default http://127.0.0.1:EDGE_PORT)
+// Prints "ready" on stdout when both accept connections; stops on SIGTERM/SIGINT.
+import { Miniflare } from "miniflare";
+import path from "node:path";
+
+const [stateDir, edgePort, floorPort] = process.argv.slice(2);
+if (!stateDir || !edgePort || !floorPort || !process.env.SIGNING_KEYS) {
+  console.error("usage: SIGNING_KEYS=... node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT");
+  process.exit(2);
+}
+const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+const compatibilityDate = "2026-04-01";
+
+const mf = new Miniflare({
+  host: "127.0.0.1",
+  port: 0,
+  kvPersist: path.join(path.resolve(stateDir), "v3", "kv"),
+  workers: [
+    {
+      name: "edge-token",
+      modules: true,
+      scriptPath: path.join(root, "build", "index.js"),
+      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+      compatibilityDate,
+      kvNamespaces: { CLIENTS: "edge-token-clients-local" },
+      bindings: {
+        ISSUER: process.env.ISSUER ?? `http://127.0.0.1:${edgePort}`,
+        SIGNING_KEYS: process.env.SIGNING_KEYS,
+        REQUIRE_HTTPS: "false",
+        DEFAULT_AUDIENCE: "https://api.example.com",
+        TOKEN_TTL: "300",
+        KV_CACHE_TTL: "60",
+      },
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(edgePort) }],
+    },
+    {
+      name: "floor",
+      modules: true,
+      script: 'export default { fetch() { return new Response("ok"); } };',
+      compatibilityDate,
+      unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(floorPort) }],
+    },
+  ],
+});
+
+await mf.ready;
+console.log("ready");
+const stop = async () => {
+  await mf.dispose();
+  process.exit(0);
+};
+process.on("SIGTERM", stop);
+process.on("SIGINT", stop);
