@@ -16,6 +16,7 @@ help:
 	@echo "make test   formatting, lints (native + wasm32), unit, service and end-to-end tests"
 	@echo "make build  build the release Workers: the issuer into build/, the example API into $(RESOURCE_WORKER)/build/"
 	@echo "make cli    build the admin CLI (target/release/edge-token)"
+	@echo "make bench  micro-benchmarks + load run on workerd vs the floor Worker and oidc-provider (see BENCHMARKS.md)"
 
 install:
 	@scripts/install-tools.sh
@@ -56,6 +57,16 @@ deploy-check: build
 	@printf 'wasm: %s bytes raw, %s bytes gzip -9\n' "$$(stat -c%s build/index_bg.wasm)" "$$(gzip -9c build/index_bg.wasm | wc -c)"
 	cd $(RESOURCE_WORKER) && $(CURDIR)/$(WRANGLER) deploy --dry-run --outdir $(CURDIR)/target/deploy-dry-run-resource-worker
 	@printf 'resource-worker wasm: %s bytes raw, %s bytes gzip -9\n' "$$(stat -c%s $(RESOURCE_WORKER)/build/index_bg.wasm)" "$$(gzip -9c $(RESOURCE_WORKER)/build/index_bg.wasm | wc -c)"
+
+# Benchmarks: native micro-benchmarks of the core, then the end-to-end load
+# run on workerd against the floor Worker and oidc-provider (bench/run.mjs).
+bench: install build-issuer
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
+	cd bench/peer && npm ci --no-audit --no-fund --loglevel=error
+	@scripts/build-worker.sh bench/rust-floor
+	cargo build --release --bin edge-token
+	cargo bench --bench core -- --warm-up-time 1 --measurement-time 5
+	node bench/run.mjs
 
 test: install lint unit e2e deploy-check
 

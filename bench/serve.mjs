@@ -2,13 +2,14 @@
 // workerd (through Miniflare's API, with direct sockets: no Node proxy in
 // the request path), with local KV persisted in STATE_DIR.
 //
-// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT
+// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT]
+// RUST_FLOOR_PORT also serves bench/rust-floor (the cheapest workers-rs Worker).
 // env:   SIGNING_KEYS (required), ISSUER (default http://127.0.0.1:EDGE_PORT)
 // Prints "ready" on stdout when both accept connections; stops on SIGTERM/SIGINT.
 import { Miniflare } from "miniflare";
 import path from "node:path";
 
-const [stateDir, edgePort, floorPort] = process.argv.slice(2);
+const [stateDir, edgePort, floorPort, rustFloorPort] = process.argv.slice(2);
 if (!stateDir || !edgePort || !floorPort || !process.env.SIGNING_KEYS) {
   console.error("usage: SIGNING_KEYS=... node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT");
   process.exit(2);
@@ -45,6 +46,18 @@ const mf = new Miniflare({
       compatibilityDate,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(floorPort) }],
     },
+    ...(rustFloorPort
+      ? [
+          {
+            name: "rust-floor",
+            modules: true,
+            scriptPath: path.join(root, "bench", "rust-floor", "build", "index.js"),
+            modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+            compatibilityDate,
+            unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(rustFloorPort) }],
+          },
+        ]
+      : []),
   ],
 });
 

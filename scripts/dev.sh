@@ -29,6 +29,8 @@ if [ ! -f .dev.vars ]; then
 SIGNING_KEYS='[$key]'
 REQUIRE_HTTPS=false
 DEFAULT_AUDIENCE=$AUDIENCE
+# Changes made with the CLI take effect on the next request (no isolate cache).
+CLIENT_CACHE_TTL=0
 VARS
   echo "created .dev.vars with a fresh local signing key (kid dev-1)"
 fi

@@ -9,6 +9,9 @@ pub const DEFAULT_TOKEN_TTL: u64 = 300;
 pub const DEFAULT_MAX_TOKEN_TTL: u64 = 3600;
 /// Default (and minimum) KV `cacheTtl`, seconds.
 pub const DEFAULT_KV_CACHE_TTL: u64 = 60;
+/// Default `CLIENT_CACHE_TTL`, seconds.
+pub const DEFAULT_CLIENT_CACHE_TTL: u64 = 30;
+
 /// The smallest `cacheTtl` Workers KV accepts.
 pub const MIN_KV_CACHE_TTL: u64 = 60;
 
@@ -25,6 +28,9 @@ pub struct Config {
     pub default_audiences: Vec<String>,
     /// KV read `cacheTtl` for client records (`KV_CACHE_TTL`).
     pub kv_cache_ttl: u64,
+    /// Seconds a warm isolate may reuse a client record without reading KV
+    /// (`CLIENT_CACHE_TTL`; 0 turns the cache off).
+    pub client_cache_ttl: u64,
     /// Scopes advertised in the metadata document (`SCOPES_SUPPORTED`, space-delimited).
     pub scopes_supported: Vec<String>,
     /// Refuse requests that did not arrive over HTTPS (`REQUIRE_HTTPS`).
@@ -109,6 +115,21 @@ impl Config {
             errors.push(format!("KV_CACHE_TTL must be at least {MIN_KV_CACHE_TTL} (Workers KV minimum), got {kv_cache_ttl}"));
         }
 
+        let client_cache_ttl = match lookup("CLIENT_CACHE_TTL").as_deref().map(str::trim) {
+            None | Some("") => DEFAULT_CLIENT_CACHE_TTL,
+            Some(v) => v.parse::<u64>().unwrap_or_else(|_| {
+                errors.push(format!(
+                    "CLIENT_CACHE_TTL must be a whole number of seconds (0 disables), got {v:?}"
+                ));
+                DEFAULT_CLIENT_CACHE_TTL
+            }),
+        };
+        if client_cache_ttl > kv_cache_ttl {
+            errors.push(format!(
+                "CLIENT_CACHE_TTL ({client_cache_ttl}) must not exceed KV_CACHE_TTL ({kv_cache_ttl})"
+            ));
+        }
+
         let scopes_supported: Vec<String> = lookup("SCOPES_SUPPORTED")
             .unwrap_or_default()
             .split(' ')
@@ -173,6 +194,7 @@ impl Config {
                 kv_cache_ttl,
                 require_https,
                 scopes_supported,
+                client_cache_ttl,
                 keys,
             }),
             _ => Err(ConfigError(errors)),

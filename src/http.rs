@@ -7,6 +7,9 @@
 /// refused with `413` before being read in full.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
+/// The request headers the service reads; adapters need copy only these.
+pub const REQUEST_HEADERS: &[&str] = &["authorization", "content-type"];
+
 /// The request body as the adapter delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {

@@ -25,6 +25,7 @@
 
 pub mod audit;
 pub mod bearer;
+pub mod cache;
 pub mod client;
 pub mod config;
 pub mod credentials;

@@ -9,7 +9,10 @@
 //! [RFC 7009]: https://www.rfc-editor.org/rfc/rfc7009
 //! [RFC 8414]: https://www.rfc-editor.org/rfc/rfc8414
 
+use std::rc::Rc;
+
 use crate::audit::AuditRecord;
+use crate::cache::{Cached, RecordCache};
 use crate::client::{authenticate, is_extra_claim_name, ClientRecord};
 use crate::config::{Config, ConfigError};
 use crate::credentials::{self, Credentials};
@@ -47,6 +50,8 @@ pub struct Service<'a, S, R> {
     pub store: &'a S,
     /// Randomness for `jti`.
     pub random: &'a R,
+    /// Per-isolate cache of client records (`None`: every lookup reads the store).
+    pub cache: Option<&'a RecordCache>,
 }
 
 /// The form parameters any endpoint reads
@@ -130,7 +135,7 @@ fn is_form_content_type(value: Option<&str>) -> bool {
 struct Authenticated<'c> {
     config: &'c Config,
     pairs: Vec<(String, String)>,
-    client: ClientRecord,
+    client: Rc<ClientRecord>,
 }
 
 impl<S: ClientStore, R: Random> Service<'_, S, R> {
@@ -272,8 +277,9 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             // claim can never be overridden.
             extra: client
                 .extra_claims
-                .into_iter()
+                .iter()
                 .filter(|(name, _)| is_extra_claim_name(name))
+                .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
         };
         let access_token = mint(&config.keys, &claims);
@@ -392,18 +398,9 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             audit.cause = Some("revoked".to_owned());
             return Ok(None);
         }
-        let owner = self
-            .store
-            .get_record(&claims.client_id, config.kv_cache_ttl)
-            .await
-            .map_err(store_failure)?;
-        let owner = match owner {
-            Some(json) => ClientRecord::from_json(&claims.client_id, &json)
-                .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?,
-            None => {
-                audit.cause = Some("client deleted".to_owned());
-                return Ok(None);
-            }
+        let Some(owner) = self.load_client(config, &claims.client_id, now).await? else {
+            audit.cause = Some("client deleted".to_owned());
+            return Ok(None);
         };
         if owner.disabled {
             audit.cause = Some("client disabled".to_owned());
@@ -493,20 +490,9 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         config: &Config,
         creds: &Credentials,
         now: u64,
-    ) -> Result<ClientRecord, Failure> {
-        let stored = self
-            .store
-            .get_record(&creds.client_id, config.kv_cache_ttl)
-            .await
-            .map_err(store_failure)?;
-        let record = match stored {
-            Some(json) => Some(
-                ClientRecord::from_json(&creds.client_id, &json)
-                    .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?,
-            ),
-            None => None,
-        };
-        let authenticated = authenticate(record.as_ref(), &creds.client_id, &creds.secret, now);
+    ) -> Result<Rc<ClientRecord>, Failure> {
+        let record = self.load_client(config, &creds.client_id, now).await?;
+        let authenticated = authenticate(record.as_deref(), &creds.client_id, &creds.secret, now);
         match record {
             Some(record) if authenticated => Ok(record),
             record => {
@@ -521,6 +507,44 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
                 ))
             }
         }
+    }
+}
+
+impl<S: ClientStore, R: Random> Service<'_, S, R> {
+    /// A client's record: from the isolate cache if fresh, else from the
+    /// store (parsed, validated, then cached; misses too, briefly).
+    async fn load_client(
+        &self,
+        config: &Config,
+        client_id: &str,
+        now: u64,
+    ) -> Result<Option<Rc<ClientRecord>>, Failure> {
+        if let Some(cached) = self.cache.and_then(|c| c.get(client_id, now)) {
+            return Ok(match cached {
+                Cached::Found(record) => Some(record),
+                Cached::Missing => None,
+            });
+        }
+        let stored = self
+            .store
+            .get_record(client_id, config.kv_cache_ttl)
+            .await
+            .map_err(store_failure)?;
+        let record = match stored {
+            Some(json) => Some(Rc::new(
+                ClientRecord::from_json(client_id, &json)
+                    .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?,
+            )),
+            None => None,
+        };
+        if let Some(cache) = self.cache {
+            let value = match &record {
+                Some(r) => Cached::Found(Rc::clone(r)),
+                None => Cached::Missing,
+            };
+            cache.insert(client_id, now, value);
+        }
+        Ok(record)
     }
 }
 

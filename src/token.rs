@@ -195,7 +195,10 @@ impl Audience {
 }
 
 /// The claims of an access token (RFC 9068 §2.2).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// Serialised by hand (registered claims first, then `extra`): serde's
+/// `flatten` would route every token through a slow generic map path.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 pub struct AccessTokenClaims {
     /// Issuer identifier.
     pub iss: String,
@@ -218,6 +221,27 @@ pub struct AccessTokenClaims {
     /// unregistered claims found when reading.
     #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl Serialize for AccessTokenClaims {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("iss", &self.iss)?;
+        map.serialize_entry("sub", &self.sub)?;
+        map.serialize_entry("aud", &self.aud)?;
+        map.serialize_entry("exp", &self.exp)?;
+        map.serialize_entry("iat", &self.iat)?;
+        map.serialize_entry("jti", &self.jti)?;
+        map.serialize_entry("client_id", &self.client_id)?;
+        if !self.scope.is_empty() {
+            map.serialize_entry("scope", &self.scope)?;
+        }
+        for (name, value) in &self.extra {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
 }
 
 /// Signs `claims` with the key set's signer.

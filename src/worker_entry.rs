@@ -9,9 +9,10 @@ use worker::{
     Request, Response,
 };
 
+use crate::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
 use crate::config::{Config, ConfigError};
 use crate::error::OAuthError;
-use crate::http::{split_url, Body, HttpRequest, HttpResponse, MAX_BODY_BYTES};
+use crate::http::{split_url, Body, HttpRequest, HttpResponse, MAX_BODY_BYTES, REQUEST_HEADERS};
 use crate::random::OsRandom;
 use crate::service::Service;
 use crate::store::{revoked_key, ClientStore, StoreError};
@@ -19,16 +20,30 @@ use crate::store::{revoked_key, ClientStore, StoreError};
 /// KV binding holding client records.
 const CLIENTS_BINDING: &str = "CLIENTS";
 
-thread_local! {
-    /// Configuration, parsed on the isolate's first request. Synchronous to
-    /// build, so no request ever awaits another's initialisation.
-    static CONFIG: std::cell::OnceCell<Rc<Result<Config, ConfigError>>> = const { std::cell::OnceCell::new() };
+/// What an isolate keeps between requests.
+struct IsolateState {
+    config: Result<Config, ConfigError>,
+    cache: RecordCache,
 }
 
-fn config(env: &Env) -> Rc<Result<Config, ConfigError>> {
-    CONFIG.with(|cell| {
-        cell.get_or_init(|| Rc::new(Config::from_lookup(|name| env_string(env, name))))
-            .clone()
+thread_local! {
+    /// Configuration (parsed on the isolate's first request) and the client
+    /// record cache. Synchronous to build, so no request ever awaits another's
+    /// initialisation.
+    static STATE: std::cell::OnceCell<Rc<IsolateState>> = const { std::cell::OnceCell::new() };
+}
+
+fn isolate_state(env: &Env) -> Rc<IsolateState> {
+    STATE.with(|cell| {
+        cell.get_or_init(|| {
+            let config = Config::from_lookup(|name| env_string(env, name));
+            let ttl = config.as_ref().map_or(0, |c| c.client_cache_ttl);
+            Rc::new(IsolateState {
+                config,
+                cache: RecordCache::new(ttl, DEFAULT_MAX_ENTRIES),
+            })
+        })
+        .clone()
     })
 }
 
@@ -91,12 +106,25 @@ impl ClientStore for KvClientStore {
 
 /// Reads at most [`MAX_BODY_BYTES`]; stops early on a larger declared or streamed body.
 async fn read_body(req: &mut Request) -> Body {
-    let declared = req.headers().get("content-length").ok().flatten();
-    if declared
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .is_some_and(|n| n > MAX_BODY_BYTES as u64)
-    {
-        return Body::TooLarge;
+    let declared = req
+        .headers()
+        .get("content-length")
+        .ok()
+        .flatten()
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    match declared {
+        Some(n) if n > MAX_BODY_BYTES as u64 => return Body::TooLarge,
+        // A declared, bounded length: one arrayBuffer() read is far cheaper
+        // than pulling chunks through a stream. The runtime enforces the
+        // declared length.
+        Some(_) => {
+            return match req.bytes().await {
+                Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => Body::Bytes(bytes),
+                Ok(_) => Body::TooLarge,
+                Err(_) => Body::Bytes(Vec::new()),
+            }
+        }
+        None => {}
     }
     let Ok(mut stream) = req.stream() else {
         return Body::Bytes(Vec::new());
@@ -118,7 +146,15 @@ async fn to_core(mut req: Request) -> Result<HttpRequest, worker::Error> {
     let url = req.inner().url();
     let (https, path) = split_url(&url);
     let method = req.method().to_string();
-    let headers: Vec<(String, String)> = req.headers().entries().collect();
+    // Only the headers the core reads: one lookup each instead of walking
+    // them all through JS. (Repeated headers arrive joined by ", ".)
+    let headers: Vec<(String, String)> = REQUEST_HEADERS
+        .iter()
+        .filter_map(|name| {
+            let value = req.headers().get(name).ok().flatten()?;
+            Some(((*name).to_owned(), value))
+        })
+        .collect();
     let body = if method == "POST" {
         read_body(&mut req).await
     } else {
@@ -138,27 +174,26 @@ fn to_worker(response: HttpResponse) -> Response {
     for (name, value) in &response.headers {
         let _ = headers.set(name, value);
     }
-    match Response::ok(response.body) {
-        Ok(r) => r.with_status(response.status).with_headers(headers),
-        Err(_) => Response::empty()
-            .map(|r| r.with_status(500))
-            .unwrap_or_else(|_| Response::builder().empty()),
-    }
+    Response::builder()
+        .with_status(response.status)
+        .with_headers(headers)
+        .fixed(response.body.into_bytes())
 }
 
 #[event(fetch)]
 async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let now_ms = worker::Date::now().as_millis();
     let ray = req.headers().get("cf-ray").ok().flatten();
-    let config = config(&env);
+    let state = isolate_state(&env);
     let store = KvClientStore(
         env.kv(CLIENTS_BINDING)
             .map_err(|e| format!("KV binding {CLIENTS_BINDING}: {e}")),
     );
     let service = Service {
-        config: config.as_ref().as_ref(),
+        config: state.config.as_ref(),
         store: &store,
         random: &OsRandom,
+        cache: Some(&state.cache),
     };
 
     let outcome = match to_core(req).await {

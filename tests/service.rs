@@ -214,6 +214,7 @@ fn handle_with<R: Random>(
         config,
         store,
         random,
+        cache: None,
     };
     block_on(service.handle(req, now))
 }
@@ -1848,4 +1849,102 @@ fn token_extra_claims_added_but_reserved_names_never_override() {
         500,
         "server_error",
     );
+}
+
+// ---------------------------------------------------------------------------
+// Per-isolate record cache
+// ---------------------------------------------------------------------------
+
+fn handle_cached(
+    config: &Config,
+    store: &MemoryStore,
+    cache: &edge_token::cache::RecordCache,
+    req: &HttpRequest,
+    now: u64,
+) -> Outcome {
+    let service = Service {
+        config: Ok(config),
+        store,
+        random: &OsRandom,
+        cache: Some(cache),
+    };
+    block_on(service.handle(req, now))
+}
+
+#[test]
+fn cache_warm_client_served_without_store_read() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let cache = edge_token::cache::RecordCache::new(30, 100);
+    let req = basic_post(&client, "");
+    assert_eq!(
+        handle_cached(&config, &store, &cache, &req, NOW)
+            .response
+            .status,
+        200
+    );
+    assert_eq!(store.reads(), 1);
+    for i in 1..10 {
+        assert_eq!(
+            handle_cached(&config, &store, &cache, &req, NOW + i)
+                .response
+                .status,
+            200
+        );
+    }
+    assert_eq!(store.reads(), 1, "warm requests must not read the store");
+    // After the TTL the store is read again and a disable bites.
+    let disabled = TestClient {
+        record: ClientRecord {
+            disabled: true,
+            ..client.record.clone()
+        },
+        id: client.id.clone(),
+        secret: client.secret.clone(),
+    };
+    disabled.store_in(&store);
+    assert_eq!(
+        handle_cached(&config, &store, &cache, &req, NOW + 29)
+            .response
+            .status,
+        200
+    );
+    assert_error(
+        &handle_cached(&config, &store, &cache, &req, NOW + 30),
+        401,
+        "invalid_client",
+    );
+    assert_eq!(store.reads(), 2);
+}
+
+#[test]
+fn cache_unknown_id_flood_bounded_reads_and_memory() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    let cache = edge_token::cache::RecordCache::new(30, 64);
+    // The same unknown id again and again: one store read per negative TTL.
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[("Authorization", &basic_header("etc_unknown", "ets_x"))],
+    );
+    for i in 0..100 {
+        assert_error(
+            &handle_cached(&config, &store, &cache, &req, NOW + i / 50),
+            401,
+            "invalid_client",
+        );
+    }
+    assert_eq!(store.reads(), 1);
+    // Many distinct unknown ids: memory stays bounded.
+    for i in 0..5_000 {
+        let req = form_post(
+            "grant_type=client_credentials",
+            &[(
+                "Authorization",
+                &basic_header(&format!("etc_u{i}"), "ets_x"),
+            )],
+        );
+        handle_cached(&config, &store, &cache, &req, NOW);
+    }
+    assert!(cache.len() <= 64, "cache grew to {}", cache.len());
 }

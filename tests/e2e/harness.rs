@@ -115,6 +115,11 @@ impl Worker {
         for (k, v) in vars {
             toml.push_str(&format!("{k} = {v:?}\n"));
         }
+        // Most tests change a client and expect the next request to see it:
+        // the per-isolate record cache is off unless a test turns it on.
+        if !vars.iter().any(|(k, _)| *k == "CLIENT_CACHE_TTL") {
+            toml.push_str("CLIENT_CACHE_TTL = \"0\"\n");
+        }
         let config = dir.join("wrangler.toml");
         std::fs::write(&config, toml).expect("write wrangler.toml");
         std::fs::write(

@@ -1,0 +1,168 @@
+//! Native micro-benchmarks of the protocol core (`make bench` runs them):
+//! one full token request (route, form parse, Basic decode, record lookup,
+//! SHA-256 secret check, scope/audience decisions, HS256 mint) and one token
+//! verification.
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::hint::black_box;
+use std::task::{Context, Poll, Waker};
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+use edge_token::bearer::Verifier;
+use edge_token::cache::RecordCache;
+use edge_token::client::{
+    generate_client_id, generate_client_secret, ClientRecord, SecretEntry, SecretHash,
+    RECORD_VERSION,
+};
+use edge_token::config::Config;
+use edge_token::http::{Body, HttpRequest};
+use edge_token::random::{OsRandom, Random};
+use edge_token::service::Service;
+use edge_token::store::MemoryStore;
+
+const NOW: u64 = 1_700_000_000;
+
+fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+}
+
+struct Fixture {
+    config: Config,
+    store: MemoryStore,
+    basic: HttpRequest,
+    post: HttpRequest,
+}
+
+fn fixture() -> Fixture {
+    let mut key = [0u8; 32];
+    OsRandom.fill(&mut key).expect("random");
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("ISSUER", "https://auth.example".to_owned()),
+        ("DEFAULT_AUDIENCE", "https://api.example".to_owned()),
+        (
+            "SIGNING_KEYS",
+            format!(
+                r#"[{{"kid":"k1","key":"{}"}}]"#,
+                URL_SAFE_NO_PAD.encode(key)
+            ),
+        ),
+    ]);
+    let config = Config::from_lookup(|n| vars.get(n).cloned()).expect("config");
+    let id = generate_client_id(&OsRandom).expect("id");
+    let secret = generate_client_secret(&OsRandom).expect("secret");
+    let record = ClientRecord {
+        version: RECORD_VERSION,
+        client_id: id.clone(),
+        name: "bench".into(),
+        secrets: vec![SecretEntry {
+            digest: SecretHash::compute(&id, &secret),
+            created_at: NOW,
+            expires_at: None,
+        }],
+        allowed_scopes: vec!["read".into(), "write".into()],
+        default_scopes: vec!["read".into()],
+        allowed_audiences: vec!["https://api.example".into()],
+        default_audiences: vec!["https://api.example".into()],
+        token_ttl: None,
+        disabled: false,
+        introspect: true,
+        extra_claims: Default::default(),
+        created_at: NOW,
+        updated_at: NOW,
+    };
+    let store = MemoryStore::new();
+    store.put(&id, record.to_json());
+    let request = |headers: Vec<(String, String)>, body: String| HttpRequest {
+        method: "POST".into(),
+        path: "/oauth2/token".into(),
+        https: true,
+        headers,
+        body: Body::Bytes(body.into_bytes()),
+    };
+    let form = (
+        "content-type".to_owned(),
+        "application/x-www-form-urlencoded".to_owned(),
+    );
+    let basic = request(
+        vec![
+            form.clone(),
+            (
+                "authorization".into(),
+                format!(
+                    "Basic {}",
+                    STANDARD.encode(format!("{id}:{}", secret.expose()))
+                ),
+            ),
+        ],
+        "grant_type=client_credentials&scope=read+write".into(),
+    );
+    let post = request(
+        vec![form],
+        format!(
+            "grant_type=client_credentials&client_id={id}&client_secret={}",
+            secret.expose()
+        ),
+    );
+    Fixture {
+        config,
+        store,
+        basic,
+        post,
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let f = fixture();
+    let cache = RecordCache::new(30, 1024);
+    let warm = Service {
+        config: Ok(&f.config),
+        store: &f.store,
+        random: &OsRandom,
+        cache: Some(&cache),
+    };
+    let cold = Service {
+        config: Ok(&f.config),
+        store: &f.store,
+        random: &OsRandom,
+        cache: None,
+    };
+
+    let outcome = block_on(warm.handle(&f.basic, NOW));
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    let body: serde_json::Value = serde_json::from_str(&outcome.response.body).expect("json");
+    let token = body["access_token"].as_str().expect("token").to_owned();
+
+    c.bench_function("issue_token_basic_cached_record", |b| {
+        b.iter(|| black_box(block_on(warm.handle(black_box(&f.basic), NOW))))
+    });
+    c.bench_function("issue_token_post_cached_record", |b| {
+        b.iter(|| black_box(block_on(warm.handle(black_box(&f.post), NOW))))
+    });
+    c.bench_function("issue_token_basic_record_json_parsed", |b| {
+        b.iter(|| black_box(block_on(cold.handle(black_box(&f.basic), NOW))))
+    });
+    c.bench_function("verify_token_signature", |b| {
+        b.iter(|| black_box(edge_token::token::verify(&f.config.keys, black_box(&token))))
+    });
+    let verifier = Verifier::new(
+        f.config.keys.clone(),
+        "https://auth.example",
+        "https://api.example",
+    );
+    c.bench_function("verify_token_bearer_full", |b| {
+        b.iter(|| black_box(verifier.verify(black_box(&token), &["read"], NOW + 1)))
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
