@@ -84,11 +84,14 @@ impl OAuthError {
     /// As [`render`](Self::render), with another status (413 for an oversize
     /// body, 405 for a wrong method, 404 for an unknown path).
     pub fn render_with_status(&self, status: u16) -> HttpResponse {
-        let body = serde_json::json!({
-            "error": self.code(),
-            "error_description": self.description(),
-        });
-        let mut response = HttpResponse::json(status, body.to_string());
+        // Codes and descriptions are static ASCII without quotes or
+        // backslashes (a test checks every one), so no escaping is needed.
+        let body = format!(
+            r#"{{"error":"{}","error_description":"{}"}}"#,
+            self.code(),
+            self.description()
+        );
+        let mut response = HttpResponse::json(status, body);
         match self {
             OAuthError::InvalidClient => {
                 response.header(
@@ -138,6 +141,39 @@ mod tests {
         assert_eq!(r.status, 503);
         assert_eq!(r.get_header("retry-after"), Some("5"));
         assert!(r.get_header("www-authenticate").is_none());
+    }
+
+    #[test]
+    fn every_description_in_the_code_needs_no_json_escaping() {
+        let sources = [
+            include_str!("service.rs"),
+            include_str!("credentials.rs"),
+            include_str!("scope.rs"),
+            include_str!("error.rs"),
+        ];
+        let mut found = 0;
+        for source in sources {
+            for (_, rest) in source
+                .match_indices("OAuthError::")
+                .map(|(i, _)| source.split_at(i))
+            {
+                let Some(open) = rest.find('(') else { continue };
+                let after = rest[open + 1..].trim_start();
+                if let Some(literal) = after.strip_prefix('"') {
+                    let text = &literal[..literal.find('"').unwrap()];
+                    assert!(!text.contains('\\') && text.is_ascii(), "{text:?}");
+                    let r = OAuthError::InvalidRequest("x").render();
+                    assert!(serde_json::from_str::<serde_json::Value>(&r.body).is_ok());
+                    found += 1;
+                }
+            }
+        }
+        assert!(found > 20, "only {found} descriptions found");
+        for text in ["unknown endpoint", "HTTPS is required"] {
+            let r = OAuthError::InvalidRequest(text).render();
+            let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+            assert_eq!(v["error_description"], text);
+        }
     }
 
     #[test]

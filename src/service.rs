@@ -119,6 +119,36 @@ struct TokenResponse<'a> {
     scope: &'a str,
 }
 
+/// The RFC 7662 §2.2 answer for an active token: the token's claims plus
+/// `active` and `token_type`. Extra claims never shadow these fields.
+struct ActiveIntrospection<'a>(&'a AccessTokenClaims);
+
+impl serde::Serialize for ActiveIntrospection<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let c = self.0;
+        let mut map = s.serialize_map(None)?;
+        map.serialize_entry("active", &true)?;
+        if !c.scope.is_empty() {
+            map.serialize_entry("scope", &c.scope)?;
+        }
+        map.serialize_entry("client_id", &c.client_id)?;
+        map.serialize_entry("token_type", "Bearer")?;
+        map.serialize_entry("exp", &c.exp)?;
+        map.serialize_entry("iat", &c.iat)?;
+        map.serialize_entry("sub", &c.sub)?;
+        map.serialize_entry("aud", &c.aud)?;
+        map.serialize_entry("iss", &c.iss)?;
+        map.serialize_entry("jti", &c.jti)?;
+        for (name, value) in &c.extra {
+            if is_extra_claim_name(name) || name == "nbf" {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
+}
+
 /// Whether a `Content-Type` value is `application/x-www-form-urlencoded`
 /// (parameters such as `charset` allowed).
 fn is_form_content_type(value: Option<&str>) -> bool {
@@ -326,31 +356,10 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             audit.outcome = "inactive";
             return Ok(HttpResponse::json(200, r#"{"active":false}"#.to_owned()));
         };
-        let mut body = serde_json::json!({
-            "active": true,
-            "scope": claims.scope,
-            "client_id": claims.client_id,
-            "token_type": "Bearer",
-            "exp": claims.exp,
-            "iat": claims.iat,
-            "sub": claims.sub,
-            "aud": claims.aud,
-            "iss": claims.iss,
-            "jti": claims.jti,
-        });
-        if let Some(map) = body.as_object_mut() {
-            if claims.scope.is_empty() {
-                map.remove("scope");
-            }
-            for (name, value) in &claims.extra {
-                // Never let a token's own claims shadow the response fields.
-                if is_extra_claim_name(name) || name == "nbf" {
-                    map.entry(name.clone()).or_insert_with(|| value.clone());
-                }
-            }
-        }
+        let body = serde_json::to_string(&ActiveIntrospection(&claims))
+            .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
         audit.outcome = "active";
-        Ok(HttpResponse::json(200, body.to_string()))
+        Ok(HttpResponse::json(200, body))
     }
 
     /// The claims of `token` if it is active now: valid signature and type,

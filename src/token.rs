@@ -196,9 +196,9 @@ impl Audience {
 
 /// The claims of an access token (RFC 9068 §2.2).
 ///
-/// Serialised by hand (registered claims first, then `extra`): serde's
-/// `flatten` would route every token through a slow generic map path.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+/// (De)serialised by hand: registered claims first, then `extra`. serde's
+/// `flatten` would route every token through a slow, bulky generic path.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenClaims {
     /// Issuer identifier.
     pub iss: String,
@@ -215,12 +215,65 @@ pub struct AccessTokenClaims {
     /// The client the token was issued to.
     pub client_id: String,
     /// Space-delimited granted scopes (absent when none).
-    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
     /// Other claims: a client's static extra claims when minting; any
     /// unregistered claims found when reading.
-    #[serde(flatten)]
     pub extra: BTreeMap<String, serde_json::Value>,
+}
+
+impl<'de> Deserialize<'de> for AccessTokenClaims {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        use serde_json::Value;
+        let mut map = BTreeMap::<String, Value>::deserialize(d)?;
+        let mut string = |name: &'static str| match map.remove(name) {
+            Some(Value::String(s)) => Ok(s),
+            Some(_) => Err(D::Error::custom(format_args!("{name} must be a string"))),
+            None => Err(D::Error::missing_field(name)),
+        };
+        let iss = string("iss")?;
+        let sub = string("sub")?;
+        let jti = string("jti")?;
+        let client_id = string("client_id")?;
+        let scope = match map.remove("scope") {
+            Some(Value::String(s)) => s,
+            None => String::new(),
+            Some(_) => return Err(D::Error::custom("scope must be a string")),
+        };
+        let aud = match map.remove("aud") {
+            Some(Value::String(s)) => Audience::One(s),
+            Some(Value::Array(items)) => Audience::Many(
+                items
+                    .into_iter()
+                    .map(|v| match v {
+                        Value::String(s) => Ok(s),
+                        _ => Err(D::Error::custom("aud entries must be strings")),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            Some(_) => return Err(D::Error::custom("aud must be a string or an array")),
+            None => return Err(D::Error::missing_field("aud")),
+        };
+        let mut number = |name: &'static str| match map.remove(name) {
+            Some(v) => v
+                .as_u64()
+                .ok_or_else(|| D::Error::custom(format_args!("{name} must be a whole number"))),
+            None => Err(D::Error::missing_field(name)),
+        };
+        let exp = number("exp")?;
+        let iat = number("iat")?;
+        Ok(AccessTokenClaims {
+            iss,
+            sub,
+            aud,
+            exp,
+            iat,
+            jti,
+            client_id,
+            scope,
+            extra: map,
+        })
+    }
 }
 
 impl Serialize for AccessTokenClaims {

@@ -53,24 +53,46 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
     if let Some(s) = value.as_string() {
         Some(s)
     } else if let Some(n) = value.as_f64() {
-        Some(format!("{n}"))
+        // Whole numbers only (TTLs): integer formatting keeps the float
+        // formatter out of the binary. Anything else is reported as invalid.
+        if n.fract() == 0.0 && n.abs() < 9.0e15 {
+            Some((n as i64).to_string())
+        } else {
+            Some("not-a-whole-number".to_owned())
+        }
     } else {
         value.as_bool().map(|b| b.to_string())
     }
 }
 
-/// Workers KV as a [`ClientStore`].
-struct KvClientStore(Result<worker::KvStore, String>);
+/// Workers KV as a [`ClientStore`]. The binding is looked up on first use:
+/// a request answered from the isolate cache never touches it.
+struct KvClientStore<'e> {
+    env: &'e Env,
+    kv: std::cell::OnceCell<Result<worker::KvStore, String>>,
+}
 
-impl KvClientStore {
+impl<'e> KvClientStore<'e> {
+    fn new(env: &'e Env) -> Self {
+        KvClientStore {
+            env,
+            kv: std::cell::OnceCell::new(),
+        }
+    }
+
     fn kv(&self) -> Result<&worker::KvStore, StoreError> {
-        self.0
+        self.kv
+            .get_or_init(|| {
+                self.env
+                    .kv(CLIENTS_BINDING)
+                    .map_err(|e| format!("KV binding {CLIENTS_BINDING}: {e}"))
+            })
             .as_ref()
             .map_err(|e| StoreError::Misconfigured(e.clone()))
     }
 }
 
-impl ClientStore for KvClientStore {
+impl ClientStore for KvClientStore<'_> {
     async fn get_record(
         &self,
         client_id: &str,
@@ -95,7 +117,7 @@ impl ClientStore for KvClientStore {
 
     async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError> {
         self.kv()?
-            .put(&revoked_key(jti), client_id)
+            .put_bytes(&revoked_key(jti), client_id.as_bytes())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
             .expiration(expires_at)
             .execute()
@@ -185,10 +207,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
     let now_ms = worker::Date::now().as_millis();
     let ray = req.headers().get("cf-ray").ok().flatten();
     let state = isolate_state(&env);
-    let store = KvClientStore(
-        env.kv(CLIENTS_BINDING)
-            .map_err(|e| format!("KV binding {CLIENTS_BINDING}: {e}")),
-    );
+    let store = KvClientStore::new(&env);
     let service = Service {
         config: state.config.as_ref(),
         store: &store,
