@@ -97,6 +97,7 @@ const token = (await tokenRes.json()).access_token;
 
 const scenarios = [
   { name: "floor (constant 200)", url: `http://127.0.0.1:${floorPort}/`, method: "GET" },
+  { name: "floor + 1 log line", url: `http://127.0.0.1:${floorPort}/log`, method: "GET" },
   { name: "rust floor (workers-rs)", url: `http://127.0.0.1:${rustFloorPort}/`, method: "GET" },
   { name: "rust floor + 1 log line", url: `http://127.0.0.1:${rustFloorPort}/log`, method: "GET" },
   {
@@ -121,6 +122,7 @@ const scenarios = [
   },
   {
     name: "peer: oidc-provider token",
+    peer: true,
     url: `http://127.0.0.1:${peerPort}/token`,
     method: "POST",
     auth: basic("bench-client", peerSecret),
@@ -132,7 +134,7 @@ function wrk(s, connections) {
   const threads = Math.min(2, connections);
   const r = spawnSync(
     "wrk",
-    ["-t", String(threads), "-c", String(connections), "-d", `${DURATION}s`, "--timeout", "5s", "-s", path.join(root, "bench/wrk.lua"), s.url],
+    ["-t", String(threads), "-c", String(connections), "-d", `${DURATION}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk.lua"), s.url],
     {
       env: { ...process.env, BENCH_METHOD: s.method, BENCH_BODY: s.body ?? "", BENCH_AUTH: s.auth ?? "", BENCH_CT: s.body ? form : "" },
       encoding: "utf8",
@@ -142,13 +144,15 @@ function wrk(s, connections) {
   const m = /BENCH p50_us=(\d+) p99_us=(\d+) requests=(\d+) errors_connect=(\d+) errors_read=(\d+) errors_write=(\d+) errors_status=(\d+) errors_timeout=(\d+)/.exec(r.stdout);
   if (!m || !Number.isFinite(rps)) die(`unexpected wrk output for ${s.name}:\n${r.stdout}\n${r.stderr}`);
   const errors = m.slice(4, 9).map(Number).reduce((a, b) => a + b, 0);
-  if (errors > 0) die(`${s.name} at c=${connections}: ${errors} failed requests of ${m[3]}\n${r.stdout}`);
-  return { rps, p50: Number(m[1]) / 1000, p99: Number(m[2]) / 1000, requests: Number(m[3]) };
+  // Our Workers must answer every request. The peer's failures (timeouts
+  // under overload) are counted and reported instead.
+  if (errors > 0 && !s.peer) die(`${s.name} at c=${connections}: ${errors} failed requests of ${m[3]}\n${r.stdout}`);
+  return { rps, p50: Number(m[1]) / 1000, p99: Number(m[2]) / 1000, requests: Number(m[3]), errors };
 }
 
 // --- measure ---------------------------------------------------------------
 const results = {}; // name -> level -> [{rps,p50,p99}]
-for (let run = 1; run <= RUNS; run++) {
+for (let run = 1; run <= (process.env.STARTUP_ONLY ? 0 : RUNS); run++) {
   for (const level of LEVELS) {
     for (const s of scenarios) {
       const r = wrk(s, level);
@@ -159,6 +163,7 @@ for (let run = 1; run <= RUNS; run++) {
 }
 
 // --- report ----------------------------------------------------------------
+if (!process.env.STARTUP_ONLY) {
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 console.log(`\nedge-token end-to-end benchmark: ${os.cpus().length} x ${cpu}, Node ${process.version}, wrk, ${RUNS} runs x ${DURATION}s, medians`);
 console.log("workerd via Miniflare direct sockets (no wrangler dev proxy); local KV; per-isolate record cache on (CLIENT_CACHE_TTL default)\n");
@@ -178,18 +183,26 @@ for (const s of scenarios) {
     console.log(pad(s.name, 30) + pad(level, 7) + pad(rps.toFixed(0), 10) + pad(p50.toFixed(2), 9) + pad(p99.toFixed(2), 9) + pad((rps / frps).toFixed(2), 11) + (p99 / fp99).toFixed(2));
   }
 }
+const peerErrors = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.errors, 0);
+const peerRequests = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.requests, 0);
+console.log(`\npeer failed requests (timeouts under load): ${peerErrors} of ${peerRequests}; edge-token: 0 (any failure aborts the run)`);
 const best = (name) => summary[name].reduce((a, b) => (b.rps > a.rps ? b : a));
 const basicBest = best("token, client_secret_basic");
 const rustBest = best("rust floor (workers-rs)");
 const rustLogBest = best("rust floor + 1 log line");
+const jsLogBest = best("floor + 1 log line");
 const floorBest = best("floor (constant 200)");
 const peerBest = best("peer: oidc-provider token");
 console.log(`\nbest token issuance (basic): ${basicBest.rps.toFixed(0)} req/s at c=${basicBest.level}; floor best ${floorBest.rps.toFixed(0)} req/s at c=${floorBest.level}`);
 console.log(`  ratio to floor at best concurrency: ${(basicBest.rps / floorBest.rps).toFixed(2)} (target >= 0.85)`);
 console.log(`  p99 ratio to floor at c=${basicBest.level}: ${basicBest.p99ratio.toFixed(2)} (target <= 1.5)`);
+console.log(`  the JS floor writing one log line per request reaches ${(jsLogBest.rps / floorBest.rps).toFixed(2)} of the floor;`);
 console.log(`  the cheapest workers-rs Worker reaches ${(rustBest.rps / floorBest.rps).toFixed(2)} of the floor; with one log line ${(rustLogBest.rps / floorBest.rps).toFixed(2)};`);
 console.log(`  token issuance reaches ${(basicBest.rps / rustLogBest.rps).toFixed(2)} of the logging workers-rs floor`);
 console.log(`  vs oidc-provider best ${peerBest.rps.toFixed(0)} req/s: ${(basicBest.rps / peerBest.rps).toFixed(1)}x`);
+
+if (peerBest.rps >= basicBest.rps) die("edge-token did not come out ahead of oidc-provider");
+}
 
 // --- size and start-up -------------------------------------------------------
 const wasm = fs.readFileSync(path.join(root, "build/index_bg.wasm"));
@@ -216,16 +229,16 @@ async function firstRequest(which) {
   return { first, second };
 }
 const cold = { edge: [], floor: [] };
-for (let i = 0; i < 5; i++) {
+for (let i = 0; i < 9; i++) {
   cold.edge.push(await firstRequest("edge"));
   cold.floor.push(await firstRequest("floor"));
 }
 const med = (xs, k) => median(xs.map((x) => x[k]));
 console.log(`\nwasm: ${wasm.length} bytes raw, ${gz} bytes gzip -9 (target < 150 KB = 153600)`);
 console.log(
-  `first request on a fresh workerd (median of 5): edge-token ${med(cold.edge, "first").toFixed(1)} ms (then ${med(cold.edge, "second").toFixed(1)} ms), ` +
+  `first request on a fresh workerd (median of 9): edge-token ${med(cold.edge, "first").toFixed(1)} ms (then ${med(cold.edge, "second").toFixed(1)} ms), ` +
     `JS floor ${med(cold.floor, "first").toFixed(1)} ms (then ${med(cold.floor, "second").toFixed(1)} ms)`,
 );
-if (peerBest.rps >= basicBest.rps) die("edge-token did not come out ahead of oidc-provider");
+
 fs.rmSync(work, { recursive: true, force: true });
 process.exit(0);

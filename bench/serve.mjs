@@ -42,7 +42,9 @@ const mf = new Miniflare({
     {
       name: "floor",
       modules: true,
-      script: 'export default { fetch() { return new Response("ok"); } };',
+      // GET /log also writes one console line, like edge-token's audit log.
+      script:
+        'export default { fetch(req) { if (req.url.endsWith("/log")) console.log(\'{"event":"floor","status":200}\'); return new Response("ok"); } };',
       compatibilityDate,
       unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(floorPort) }],
     },

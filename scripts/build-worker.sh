@@ -22,3 +22,12 @@ fi
 # worker-build builds the package in the current directory.
 cd "${1:-.}"
 worker-build --release
+# worker-build keeps the wasm "name" section (~90 KB raw, ~25 KB gzipped for
+# the issuer) for symbolicated panic traces. Request paths are kept panic-free
+# by lints, so the deployed Worker goes without it. KEEP_WASM_NAMES=1 keeps it.
+if [ "${KEEP_WASM_NAMES:-0}" != 1 ]; then
+  features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-float-to-int
+            --enable-bulk-memory --enable-multivalue --enable-reference-types --enable-exception-handling)
+  "$WASM_OPT_BIN" "${features[@]}" --strip-debug --strip-producers build/index_bg.wasm -o build/index_bg.wasm.tmp
+  mv build/index_bg.wasm.tmp build/index_bg.wasm
+fi

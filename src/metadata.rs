@@ -10,27 +10,37 @@ pub const MAX_AGE_SECS: u32 = 3600;
 
 /// The metadata for `config`. Endpoint URLs are the issuer (an origin) plus
 /// the route paths.
-pub fn document(config: &Config) -> serde_json::Value {
+pub fn document(config: &Config) -> String {
     let base = config.issuer.trim_end_matches('/');
     let methods = [AuthMethod::Basic.name(), AuthMethod::Post.name()];
-    let mut doc = serde_json::json!({
-        "issuer": config.issuer,
-        "token_endpoint": format!("{base}{TOKEN}"),
-        "introspection_endpoint": format!("{base}{INTROSPECT}"),
-        "revocation_endpoint": format!("{base}{REVOKE}"),
-        "grant_types_supported": ["client_credentials"],
-        "response_types_supported": [],
-        "token_endpoint_auth_methods_supported": methods,
-        "introspection_endpoint_auth_methods_supported": methods,
-        "revocation_endpoint_auth_methods_supported": methods,
-    });
-    if !config.scopes_supported.is_empty() {
-        if let Some(map) = doc.as_object_mut() {
-            map.insert(
-                "scopes_supported".to_owned(),
-                serde_json::json!(config.scopes_supported),
-            );
-        }
-    }
-    doc
+    let doc = Metadata {
+        issuer: &config.issuer,
+        token_endpoint: format!("{base}{TOKEN}"),
+        introspection_endpoint: format!("{base}{INTROSPECT}"),
+        revocation_endpoint: format!("{base}{REVOKE}"),
+        grant_types_supported: ["client_credentials"],
+        response_types_supported: [],
+        token_endpoint_auth_methods_supported: methods,
+        introspection_endpoint_auth_methods_supported: methods,
+        revocation_endpoint_auth_methods_supported: methods,
+        scopes_supported: &config.scopes_supported,
+    };
+    // Strings and arrays of strings only: serialisation cannot fail.
+    serde_json::to_string(&doc).unwrap_or_default()
+}
+
+/// The RFC 8414 §2 fields edge-token publishes.
+#[derive(serde::Serialize)]
+struct Metadata<'a> {
+    issuer: &'a str,
+    token_endpoint: String,
+    introspection_endpoint: String,
+    revocation_endpoint: String,
+    grant_types_supported: [&'static str; 1],
+    response_types_supported: [&'static str; 0],
+    token_endpoint_auth_methods_supported: [&'static str; 2],
+    introspection_endpoint_auth_methods_supported: [&'static str; 2],
+    revocation_endpoint_auth_methods_supported: [&'static str; 2],
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    scopes_supported: &'a [String],
 }

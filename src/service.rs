@@ -484,7 +484,7 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
                     format!("public, max-age={}", metadata::MAX_AGE_SECS),
                 ),
             ],
-            body: metadata::document(config).to_string(),
+            body: metadata::document(config),
         };
         if req.method == "HEAD" {
             response.body.clear();

@@ -11,7 +11,6 @@ use worker::{
 
 use crate::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
 use crate::config::{Config, ConfigError};
-use crate::error::OAuthError;
 use crate::http::{split_url, Body, HttpRequest, HttpResponse, MAX_BODY_BYTES, REQUEST_HEADERS};
 use crate::random::OsRandom;
 use crate::service::Service;
@@ -164,7 +163,7 @@ async fn read_body(req: &mut Request) -> Body {
     Body::Bytes(body)
 }
 
-async fn to_core(mut req: Request) -> Result<HttpRequest, worker::Error> {
+async fn to_core(mut req: Request) -> HttpRequest {
     let url = req.inner().url();
     let (https, path) = split_url(&url);
     let method = req.method().to_string();
@@ -182,13 +181,13 @@ async fn to_core(mut req: Request) -> Result<HttpRequest, worker::Error> {
     } else {
         Body::Bytes(Vec::new())
     };
-    Ok(HttpRequest {
+    HttpRequest {
         method,
         path: path.to_owned(),
         https,
         headers,
         body,
-    })
+    }
 }
 
 fn to_worker(response: HttpResponse) -> Response {
@@ -215,19 +214,8 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         cache: Some(&state.cache),
     };
 
-    let outcome = match to_core(req).await {
-        Ok(core_req) => Some(service.handle(&core_req, now_ms / 1000).await),
-        Err(e) => {
-            console_error!(
-                "{}",
-                serde_json::json!({"event": "adapter", "cause": e.to_string()})
-            );
-            None
-        }
-    };
-    let Some(mut outcome) = outcome else {
-        return Ok(to_worker(OAuthError::ServerError.render()));
-    };
+    let core_req = to_core(req).await;
+    let mut outcome = service.handle(&core_req, now_ms / 1000).await;
     outcome.audit.ts = Some(now_ms);
     outcome.audit.colo = ray
         .as_deref()
