@@ -109,6 +109,9 @@ impl<'a> Params<'a> {
     }
 }
 
+/// Decoded form parameters, in arrival order.
+type FormPairs = Vec<(String, String)>;
+
 /// The RFC 6749 §5.1 success body.
 #[derive(Debug, serde::Serialize)]
 struct TokenResponse<'a> {
@@ -161,13 +164,6 @@ fn is_form_content_type(value: Option<&str>) -> bool {
         })
 }
 
-/// An authenticated form POST: the parsed parameters' source and the caller.
-struct Authenticated<'c> {
-    config: &'c Config,
-    pairs: Vec<(String, String)>,
-    client: Rc<ClientRecord>,
-}
-
 impl<S: ClientStore, R: Random> Service<'_, S, R> {
     /// Answers one request at time `now` (Unix seconds).
     pub async fn handle(&self, req: &HttpRequest, now: u64) -> Outcome {
@@ -199,14 +195,8 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
     }
 
     /// The common front of every POST endpoint: method, configuration,
-    /// HTTPS, body size, media type, form parsing, client authentication.
-    async fn authenticated_form(
-        &self,
-        req: &HttpRequest,
-        now: u64,
-        audit: &mut AuditRecord,
-        grant_check: bool,
-    ) -> Result<Authenticated<'_>, Failure> {
+    /// HTTPS, body size, media type and form parsing.
+    fn read_form(&self, req: &HttpRequest) -> Result<(&Config, FormPairs), Failure> {
         if req.method != "POST" {
             return Err(Failure::method_not_allowed("POST"));
         }
@@ -231,16 +221,18 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         }
         let pairs =
             form::parse(body).map_err(|_| OAuthError::InvalidRequest("malformed form body"))?;
-        let params = Params::from_pairs(&pairs)?;
-        if grant_check {
-            match params.grant_type {
-                None | Some("") => {
-                    return Err(OAuthError::InvalidRequest("grant_type is required").into())
-                }
-                Some("client_credentials") => {}
-                Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
-            }
-        }
+        Ok((config, pairs))
+    }
+
+    /// Client authentication for any POST endpoint (RFC 6749 §2.3.1).
+    async fn authenticate_caller(
+        &self,
+        req: &HttpRequest,
+        config: &Config,
+        params: &Params<'_>,
+        now: u64,
+        audit: &mut AuditRecord,
+    ) -> Result<Rc<ClientRecord>, Failure> {
         // Repeated headers arrive joined by ", "; a Basic credential never has a comma.
         if req.header_count("authorization") > 1
             || req.header("authorization").is_some_and(|v| v.contains(','))
@@ -254,12 +246,7 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         )?;
         audit.client_id = Some(loggable_client_id(&creds.client_id));
         audit.auth_method = Some(creds.method.name());
-        let client = self.authenticate_client(config, &creds, now).await?;
-        Ok(Authenticated {
-            config,
-            pairs,
-            client,
-        })
+        self.authenticate_client(config, &creds, now).await
     }
 
     fn config(&self) -> Result<&Config, Failure> {
@@ -273,12 +260,18 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         now: u64,
         audit: &mut AuditRecord,
     ) -> Result<HttpResponse, Failure> {
-        let Authenticated {
-            config,
-            pairs,
-            client,
-        } = self.authenticated_form(req, now, audit, true).await?;
+        let (config, pairs) = self.read_form(req)?;
         let params = Params::from_pairs(&pairs)?;
+        match params.grant_type {
+            None | Some("") => {
+                return Err(OAuthError::InvalidRequest("grant_type is required").into())
+            }
+            Some("client_credentials") => {}
+            Some(_) => return Err(OAuthError::UnsupportedGrantType.into()),
+        }
+        let client = self
+            .authenticate_caller(req, config, &params, now, audit)
+            .await?;
         let scopes = grant_scopes(params.scope, &client)?;
         let audiences = grant_audiences(
             &params.resource,
@@ -337,18 +330,17 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         now: u64,
         audit: &mut AuditRecord,
     ) -> Result<HttpResponse, Failure> {
-        let Authenticated {
-            config,
-            pairs,
-            client: caller,
-        } = self.authenticated_form(req, now, audit, false).await?;
+        let (config, pairs) = self.read_form(req)?;
+        let params = Params::from_pairs(&pairs)?;
+        let caller = self
+            .authenticate_caller(req, config, &params, now, audit)
+            .await?;
         if !caller.introspect {
             return Err(Failure::status(
                 OAuthError::UnauthorizedClient("this client may not use introspection"),
                 403,
             ));
         }
-        let params = Params::from_pairs(&pairs)?;
         let token = params
             .token
             .ok_or(OAuthError::InvalidRequest("token is required"))?;
@@ -425,12 +417,11 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         now: u64,
         audit: &mut AuditRecord,
     ) -> Result<HttpResponse, Failure> {
-        let Authenticated {
-            config,
-            pairs,
-            client,
-        } = self.authenticated_form(req, now, audit, false).await?;
+        let (config, pairs) = self.read_form(req)?;
         let params = Params::from_pairs(&pairs)?;
+        let client = self
+            .authenticate_caller(req, config, &params, now, audit)
+            .await?;
         let token = params
             .token
             .ok_or(OAuthError::InvalidRequest("token is required"))?;
