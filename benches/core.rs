@@ -16,7 +16,6 @@ use edge_token::bearer::Verifier;
 use edge_token::cache::RecordCache;
 use edge_token::client::{
     generate_client_id, generate_client_secret, ClientRecord, SecretEntry, SecretHash,
-    RECORD_VERSION,
 };
 use edge_token::config::Config;
 use edge_token::http::{Body, HttpRequest};
@@ -61,9 +60,6 @@ fn fixture() -> Fixture {
     let id = generate_client_id(&OsRandom).expect("id");
     let secret = generate_client_secret(&OsRandom).expect("secret");
     let record = ClientRecord {
-        version: RECORD_VERSION,
-        client_id: id.clone(),
-        name: "bench".into(),
         secrets: vec![SecretEntry {
             digest: SecretHash::compute(&id, &secret),
             created_at: NOW,
@@ -73,12 +69,8 @@ fn fixture() -> Fixture {
         default_scopes: vec!["read".into()],
         allowed_audiences: vec!["https://api.example".into()],
         default_audiences: vec!["https://api.example".into()],
-        token_ttl: None,
-        disabled: false,
         introspect: true,
-        extra_claims: Default::default(),
-        created_at: NOW,
-        updated_at: NOW,
+        ..ClientRecord::new(&id, "bench", NOW)
     };
     let store = MemoryStore::new();
     store.put(&id, record.to_json());

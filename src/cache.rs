@@ -120,25 +120,9 @@ impl RecordCache {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::RECORD_VERSION;
 
     fn record(id: &str) -> Rc<ClientRecord> {
-        Rc::new(ClientRecord {
-            version: RECORD_VERSION,
-            client_id: id.into(),
-            name: id.into(),
-            secrets: vec![],
-            allowed_scopes: vec![],
-            default_scopes: vec![],
-            allowed_audiences: vec![],
-            default_audiences: vec![],
-            token_ttl: None,
-            disabled: false,
-            introspect: false,
-            extra_claims: Default::default(),
-            created_at: 0,
-            updated_at: 0,
-        })
+        Rc::new(ClientRecord::new(id, id, 0))
     }
 
     #[test]

@@ -231,6 +231,27 @@ impl std::fmt::Display for RecordError {
 }
 
 impl ClientRecord {
+    /// An enabled record with no secrets, scopes, audiences or claims,
+    /// created at `now`: the starting point for building one.
+    pub fn new(client_id: &str, name: &str, now: u64) -> Self {
+        ClientRecord {
+            version: RECORD_VERSION,
+            client_id: client_id.to_owned(),
+            name: name.to_owned(),
+            secrets: Vec::new(),
+            allowed_scopes: Vec::new(),
+            default_scopes: Vec::new(),
+            allowed_audiences: Vec::new(),
+            default_audiences: Vec::new(),
+            token_ttl: None,
+            disabled: false,
+            introspect: false,
+            extra_claims: BTreeMap::new(),
+            created_at: now,
+            updated_at: now,
+        }
+    }
+
     /// Parses and validates a stored record for `client_id`.
     pub fn from_json(client_id: &str, json: &str) -> Result<Self, RecordError> {
         let record: ClientRecord =
@@ -361,9 +382,6 @@ mod tests {
 
     fn record_with(secret: &ClientSecret) -> ClientRecord {
         ClientRecord {
-            version: RECORD_VERSION,
-            client_id: "etc_x".into(),
-            name: "test".into(),
             secrets: vec![SecretEntry {
                 digest: SecretHash::compute("etc_x", secret),
                 created_at: 10,
@@ -371,14 +389,7 @@ mod tests {
             }],
             allowed_scopes: vec!["read".into()],
             default_scopes: vec!["read".into()],
-            allowed_audiences: vec![],
-            default_audiences: vec![],
-            token_ttl: None,
-            disabled: false,
-            introspect: false,
-            extra_claims: Default::default(),
-            created_at: 10,
-            updated_at: 10,
+            ..ClientRecord::new("etc_x", "test", 10)
         }
     }
 

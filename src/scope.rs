@@ -144,24 +144,13 @@ pub fn grant_audiences(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::client::RECORD_VERSION;
 
     fn client() -> ClientRecord {
         ClientRecord {
-            version: RECORD_VERSION,
-            client_id: "c".into(),
-            name: "c".into(),
-            secrets: vec![],
             allowed_scopes: vec!["read".into(), "write".into(), "admin:all".into()],
             default_scopes: vec!["read".into()],
             allowed_audiences: vec!["https://api.example".into(), "urn:billing".into()],
-            default_audiences: vec![],
-            token_ttl: None,
-            disabled: false,
-            introspect: false,
-            extra_claims: Default::default(),
-            created_at: 0,
-            updated_at: 0,
+            ..ClientRecord::new("c", "c", 0)
         }
     }
 
