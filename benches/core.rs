@@ -19,9 +19,11 @@ use edge_token::client::{
 };
 use edge_token::config::Config;
 use edge_token::http::{Body, HttpRequest};
+use edge_token::limit::NoLimiter;
 use edge_token::random::{OsRandom, Random};
 use edge_token::service::Service;
 use edge_token::store::MemoryStore;
+use edge_token::timer::NoTimer;
 
 const NOW: u64 = 1_700_000_000;
 
@@ -121,12 +123,18 @@ fn bench(c: &mut Criterion) {
         store: &f.store,
         random: &OsRandom,
         cache: Some(&cache),
+        limiter: &NoLimiter,
+        blocklist: None,
+        timer: &NoTimer,
     };
     let cold = Service {
         config: Ok(&f.config),
         store: &f.store,
         random: &OsRandom,
         cache: None,
+        limiter: &NoLimiter,
+        blocklist: None,
+        timer: &NoTimer,
     };
 
     let outcome = block_on(warm.handle(&f.basic, NOW));

@@ -14,6 +14,12 @@ pub const DEFAULT_CLIENT_CACHE_TTL: u64 = 30;
 
 /// The smallest `cacheTtl` Workers KV accepts.
 pub const MIN_KV_CACHE_TTL: u64 = 60;
+/// Default `RATE_LIMIT_PERIOD`, seconds.
+pub const DEFAULT_RATE_LIMIT_PERIOD: u64 = 60;
+/// Default `STORE_TIMEOUT_MS`.
+pub const DEFAULT_STORE_TIMEOUT_MS: u64 = 3000;
+/// Largest `STORE_TIMEOUT_MS` accepted (a Worker request should not wait longer).
+pub const MAX_STORE_TIMEOUT_MS: u64 = 30_000;
 
 /// Parsed configuration. Built by [`Config::from_lookup`].
 #[derive(Debug, Clone)]
@@ -35,6 +41,12 @@ pub struct Config {
     pub scopes_supported: Vec<String>,
     /// Refuse requests that did not arrive over HTTPS (`REQUIRE_HTTPS`).
     pub require_https: bool,
+    /// The period of the `[[ratelimits]]` bindings (`RATE_LIMIT_PERIOD`,
+    /// 10 or 60): how long a caller over its limit is told to wait.
+    pub rate_limit_period: u64,
+    /// Longest wait for one store (KV) call before answering `503`
+    /// (`STORE_TIMEOUT_MS`).
+    pub store_timeout_ms: u64,
     /// Signing keys (`SIGNING_KEYS` secret).
     pub keys: KeySet,
 }
@@ -55,9 +67,7 @@ fn parse_seconds(name: &str, value: Option<String>, default: u64, errors: &mut V
         Some(v) => match v.parse::<u64>() {
             Ok(n) if n > 0 => n,
             _ => {
-                errors.push(format!(
-                    "{name} must be a positive whole number of seconds, got {v:?}"
-                ));
+                errors.push(format!("{name} must be a positive whole number, got {v:?}"));
                 default
             }
         },
@@ -171,6 +181,30 @@ impl Config {
             }
         };
 
+        let rate_limit_period = parse_seconds(
+            "RATE_LIMIT_PERIOD",
+            lookup("RATE_LIMIT_PERIOD"),
+            DEFAULT_RATE_LIMIT_PERIOD,
+            &mut errors,
+        );
+        if rate_limit_period != 10 && rate_limit_period != 60 {
+            errors.push(format!(
+                "RATE_LIMIT_PERIOD must be 10 or 60 (the periods Workers Rate Limiting supports; \
+                 the same as `simple.period` in [[ratelimits]]), got {rate_limit_period}"
+            ));
+        }
+        let store_timeout_ms = parse_seconds(
+            "STORE_TIMEOUT_MS",
+            lookup("STORE_TIMEOUT_MS"),
+            DEFAULT_STORE_TIMEOUT_MS,
+            &mut errors,
+        );
+        if store_timeout_ms > MAX_STORE_TIMEOUT_MS {
+            errors.push(format!(
+                "STORE_TIMEOUT_MS must be at most {MAX_STORE_TIMEOUT_MS}, got {store_timeout_ms}"
+            ));
+        }
+
         let keys = match lookup("SIGNING_KEYS") {
             None => {
                 errors.push("SIGNING_KEYS is not set (wrangler secret put SIGNING_KEYS; see `edge-token key generate`)".to_owned());
@@ -195,6 +229,8 @@ impl Config {
                 require_https,
                 scopes_supported,
                 client_cache_ttl,
+                rate_limit_period,
+                store_timeout_ms,
                 keys,
             }),
             _ => Err(ConfigError(errors)),
@@ -284,5 +320,54 @@ mod tests {
         assert!(e.to_string().contains("larger than MAX_TOKEN_TTL"));
         let e = from(&[("ISSUER", "ftp://a"), ("SIGNING_KEYS", KEYS)]).unwrap_err();
         assert!(e.to_string().contains("ISSUER must be"));
+    }
+
+    #[test]
+    fn rate_limit_period_and_store_timeout_are_validated() {
+        let c = from(&[("ISSUER", "https://a"), ("SIGNING_KEYS", KEYS)]).unwrap();
+        assert_eq!((c.rate_limit_period, c.store_timeout_ms), (60, 3000));
+        let c = from(&[
+            ("ISSUER", "https://a"),
+            ("SIGNING_KEYS", KEYS),
+            ("RATE_LIMIT_PERIOD", "10"),
+            ("STORE_TIMEOUT_MS", "250"),
+        ])
+        .unwrap();
+        assert_eq!((c.rate_limit_period, c.store_timeout_ms), (10, 250));
+        for (name, value, message) in [
+            (
+                "RATE_LIMIT_PERIOD",
+                "30",
+                "RATE_LIMIT_PERIOD must be 10 or 60",
+            ),
+            (
+                "RATE_LIMIT_PERIOD",
+                "x",
+                "RATE_LIMIT_PERIOD must be a positive",
+            ),
+            (
+                "STORE_TIMEOUT_MS",
+                "0",
+                "STORE_TIMEOUT_MS must be a positive",
+            ),
+            (
+                "STORE_TIMEOUT_MS",
+                "-5",
+                "STORE_TIMEOUT_MS must be a positive",
+            ),
+            (
+                "STORE_TIMEOUT_MS",
+                "60000",
+                "STORE_TIMEOUT_MS must be at most 30000",
+            ),
+        ] {
+            let e = from(&[
+                ("ISSUER", "https://a"),
+                ("SIGNING_KEYS", KEYS),
+                (name, value),
+            ])
+            .unwrap_err();
+            assert!(e.to_string().contains(message), "{name}={value}: {e}");
+        }
     }
 }

@@ -30,6 +30,13 @@ pub enum OAuthError {
     ServerError,
     /// The client store could not be reached; the caller may retry.
     TemporarilyUnavailable,
+    /// Too many failed client authentications from this address or for this
+    /// client id: `429` with the wire code `temporarily_unavailable` and
+    /// `Retry-After` (seconds).
+    RateLimited {
+        /// Seconds until the caller may try again.
+        retry_after: u64,
+    },
 }
 
 /// Seconds a caller is told to wait after `temporarily_unavailable`.
@@ -46,7 +53,9 @@ impl OAuthError {
             OAuthError::InvalidScope(_) => "invalid_scope",
             OAuthError::InvalidTarget(_) => "invalid_target",
             OAuthError::ServerError => "server_error",
-            OAuthError::TemporarilyUnavailable => "temporarily_unavailable",
+            OAuthError::TemporarilyUnavailable | OAuthError::RateLimited { .. } => {
+                "temporarily_unavailable"
+            }
         }
     }
 
@@ -61,16 +70,20 @@ impl OAuthError {
             OAuthError::UnsupportedGrantType => "only grant_type=client_credentials is supported",
             OAuthError::ServerError => "internal error",
             OAuthError::TemporarilyUnavailable => "try again later",
+            OAuthError::RateLimited { .. } => {
+                "too many failed client authentications; try again later"
+            }
         }
     }
 
-    /// HTTP status: 401 for failed client authentication, 500/503 for
-    /// server-side failures, 400 otherwise.
+    /// HTTP status: 401 for failed client authentication, 429 when rate
+    /// limited, 500/503 for server-side failures, 400 otherwise.
     pub fn status(&self) -> u16 {
         match self {
             OAuthError::InvalidClient => 401,
             OAuthError::ServerError => 500,
             OAuthError::TemporarilyUnavailable => 503,
+            OAuthError::RateLimited { .. } => 429,
             _ => 400,
         }
     }
@@ -101,6 +114,9 @@ impl OAuthError {
             }
             OAuthError::TemporarilyUnavailable => {
                 response.header("Retry-After", RETRY_AFTER_SECS.to_string());
+            }
+            OAuthError::RateLimited { retry_after } => {
+                response.header("Retry-After", (*retry_after).max(1).to_string());
             }
             _ => {}
         }
@@ -141,6 +157,17 @@ mod tests {
         assert_eq!(r.status, 503);
         assert_eq!(r.get_header("retry-after"), Some("5"));
         assert!(r.get_header("www-authenticate").is_none());
+    }
+
+    #[test]
+    fn rate_limited_render_is_429_with_its_retry_after() {
+        let r = OAuthError::RateLimited { retry_after: 42 }.render();
+        assert_eq!(r.status, 429);
+        assert_eq!(r.get_header("retry-after"), Some("42"));
+        assert_eq!(r.get_header("cache-control"), Some("no-store"));
+        assert!(r.get_header("www-authenticate").is_none());
+        let v: serde_json::Value = serde_json::from_str(&r.body).unwrap();
+        assert_eq!(v["error"], "temporarily_unavailable");
     }
 
     #[test]
@@ -196,6 +223,11 @@ mod tests {
                 OAuthError::TemporarilyUnavailable,
                 "temporarily_unavailable",
                 503,
+            ),
+            (
+                OAuthError::RateLimited { retry_after: 7 },
+                "temporarily_unavailable",
+                429,
             ),
         ];
         for (e, code, status) in all {

@@ -8,7 +8,8 @@
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 /// The request headers the service reads; adapters need copy only these.
-pub const REQUEST_HEADERS: &[&str] = &["authorization", "content-type"];
+/// (`cf-connecting-ip`, the caller's address, keys the failure rate limit.)
+pub const REQUEST_HEADERS: &[&str] = &["authorization", "content-type", "cf-connecting-ip"];
 
 /// The request body as the adapter delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -32,12 +32,14 @@ pub mod credentials;
 pub mod error;
 pub mod form;
 pub mod http;
+pub mod limit;
 pub mod metadata;
 pub mod random;
 pub mod routes;
 pub mod scope;
 pub mod service;
 pub mod store;
+pub mod timer;
 pub mod token;
 
 #[cfg(all(target_arch = "wasm32", feature = "worker-entry"))]

@@ -19,11 +19,13 @@ use crate::credentials::{self, Credentials};
 use crate::error::OAuthError;
 use crate::form;
 use crate::http::{Body, HttpRequest, HttpResponse};
+use crate::limit::{limit_key, Blocklist, FailureLimiter, LimitKind};
 use crate::metadata;
 use crate::random::Random;
 use crate::routes::{route, Route};
 use crate::scope::{grant_audiences, grant_scopes};
 use crate::store::{ClientStore, StoreError};
+use crate::timer::{with_timeout, Timer};
 use crate::token::{self, mint, AccessTokenClaims, Audience};
 
 /// The shortest expiration Workers KV accepts for a key, in seconds from now.
@@ -42,8 +44,8 @@ pub struct Outcome {
 }
 
 /// What the service needs: configuration (or why there is none), the
-/// client store and a random source.
-pub struct Service<'a, S, R> {
+/// client store, a random source, a failure limiter and a timer.
+pub struct Service<'a, S, R, L, T> {
     /// Parsed once per isolate; an error makes every endpoint but 404 a 500.
     pub config: Result<&'a Config, &'a ConfigError>,
     /// Client records and the revocation denylist.
@@ -52,6 +54,14 @@ pub struct Service<'a, S, R> {
     pub random: &'a R,
     /// Per-isolate cache of client records (`None`: every lookup reads the store).
     pub cache: Option<&'a RecordCache>,
+    /// Counts failed client authentications ([`crate::limit::NoLimiter`]: no
+    /// rate limiting).
+    pub limiter: &'a L,
+    /// Addresses over their failure limit, remembered per isolate (`None`:
+    /// not remembered; the limiter is asked on every failure).
+    pub blocklist: Option<&'a Blocklist>,
+    /// Bounds every store and limiter call to `STORE_TIMEOUT_MS`.
+    pub timer: &'a T,
 }
 
 /// The form parameters any endpoint reads
@@ -164,7 +174,7 @@ fn is_form_content_type(value: Option<&str>) -> bool {
         })
 }
 
-impl<S: ClientStore, R: Random> Service<'_, S, R> {
+impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L, T> {
     /// Answers one request at time `now` (Unix seconds).
     pub async fn handle(&self, req: &HttpRequest, now: u64) -> Outcome {
         let route = route(&req.path);
@@ -187,6 +197,7 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         if audit.outcome.is_empty() || response.status != 200 {
             audit.outcome = match response.status {
                 200 => "ok",
+                429 => "rate_limited",
                 500.. => "error",
                 _ => "rejected",
             };
@@ -246,7 +257,78 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
         )?;
         audit.client_id = Some(loggable_client_id(&creds.client_id));
         audit.auth_method = Some(creds.method.name());
-        self.authenticate_client(config, &creds, now).await
+        // Set by Cloudflare's edge (callers cannot forge it there).
+        let address = req
+            .header("cf-connecting-ip")
+            .map(str::trim)
+            .filter(|a| !a.is_empty());
+        if let (Some(address), Some(blocklist)) = (address, self.blocklist) {
+            if let Some(left) = blocklist.blocked_for(address, now) {
+                return Err(Failure::internal(
+                    OAuthError::RateLimited { retry_after: left },
+                    "address over its failed-authentication limit".to_owned(),
+                ));
+            }
+        }
+        match self.authenticate_client(config, &creds, now).await {
+            Err(failure) if failure.error == OAuthError::InvalidClient => Err(self
+                .count_failure(config, address, &creds.client_id, now, failure)
+                .await),
+            other => other,
+        }
+    }
+
+    /// Counts a failed authentication by address and by client id; turns
+    /// the `401` into a `429` when either is over its limit. A limiter that
+    /// fails or times out is logged and ignored (fail open).
+    async fn count_failure(
+        &self,
+        config: &Config,
+        address: Option<&str>,
+        client_id: &str,
+        now: u64,
+        mut failure: Failure,
+    ) -> Failure {
+        let period = config.rate_limit_period;
+        let mut notes: Vec<String> = Vec::new();
+        let mut over = false;
+        let keys = [
+            address.map(|a| (LimitKind::Address, a)),
+            Some((LimitKind::Client, client_id)),
+        ];
+        for (kind, value) in keys.into_iter().flatten() {
+            let counted = with_timeout(
+                self.limiter.record_failure(kind, &limit_key(value)),
+                self.timer.sleep(config.store_timeout_ms),
+            )
+            .await
+            .unwrap_or_else(|| Err("timed out".to_owned()));
+            let what = match kind {
+                LimitKind::Address => "address",
+                LimitKind::Client => "client id",
+            };
+            match counted {
+                Ok(true) => {}
+                Ok(false) => {
+                    over = true;
+                    notes.push(format!("{what} over its failed-authentication limit"));
+                    if let (LimitKind::Address, Some(blocklist)) = (kind, self.blocklist) {
+                        blocklist.block(value, now, now.saturating_add(period));
+                    }
+                }
+                Err(e) => notes.push(format!("rate limiter ({what}) failed: {e}")),
+            }
+        }
+        if over {
+            failure.error = OAuthError::RateLimited {
+                retry_after: period,
+            };
+        }
+        if !notes.is_empty() {
+            let cause = failure.cause.take().unwrap_or_default();
+            failure.cause = Some(format!("{cause}; {}", notes.join("; ")));
+        }
+        failure
     }
 
     fn config(&self) -> Result<&Config, Failure> {
@@ -391,10 +473,8 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             return Ok(None);
         }
         if self
-            .store
-            .is_revoked(&claims.jti)
-            .await
-            .map_err(store_failure)?
+            .bounded(config, self.store.is_revoked(&claims.jti))
+            .await?
         {
             audit.cause = Some("revoked".to_owned());
             return Ok(None);
@@ -451,10 +531,12 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             .exp
             .saturating_add(REVOCATION_MARGIN_SECS)
             .max(now.saturating_add(MIN_KV_EXPIRATION_SECS));
-        self.store
-            .revoke(&claims.jti, &claims.client_id, keep_until)
-            .await
-            .map_err(store_failure)?;
+        self.bounded(
+            config,
+            self.store
+                .revoke(&claims.jti, &claims.client_id, keep_until),
+        )
+        .await?;
         audit.outcome = "revoked";
         audit.exp = Some(claims.exp);
         Ok(HttpResponse::json(200, "{}".to_owned()))
@@ -510,7 +592,26 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
     }
 }
 
-impl<S: ClientStore, R: Random> Service<'_, S, R> {
+impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L, T> {
+    /// One store call, bounded by `STORE_TIMEOUT_MS`: an error or a timeout
+    /// becomes the failure to send (no answer is ever guessed).
+    async fn bounded<V>(
+        &self,
+        config: &Config,
+        call: impl std::future::Future<Output = Result<V, StoreError>>,
+    ) -> Result<V, Failure> {
+        match with_timeout(call, self.timer.sleep(config.store_timeout_ms)).await {
+            Some(result) => result.map_err(store_failure),
+            None => Err(Failure::internal(
+                OAuthError::TemporarilyUnavailable,
+                format!(
+                    "client store timed out after {} ms",
+                    config.store_timeout_ms
+                ),
+            )),
+        }
+    }
+
     /// A client's record: from the isolate cache if fresh, else from the
     /// store (parsed, validated, then cached; misses too, briefly).
     async fn load_client(
@@ -526,10 +627,11 @@ impl<S: ClientStore, R: Random> Service<'_, S, R> {
             });
         }
         let stored = self
-            .store
-            .get_record(client_id, config.kv_cache_ttl)
-            .await
-            .map_err(store_failure)?;
+            .bounded(
+                config,
+                self.store.get_record(client_id, config.kv_cache_ttl),
+            )
+            .await?;
         let record = match stored {
             Some(json) => Some(Rc::new(
                 ClientRecord::from_json(client_id, &json)

@@ -52,12 +52,14 @@ pub trait ClientStore {
     async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError>;
 }
 
-/// An in-memory store, with a switch that makes every operation fail.
+/// An in-memory store, with switches that make every operation fail or
+/// never answer (fault injection for tests).
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     records: RefCell<HashMap<String, String>>,
     revoked: RefCell<HashMap<String, u64>>,
     unavailable: Cell<bool>,
+    hanging: Cell<bool>,
     reads: Cell<u64>,
 }
 
@@ -82,6 +84,11 @@ impl MemoryStore {
         self.unavailable.set(unavailable);
     }
 
+    /// Makes operations never complete (or answer again).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.hanging.set(hanging);
+    }
+
     /// How many reads were made.
     pub fn reads(&self) -> u64 {
         self.reads.get()
@@ -92,7 +99,10 @@ impl MemoryStore {
         self.revoked.borrow().get(jti).copied()
     }
 
-    fn check(&self) -> Result<(), StoreError> {
+    async fn check(&self) -> Result<(), StoreError> {
+        if self.hanging.get() {
+            std::future::pending::<()>().await;
+        }
         if self.unavailable.get() {
             return Err(StoreError::Unavailable("injected failure".into()));
         }
@@ -107,18 +117,18 @@ impl ClientStore for MemoryStore {
         _cache_ttl: u64,
     ) -> Result<Option<String>, StoreError> {
         self.reads.set(self.reads.get() + 1);
-        self.check()?;
+        self.check().await?;
         Ok(self.records.borrow().get(client_id).cloned())
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
         self.reads.set(self.reads.get() + 1);
-        self.check()?;
+        self.check().await?;
         Ok(self.revoked.borrow().contains_key(jti))
     }
 
     async fn revoke(&self, jti: &str, _client_id: &str, expires_at: u64) -> Result<(), StoreError> {
-        self.check()?;
+        self.check().await?;
         self.revoked.borrow_mut().insert(jti.to_owned(), expires_at);
         Ok(())
     }

@@ -12,17 +12,24 @@ use worker::{
 use crate::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
 use crate::config::{Config, ConfigError};
 use crate::http::{split_url, Body, HttpRequest, HttpResponse, MAX_BODY_BYTES, REQUEST_HEADERS};
+use crate::limit::{Blocklist, FailureLimiter, LimitKind, DEFAULT_BLOCKLIST_ENTRIES};
 use crate::random::OsRandom;
 use crate::service::Service;
 use crate::store::{revoked_key, ClientStore, StoreError};
+use crate::timer::Timer;
 
 /// KV binding holding client records.
 const CLIENTS_BINDING: &str = "CLIENTS";
+/// Rate Limiting binding counting failed authentications per client id.
+const CLIENT_LIMIT_BINDING: &str = "AUTH_FAILURES_BY_CLIENT";
+/// Rate Limiting binding counting failed authentications per caller address.
+const ADDRESS_LIMIT_BINDING: &str = "AUTH_FAILURES_BY_ADDRESS";
 
 /// What an isolate keeps between requests.
 struct IsolateState {
     config: Result<Config, ConfigError>,
     cache: RecordCache,
+    blocklist: Blocklist,
 }
 
 thread_local! {
@@ -40,6 +47,7 @@ fn isolate_state(env: &Env) -> Rc<IsolateState> {
             Rc::new(IsolateState {
                 config,
                 cache: RecordCache::new(ttl, DEFAULT_MAX_ENTRIES),
+                blocklist: Blocklist::new(DEFAULT_BLOCKLIST_ENTRIES),
             })
         })
         .clone()
@@ -122,6 +130,38 @@ impl ClientStore for KvClientStore<'_> {
             .execute()
             .await
             .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+/// The Workers Rate Limiting bindings as a [`FailureLimiter`]. A binding
+/// that is not configured limits nothing (see wrangler.toml).
+struct BindingLimiter<'e> {
+    env: &'e Env,
+}
+
+impl FailureLimiter for BindingLimiter<'_> {
+    async fn record_failure(&self, kind: LimitKind, key: &str) -> Result<bool, String> {
+        let binding = match kind {
+            LimitKind::Client => CLIENT_LIMIT_BINDING,
+            LimitKind::Address => ADDRESS_LIMIT_BINDING,
+        };
+        let Ok(limiter) = self.env.rate_limiter(binding) else {
+            return Ok(true);
+        };
+        limiter
+            .limit(key.to_owned())
+            .await
+            .map(|outcome| outcome.success)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// `setTimeout` as the core's [`Timer`].
+struct WorkerTimer;
+
+impl Timer for WorkerTimer {
+    fn sleep(&self, ms: u64) -> impl std::future::Future<Output = ()> {
+        worker::Delay::from(std::time::Duration::from_millis(ms))
     }
 }
 
@@ -212,6 +252,9 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         store: &store,
         random: &OsRandom,
         cache: Some(&state.cache),
+        limiter: &BindingLimiter { env: &env },
+        blocklist: Some(&state.blocklist),
+        timer: &WorkerTimer,
     };
 
     let core_req = to_core(req).await;

@@ -17,9 +17,11 @@ use edge_token::config::{Config, ConfigError};
 use edge_token::credentials::ClientSecret;
 use edge_token::form::encode_component;
 use edge_token::http::{Body, HttpRequest, HttpResponse};
+use edge_token::limit::{limit_key, Blocklist, LimitKind, MemoryLimiter, NoLimiter};
 use edge_token::random::{OsRandom, Random, RandomError};
 use edge_token::service::{Outcome, Service};
 use edge_token::store::MemoryStore;
+use edge_token::timer::{ImmediateTimer, NoTimer};
 use edge_token::token::{verify, AccessTokenClaims, Audience};
 
 // ---------------------------------------------------------------------------
@@ -215,6 +217,9 @@ fn handle_with<R: Random>(
         store,
         random,
         cache: None,
+        limiter: &NoLimiter,
+        blocklist: None,
+        timer: &NoTimer,
     };
     block_on(service.handle(req, now))
 }
@@ -287,10 +292,10 @@ fn assert_error(outcome: &Outcome, status: u16, code: &str) -> Value {
     } else {
         assert!(response.get_header("allow").is_none(), "{response:?}");
     }
-    if status == 503 {
+    if status == 503 || status == 429 {
         let retry = response
             .get_header("retry-after")
-            .expect("503 carries Retry-After");
+            .expect("503 and 429 carry Retry-After");
         assert!(retry.parse::<u32>().is_ok_and(|s| s > 0), "{retry}");
     } else {
         assert!(response.get_header("retry-after").is_none(), "{response:?}");
@@ -300,7 +305,11 @@ fn assert_error(outcome: &Outcome, status: u16, code: &str) -> Value {
     assert_eq!(outcome.audit.error, Some(code));
     assert_eq!(
         outcome.audit.outcome,
-        if status >= 500 { "error" } else { "rejected" }
+        match status {
+            429 => "rate_limited",
+            500.. => "error",
+            _ => "rejected",
+        }
     );
     if outcome.audit.event == "token" {
         assert!(outcome.audit.jti.is_none());
@@ -1867,6 +1876,9 @@ fn handle_cached(
         store,
         random: &OsRandom,
         cache: Some(cache),
+        limiter: &NoLimiter,
+        blocklist: None,
+        timer: &NoTimer,
     };
     block_on(service.handle(req, now))
 }
@@ -1947,4 +1959,349 @@ fn cache_unknown_id_flood_bounded_reads_and_memory() {
         handle_cached(&config, &store, &cache, &req, NOW);
     }
     assert!(cache.len() <= 64, "cache grew to {}", cache.len());
+}
+
+// ---------------------------------------------------------------------------
+// Store faults: bounded waiting
+// ---------------------------------------------------------------------------
+
+/// The service with every dependency chosen by the test.
+struct Rig<'a> {
+    config: &'a Config,
+    store: &'a MemoryStore,
+    limiter: &'a MemoryLimiter,
+    blocklist: Option<&'a Blocklist>,
+}
+
+impl Rig<'_> {
+    fn handle_at(&self, req: &HttpRequest, now: u64) -> Outcome {
+        let service = Service {
+            config: Ok(self.config),
+            store: self.store,
+            random: &OsRandom,
+            cache: None,
+            limiter: self.limiter,
+            blocklist: self.blocklist,
+            timer: &ImmediateTimer,
+        };
+        block_on(service.handle(req, now))
+    }
+
+    fn handle(&self, req: &HttpRequest) -> Outcome {
+        self.handle_at(req, NOW)
+    }
+}
+
+#[test]
+fn store_answering_at_once_beats_an_expired_timer_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(10);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    assert_issued(&config, &rig.handle(&basic_post(&client, "")));
+}
+
+#[test]
+fn token_store_hanging_times_out_temporarily_unavailable() {
+    let config = config_from(&[
+        ("ISSUER", ISSUER),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+        ("STORE_TIMEOUT_MS", "1500"),
+    ]);
+    let (store, client) = stored_client();
+    store.set_hanging(true);
+    let limiter = MemoryLimiter::new(10);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    let outcome = rig.handle(&basic_post(&client, ""));
+    assert_error(&outcome, 503, "temporarily_unavailable");
+    assert_eq!(outcome.response.get_header("retry-after"), Some("5"));
+    let cause = outcome.audit.cause.as_deref().unwrap();
+    assert_eq!(cause, "client store timed out after 1500 ms");
+    // A timeout is not an authentication failure: nothing is counted.
+    assert_eq!(limiter.keys(), 0);
+    store.set_hanging(false);
+    assert_issued(&config, &rig.handle(&basic_post(&client, "")));
+}
+
+#[test]
+fn introspect_and_revoke_store_hanging_time_out() {
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let limiter = MemoryLimiter::new(10);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    // Warm: both callers' records read before the store hangs would still
+    // need the store (no cache here), so every endpoint times out.
+    store.set_hanging(true);
+    let introspect = post_as(
+        &caller,
+        edge_token::routes::INTROSPECT,
+        &format!("token={token}"),
+    );
+    let revoke = post_as(
+        &subject,
+        edge_token::routes::REVOKE,
+        &format!("token={token}"),
+    );
+    for req in [introspect, revoke] {
+        let outcome = rig.handle(&req);
+        assert_error(&outcome, 503, "temporarily_unavailable");
+        assert!(outcome
+            .audit
+            .cause
+            .as_deref()
+            .unwrap()
+            .contains("timed out"));
+    }
+    // The token was not revoked on uncertain data.
+    store.set_hanging(false);
+    assert!(store
+        .revoked_until(&verify(&config.keys, &token).unwrap().jti)
+        .is_none());
+}
+
+#[test]
+fn introspect_denylist_read_hanging_times_out_not_active() {
+    // The caller's record comes from the cache; only the denylist read hangs.
+    let (config, store, subject, caller) = introspection_setup();
+    let token = issue(&config, &store, &subject, NOW);
+    let cache = edge_token::cache::RecordCache::new(30, 16);
+    let limiter = MemoryLimiter::new(10);
+    let service = Service {
+        config: Ok(&config),
+        store: &store,
+        random: &OsRandom,
+        cache: Some(&cache),
+        limiter: &limiter,
+        blocklist: None,
+        timer: &ImmediateTimer,
+    };
+    let req = post_as(
+        &caller,
+        edge_token::routes::INTROSPECT,
+        &format!("token={token}"),
+    );
+    let warm = block_on(service.handle(&req, NOW));
+    assert_eq!(warm.response.status, 200, "{:?}", warm.response);
+    assert!(warm.response.body.contains("\"active\":true"));
+    store.set_hanging(true);
+    let outcome = block_on(service.handle(&req, NOW));
+    // Never "active" on a denylist that could not be read.
+    assert_error(&outcome, 503, "temporarily_unavailable");
+}
+
+// ---------------------------------------------------------------------------
+// Rate limiting of failed client authentication
+// ---------------------------------------------------------------------------
+
+fn from_address(mut req: HttpRequest, address: &str) -> HttpRequest {
+    req.headers
+        .push(("CF-Connecting-IP".to_owned(), address.to_owned()));
+    req
+}
+
+fn wrong_secret(client: &TestClient) -> HttpRequest {
+    form_post(
+        "grant_type=client_credentials",
+        &[(
+            "Authorization",
+            &basic_header(&client.id, "ets_wrong-secret"),
+        )],
+    )
+}
+
+#[test]
+fn failures_over_client_limit_rate_limited_real_secret_still_issued() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(3);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    for _ in 0..3 {
+        assert_error(&rig.handle(&wrong_secret(&client)), 401, "invalid_client");
+    }
+    let outcome = rig.handle(&wrong_secret(&client));
+    let body = assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(outcome.response.get_header("retry-after"), Some("60"));
+    assert_eq!(
+        body["error_description"],
+        "too many failed client authentications; try again later"
+    );
+    let cause = outcome.audit.cause.as_deref().unwrap();
+    assert!(
+        cause.contains("secret mismatch") && cause.contains("client id over"),
+        "{cause}"
+    );
+    // The holder of the real secret is not locked out, and is not counted.
+    assert_issued(&config, &rig.handle(&basic_post(&client, "")));
+    assert_eq!(limiter.count(LimitKind::Client, &client.id), 4);
+    // Nor are failures of other kinds (here: a bad scope) counted.
+    let bad_scope = rig.handle(&basic_post(&client, "scope=nope"));
+    assert_error(&bad_scope, 400, "invalid_scope");
+    assert_eq!(limiter.count(LimitKind::Client, &client.id), 4);
+}
+
+#[test]
+fn failures_over_address_limit_block_address_before_lookup() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(3);
+    let blocklist = Blocklist::new(16);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: Some(&blocklist),
+    };
+    let attacker = "203.0.113.7";
+    // Different unknown ids each time: only the address counter trips.
+    for i in 0..3 {
+        let req = form_post(
+            "grant_type=client_credentials",
+            &[(
+                "Authorization",
+                &basic_header(&format!("etc_u{i}"), "ets_x"),
+            )],
+        );
+        assert_error(
+            &rig.handle(&from_address(req, attacker)),
+            401,
+            "invalid_client",
+        );
+    }
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[("Authorization", &basic_header("etc_u3", "ets_x"))],
+    );
+    let outcome = rig.handle(&from_address(req, attacker));
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(outcome.response.get_header("retry-after"), Some("60"));
+    assert_eq!(blocklist.len(), 1);
+
+    // Now even valid credentials from that address are refused, without a
+    // store read or a count; the time left is what Retry-After says.
+    let reads = store.reads();
+    let outcome = rig.handle_at(&from_address(basic_post(&client, ""), attacker), NOW + 20);
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(outcome.response.get_header("retry-after"), Some("40"));
+    assert_eq!(store.reads(), reads);
+    assert_eq!(limiter.count(LimitKind::Address, attacker), 4);
+
+    // Another address is not slowed.
+    assert_issued(
+        &config,
+        &rig.handle(&from_address(basic_post(&client, ""), "198.51.100.1")),
+    );
+    // After the period the address is served again.
+    limiter.reset();
+    assert_issued(
+        &config,
+        &rig.handle_at(&from_address(basic_post(&client, ""), attacker), NOW + 60),
+    );
+}
+
+#[test]
+fn successful_callers_never_counted() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(1);
+    let blocklist = Blocklist::new(16);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: Some(&blocklist),
+    };
+    for _ in 0..50 {
+        assert_issued(
+            &config,
+            &rig.handle(&from_address(basic_post(&client, ""), "192.0.2.1")),
+        );
+    }
+    assert_eq!(limiter.keys(), 0);
+    assert!(blocklist.is_empty());
+}
+
+#[test]
+fn limiter_failure_fails_open_and_is_logged() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(0);
+    limiter.set_failing(true);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    let outcome = rig.handle(&from_address(wrong_secret(&client), "192.0.2.9"));
+    assert_error(&outcome, 401, "invalid_client");
+    let cause = outcome.audit.cause.as_deref().unwrap();
+    assert!(
+        cause.contains("rate limiter (address) failed: injected")
+            && cause.contains("rate limiter (client id) failed: injected"),
+        "{cause}"
+    );
+}
+
+#[test]
+fn rate_limit_period_sets_retry_after_and_long_ids_are_hashed() {
+    let config = config_from(&[("ISSUER", ISSUER), ("RATE_LIMIT_PERIOD", "10")]);
+    let store = MemoryStore::new();
+    let limiter = MemoryLimiter::new(0);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    // Longer than a limiter key may be, within what credentials allow.
+    let long_id = "x".repeat(250);
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[("Authorization", &basic_header(&long_id, "ets_x"))],
+    );
+    let outcome = rig.handle(&req);
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(outcome.response.get_header("retry-after"), Some("10"));
+    assert_eq!(limiter.count(LimitKind::Client, &limit_key(&long_id)), 1);
+    assert_eq!(limiter.count(LimitKind::Client, &long_id), 0);
+}
+
+#[test]
+fn store_unavailable_is_not_counted_as_a_failure() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    store.set_unavailable(true);
+    let limiter = MemoryLimiter::new(0);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    assert_error(
+        &rig.handle(&wrong_secret(&client)),
+        503,
+        "temporarily_unavailable",
+    );
+    assert_eq!(limiter.keys(), 0);
 }

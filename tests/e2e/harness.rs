@@ -52,6 +52,15 @@ pub fn signing_keys_json(keys: &[(&str, &[u8])]) -> String {
     serde_json::Value::Array(entries).to_string()
 }
 
+/// What a test Worker is started with beyond vars and keys.
+#[derive(Debug, Default)]
+pub struct Setup {
+    /// Raw wrangler.toml inserted before `[vars]` (e.g. `[[ratelimits]]`).
+    pub extra_toml: String,
+    /// Leave out the `CLIENTS` KV binding.
+    pub no_kv_binding: bool,
+}
+
 impl Worker {
     /// Starts the built Worker with `vars` and `signing_keys` (raw JSON, may be
     /// deliberately broken). `https_upstream` makes the Worker see
@@ -92,6 +101,34 @@ impl Worker {
         https_upstream: bool,
         state: Option<PathBuf>,
     ) -> Worker {
+        Self::start_custom(
+            main,
+            name,
+            vars,
+            signing_keys,
+            https_upstream,
+            state,
+            &Setup::default(),
+        )
+    }
+
+    /// The issuer with a [`Setup`] beyond vars and keys: extra
+    /// wrangler.toml (e.g. `[[ratelimits]]`), or no KV binding at all.
+    pub fn start_issuer(name: &str, vars: &[(&str, &str)], signing_keys: &str, setup: &Setup) -> Worker {
+        let main = Path::new(ROOT).join("build/index.js");
+        Self::start_custom(&main, name, vars, signing_keys, false, None, setup)
+    }
+
+    /// As [`start_at`](Self::start_at), with a [`Setup`].
+    pub fn start_custom(
+        main: &Path,
+        name: &str,
+        vars: &[(&str, &str)],
+        signing_keys: &str,
+        https_upstream: bool,
+        state: Option<PathBuf>,
+        setup: &Setup,
+    ) -> Worker {
         let root = Path::new(ROOT);
         assert!(
             main.is_file() && main.with_file_name("index_bg.wasm").is_file(),
@@ -109,9 +146,13 @@ impl Worker {
         std::fs::create_dir_all(&dir).expect("create e2e dir");
         let port = free_port();
         let mut toml = format!(
-            "name = \"edge-token-e2e-{name}\"\nmain = {main:?}\ncompatibility_date = \"2026-04-01\"\n\n\
-             [[kv_namespaces]]\nbinding = \"CLIENTS\"\nid = \"e2e-clients\"\n\n[vars]\n"
+            "name = \"edge-token-e2e-{name}\"\nmain = {main:?}\ncompatibility_date = \"2026-04-01\"\n\n"
         );
+        if !setup.no_kv_binding {
+            toml.push_str("[[kv_namespaces]]\nbinding = \"CLIENTS\"\nid = \"e2e-clients\"\n\n");
+        }
+        toml.push_str(&setup.extra_toml);
+        toml.push_str("\n[vars]\n");
         for (k, v) in vars {
             toml.push_str(&format!("{k} = {v:?}\n"));
         }
@@ -122,11 +163,13 @@ impl Worker {
         }
         let config = dir.join("wrangler.toml");
         std::fs::write(&config, toml).expect("write wrangler.toml");
-        std::fs::write(
-            dir.join(".dev.vars"),
-            format!("SIGNING_KEYS='{signing_keys}'\n"),
-        )
-        .expect("write .dev.vars");
+        // An empty `signing_keys` leaves the secret unset.
+        let dev_vars = if signing_keys.is_empty() {
+            String::new()
+        } else {
+            format!("SIGNING_KEYS='{signing_keys}'\n")
+        };
+        std::fs::write(dir.join(".dev.vars"), dev_vars).expect("write .dev.vars");
         let state = state.unwrap_or_else(|| dir.join("state"));
         let log = dir.join("worker.log");
         let log_file = std::fs::File::create(&log).expect("log file");
@@ -244,6 +287,27 @@ impl Worker {
     }
 
     /// Runs the admin CLI against this Worker's local store.
+    /// Writes `value` under `key` in the `CLIENTS` namespace with wrangler
+    /// itself, bypassing the CLI's checks (to plant a corrupt record).
+    pub fn kv_put_raw(&self, key: &str, value: &str) {
+        let _guard = self.cli_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let status = Command::new(Path::new(ROOT).join("node_modules/.bin/wrangler"))
+            .args(["kv", "key", "put", "--local", "--binding", "CLIENTS"])
+            .arg(key)
+            .arg(value)
+            .arg("--config")
+            .arg(&self.config)
+            .arg("--persist-to")
+            .arg(&self.state)
+            .current_dir(ROOT)
+            .env("WRANGLER_SEND_METRICS", "false")
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .expect("run wrangler kv key put");
+        assert!(status.success(), "wrangler kv key put {key} failed");
+    }
+
     pub fn cli(&self, args: &[&str]) -> CliOutput {
         let _guard = self.cli_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut child = Command::new(env!("CARGO_BIN_EXE_edge-token"))

@@ -4,6 +4,7 @@
 //! Run by `make test` after `make build`. They fail (never skip) when the
 //! Worker cannot be started.
 
+mod faults;
 mod harness;
 mod interop;
 mod lifecycle;

@@ -1,0 +1,205 @@
+//! Rate limiting of failed client authentication.
+//!
+//! Two counters, each fed only by *failures* (successful callers never touch
+//! them, so they are never slowed):
+//!
+//! - **by caller address**: once an address is over its limit, every request
+//!   from it that needs client authentication gets `429` at once, before any
+//!   store read or digest, until the period ends. The isolate remembers the
+//!   verdict in a bounded [`Blocklist`], because the Workers Rate Limiting
+//!   binding can only count, not peek.
+//! - **by client id**: once an id is over its limit, further *failed*
+//!   attempts on it get `429` instead of `401`. The holder of the real secret
+//!   still gets tokens, so nobody can lock a client out by failing on
+//!   purpose with its (public) id. Secrets are 256 random bits: the limit
+//!   exists to stop floods, not to make guessing harder.
+//!
+//! The counting itself is a capability, [`FailureLimiter`]: the Worker uses
+//! the Rate Limiting binding, tests use [`MemoryLimiter`].
+
+use std::cell::RefCell;
+use std::collections::HashMap;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use sha2::{Digest, Sha256};
+
+/// Which counter a failure goes to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum LimitKind {
+    /// Keyed by the presented client id.
+    Client,
+    /// Keyed by the caller's address (`CF-Connecting-IP`).
+    Address,
+}
+
+/// Longest key passed to a limiter; longer ones are replaced by their SHA-256.
+pub const MAX_KEY_LEN: usize = 128;
+
+/// The key a limiter sees for `value`: itself, or its SHA-256 (hex) when
+/// long (`sha256:` and base64url), so an attacker-sized client id never
+/// reaches the binding.
+pub fn limit_key(value: &str) -> String {
+    if value.len() <= MAX_KEY_LEN {
+        return value.to_owned();
+    }
+    let digest = Sha256::digest(value.as_bytes());
+    format!("sha256:{}", URL_SAFE_NO_PAD.encode(digest))
+}
+
+/// Counts failed authentications.
+// Implementations run on a single-threaded runtime (Workers); no Send bound wanted.
+#[allow(async_fn_in_trait)]
+pub trait FailureLimiter {
+    /// Counts one failure for `key`; `Ok(true)` while the key is within its
+    /// limit, `Ok(false)` once it is over. `Err` (logged) means the limiter
+    /// could not answer; the service then fails open (answers `401`).
+    async fn record_failure(&self, kind: LimitKind, key: &str) -> Result<bool, String>;
+}
+
+/// No rate limiting: every failure is within the limit.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLimiter;
+
+impl FailureLimiter for NoLimiter {
+    async fn record_failure(&self, _kind: LimitKind, _key: &str) -> Result<bool, String> {
+        Ok(true)
+    }
+}
+
+/// An in-memory fixed-count limiter for tests: `limit` failures per key are
+/// allowed, the next ones are over. (No time window: tests call
+/// [`MemoryLimiter::reset`].)
+#[derive(Debug, Default)]
+pub struct MemoryLimiter {
+    limit: u64,
+    counts: RefCell<HashMap<(LimitKind, String), u64>>,
+    failing: std::cell::Cell<bool>,
+}
+
+impl MemoryLimiter {
+    /// A limiter allowing `limit` failures per key.
+    pub fn new(limit: u64) -> Self {
+        MemoryLimiter {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    /// Failures counted for `key`.
+    pub fn count(&self, kind: LimitKind, key: &str) -> u64 {
+        self.counts
+            .borrow()
+            .get(&(kind, key.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many keys are counted (all kinds).
+    pub fn keys(&self) -> usize {
+        self.counts.borrow().len()
+    }
+
+    /// Forgets every count (a new period).
+    pub fn reset(&self) {
+        self.counts.borrow_mut().clear();
+    }
+
+    /// Makes the limiter fail (or work again).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.set(failing);
+    }
+}
+
+impl FailureLimiter for MemoryLimiter {
+    async fn record_failure(&self, kind: LimitKind, key: &str) -> Result<bool, String> {
+        if self.failing.get() {
+            return Err("injected limiter failure".to_owned());
+        }
+        let mut counts = self.counts.borrow_mut();
+        let count = counts.entry((kind, key.to_owned())).or_insert(0);
+        *count = count.saturating_add(1);
+        Ok(*count <= self.limit)
+    }
+}
+
+/// Default most addresses a [`Blocklist`] holds.
+pub const DEFAULT_BLOCKLIST_ENTRIES: usize = 4096;
+
+/// Addresses known to be over their limit, and until when (per isolate).
+#[derive(Debug)]
+pub struct Blocklist {
+    max_entries: usize,
+    until: RefCell<HashMap<String, u64>>,
+}
+
+impl Blocklist {
+    /// An empty blocklist holding at most `max_entries` addresses.
+    pub fn new(max_entries: usize) -> Self {
+        Blocklist {
+            max_entries,
+            until: RefCell::new(HashMap::new()),
+        }
+    }
+
+    /// When `address` is blocked at `now`, the seconds left.
+    pub fn blocked_for(&self, address: &str, now: u64) -> Option<u64> {
+        let until = *self.until.borrow().get(address)?;
+        (now < until).then(|| until - now)
+    }
+
+    /// Blocks `address` until `until`. When full, expired entries are
+    /// dropped first; if it is still full the address is not remembered
+    /// (the limiter keeps answering for it, one lookup later).
+    pub fn block(&self, address: &str, now: u64, until: u64) {
+        let mut map = self.until.borrow_mut();
+        if map.len() >= self.max_entries && !map.contains_key(address) {
+            map.retain(|_, u| *u > now);
+            if map.len() >= self.max_entries {
+                return;
+            }
+        }
+        map.insert(address.to_owned(), until);
+    }
+
+    /// How many addresses are held.
+    pub fn len(&self) -> usize {
+        self.until.borrow().len()
+    }
+
+    /// Whether none is held.
+    pub fn is_empty(&self) -> bool {
+        self.until.borrow().is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limit_key_keeps_short_values_and_hashes_long_ones() {
+        assert_eq!(limit_key("abc"), "abc");
+        let long = "x".repeat(MAX_KEY_LEN + 1);
+        let key = limit_key(&long);
+        assert!(key.starts_with("sha256:") && key.len() == 7 + 43, "{key}");
+        assert_ne!(key, limit_key(&"y".repeat(MAX_KEY_LEN + 1)));
+    }
+
+    #[test]
+    fn blocklist_expires_and_stays_bounded() {
+        let b = Blocklist::new(2);
+        b.block("a", 100, 160);
+        assert_eq!(b.blocked_for("a", 100), Some(60));
+        assert_eq!(b.blocked_for("a", 160), None);
+        b.block("b", 100, 110);
+        // Full: "c" evicts the expired "b" at t=120.
+        b.block("c", 120, 180);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.blocked_for("c", 120), Some(60));
+        // Full of live entries: "d" is not remembered, nothing grows.
+        b.block("d", 121, 181);
+        assert_eq!(b.len(), 2);
+        assert_eq!(b.blocked_for("d", 121), None);
+    }
+}

@@ -1,0 +1,240 @@
+//! Abuse and faults on the wire: failed-authentication rate limiting with
+//! the Workers Rate Limiting binding, a corrupt client record in KV, and the
+//! Worker started with each kind of bad configuration.
+
+use std::time::Duration;
+
+use crate::harness::{random_key, signing_keys_json, Setup, Worker};
+
+const ISSUER: &str = "https://issuer.test";
+const GRANT: &str = "grant_type=client_credentials";
+const CLIENT_LIMIT: usize = 3;
+const ADDRESS_LIMIT: usize = 5;
+
+fn rate_limited_worker() -> Worker {
+    let setup = Setup {
+        extra_toml: format!(
+            "[[ratelimits]]\nname = \"AUTH_FAILURES_BY_CLIENT\"\nnamespace_id = \"1001\"\n\
+             simple = {{ limit = {CLIENT_LIMIT}, period = 60 }}\n\n\
+             [[ratelimits]]\nname = \"AUTH_FAILURES_BY_ADDRESS\"\nnamespace_id = \"1002\"\n\
+             simple = {{ limit = {ADDRESS_LIMIT}, period = 60 }}\n"
+        ),
+        no_kv_binding: false,
+    };
+    Worker::start_issuer(
+        "ratelimit",
+        &[
+            ("ISSUER", ISSUER),
+            ("REQUIRE_HTTPS", "false"),
+            ("DEFAULT_AUDIENCE", "https://api.example"),
+        ],
+        &signing_keys_json(&[("rl", &random_key())]),
+        &setup,
+    )
+}
+
+fn token_from(w: &Worker, address: &str, id: &str, secret: &str) -> crate::harness::HttpResponse {
+    w.post(
+        "/oauth2/token",
+        &[
+            ("Authorization", &crate::harness::basic(id, secret)),
+            ("CF-Connecting-IP", address),
+        ],
+        GRANT,
+    )
+}
+
+fn assert_rate_limited(r: &crate::harness::HttpResponse) {
+    r.assert_error(429, "temporarily_unavailable");
+    let retry = r.header("retry-after").expect("429 carries Retry-After");
+    let secs: u64 = retry.parse().expect("Retry-After is seconds");
+    assert!((1..=60).contains(&secs), "Retry-After {secs}");
+    assert!(r.header("www-authenticate").is_none(), "{:?}", r.headers);
+}
+
+/// Failures for one client id are limited, but the holder of the real
+/// secret still gets tokens; failures from one address block that address
+/// (even with valid credentials) and no other.
+#[test]
+fn failed_authentication_is_rate_limited_by_client_and_by_address() {
+    let w = rate_limited_worker();
+    let (id, secret) = w.create_client(&["--scope", "read"]);
+    let (other_id, other_secret) = w.create_client(&["--scope", "read"]);
+
+    // By client id, each failure from a different address.
+    for i in 0..CLIENT_LIMIT {
+        token_from(&w, &format!("192.0.2.{i}"), &id, "ets_wrong")
+            .assert_error(401, "invalid_client");
+    }
+    let r = token_from(&w, "192.0.2.100", &id, "ets_wrong");
+    assert_rate_limited(&r);
+    assert_eq!(r.header("retry-after"), Some("60"));
+    // Not locked out: the real secret works, from any address.
+    let ok = token_from(&w, "192.0.2.101", &id, &secret);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    // By address, each failure with a different unknown id.
+    let attacker = "198.51.100.66";
+    for i in 0..ADDRESS_LIMIT {
+        token_from(&w, attacker, &format!("etc_unknown{i}"), "ets_x")
+            .assert_error(401, "invalid_client");
+    }
+    assert_rate_limited(&token_from(&w, attacker, "etc_unknown-last", "ets_x"));
+    // That address is refused even with valid credentials...
+    assert_rate_limited(&token_from(&w, attacker, &other_id, &other_secret));
+    // ...and no other address is slowed.
+    let ok = token_from(&w, "203.0.113.5", &other_id, &other_secret);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+
+    // Successful callers are never counted: many successes from one address.
+    for _ in 0..(ADDRESS_LIMIT * 3) {
+        let ok = token_from(&w, "203.0.113.6", &other_id, &other_secret);
+        assert_eq!(ok.status, 200, "{}", ok.body);
+    }
+
+    std::thread::sleep(Duration::from_millis(300));
+    let log = w.log_text();
+    assert!(log.contains("\"outcome\":\"rate_limited\""), "{log}");
+    assert!(
+        log.contains("address over its failed-authentication limit"),
+        "{log}"
+    );
+    assert!(
+        log.contains("client id over its failed-authentication limit"),
+        "{log}"
+    );
+    assert!(
+        !log.contains(&secret) && !log.contains(&other_secret),
+        "secret in log"
+    );
+}
+
+/// A record in KV that does not parse: `500 server_error`, nothing issued,
+/// the cause in the log; other clients are unaffected.
+#[test]
+fn corrupt_client_record_is_server_error() {
+    let w = Worker::start(
+        "corrupt",
+        &[
+            ("ISSUER", ISSUER),
+            ("REQUIRE_HTTPS", "false"),
+            ("DEFAULT_AUDIENCE", "https://api.example"),
+        ],
+        &signing_keys_json(&[("c", &random_key())]),
+        false,
+    );
+    let (id, secret) = w.create_client(&["--scope", "read"]);
+    let (good_id, good_secret) = w.create_client(&["--scope", "read"]);
+    w.kv_put_raw(
+        &edge_token::client::record_key(&id),
+        "{\"version\":1,\"trunc",
+    );
+    for _ in 0..2 {
+        let r = w.token_basic(&id, &secret, GRANT);
+        r.assert_error(500, "server_error");
+        assert!(!r.body.contains("access_token") && !r.body.contains("trunc"));
+    }
+    let ok = w.token_basic(&good_id, &good_secret, GRANT);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    std::thread::sleep(Duration::from_millis(300));
+    let log = w.log_text();
+    assert!(log.contains("malformed client record"), "{log}");
+}
+
+/// Starts the issuer with a bad configuration and checks that every
+/// endpoint but 404 answers `500 server_error`, nothing is issued, and the
+/// log names the problem (`expected_log`).
+fn assert_bad_config(
+    name: &str,
+    vars: &[(&str, &str)],
+    keys: &str,
+    setup: Setup,
+    expected_log: &[&str],
+) {
+    let w = Worker::start_issuer(name, vars, keys, &setup);
+    let basic = crate::harness::basic("etc_any", "ets_any");
+    for path in ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"] {
+        let r = w.post(path, &[("Authorization", &basic)], GRANT);
+        r.assert_error(500, "server_error");
+        assert_eq!(
+            r.json()["error_description"],
+            "internal error",
+            "internal cause sent: {}",
+            r.body
+        );
+    }
+    let r = w.raw(b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    r.assert_error(500, "server_error");
+    std::thread::sleep(Duration::from_millis(300));
+    let log = w.log_text();
+    for expected in expected_log {
+        assert!(log.contains(expected), "{expected:?} not in log:\n{log}");
+    }
+    assert!(!log.contains("access_token"));
+}
+
+#[test]
+fn missing_signing_keys_is_server_error() {
+    assert_bad_config(
+        "no-keys",
+        &[("ISSUER", ISSUER), ("REQUIRE_HTTPS", "false")],
+        "",
+        Setup::default(),
+        &["SIGNING_KEYS is not set"],
+    );
+}
+
+#[test]
+fn malformed_ttls_are_server_error() {
+    assert_bad_config(
+        "bad-ttls",
+        &[
+            ("ISSUER", ISSUER),
+            ("REQUIRE_HTTPS", "false"),
+            ("TOKEN_TTL", "5m"),
+            ("MAX_TOKEN_TTL", "-1"),
+            ("KV_CACHE_TTL", "30"),
+            ("STORE_TIMEOUT_MS", "999999"),
+        ],
+        &signing_keys_json(&[("k", &random_key())]),
+        Setup::default(),
+        &[
+            "TOKEN_TTL must be a positive whole number, got \\\"5m\\\"",
+            "MAX_TOKEN_TTL must be a positive whole number, got \\\"-1\\\"",
+            "KV_CACHE_TTL must be at least 60",
+            "STORE_TIMEOUT_MS must be at most 30000",
+        ],
+    );
+}
+
+/// No `CLIENTS` binding: requests that need a client record are a 500 with
+/// the binding named in the log (config itself is fine, so metadata works).
+#[test]
+fn missing_kv_binding_is_server_error() {
+    let w = Worker::start_issuer(
+        "no-kv",
+        &[("ISSUER", ISSUER), ("REQUIRE_HTTPS", "false")],
+        &signing_keys_json(&[("k", &random_key())]),
+        &Setup {
+            extra_toml: String::new(),
+            no_kv_binding: true,
+        },
+    );
+    let basic = crate::harness::basic("etc_any", "ets_any");
+    for path in ["/oauth2/token", "/oauth2/introspect", "/oauth2/revoke"] {
+        let r = w.post(path, &[("Authorization", &basic)], GRANT);
+        r.assert_error(500, "server_error");
+        assert_eq!(
+            r.json()["error_description"],
+            "internal error",
+            "{}",
+            r.body
+        );
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let log = w.log_text();
+    assert!(
+        log.contains("client store misconfigured: KV binding CLIENTS"),
+        "{log}"
+    );
+}
