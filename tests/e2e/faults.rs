@@ -58,37 +58,43 @@ fn assert_rate_limited(r: &crate::harness::HttpResponse) {
 #[test]
 fn failed_authentication_is_rate_limited_by_client_and_by_address() {
     let w = rate_limited_worker();
+    run_rate_limit_scenario(&w);
+    // The same Worker's whole log, after a sweep of every endpoint.
+    sweep_responses_and_log(&w);
+}
+
+fn run_rate_limit_scenario(w: &Worker) {
     let (id, secret) = w.create_client(&["--scope", "read"]);
     let (other_id, other_secret) = w.create_client(&["--scope", "read"]);
 
     // By client id, each failure from a different address.
     for i in 0..CLIENT_LIMIT {
-        token_from(&w, &format!("192.0.2.{i}"), &id, "ets_wrong")
+        token_from(w, &format!("192.0.2.{i}"), &id, "ets_wrong")
             .assert_error(401, "invalid_client");
     }
-    let r = token_from(&w, "192.0.2.100", &id, "ets_wrong");
+    let r = token_from(w, "192.0.2.100", &id, "ets_wrong");
     assert_rate_limited(&r);
     assert_eq!(r.header("retry-after"), Some("60"));
     // Not locked out: the real secret works, from any address.
-    let ok = token_from(&w, "192.0.2.101", &id, &secret);
+    let ok = token_from(w, "192.0.2.101", &id, &secret);
     assert_eq!(ok.status, 200, "{}", ok.body);
 
     // By address, each failure with a different unknown id.
     let attacker = "198.51.100.66";
     for i in 0..ADDRESS_LIMIT {
-        token_from(&w, attacker, &format!("etc_unknown{i}"), "ets_x")
+        token_from(w, attacker, &format!("etc_unknown{i}"), "ets_x")
             .assert_error(401, "invalid_client");
     }
-    assert_rate_limited(&token_from(&w, attacker, "etc_unknown-last", "ets_x"));
+    assert_rate_limited(&token_from(w, attacker, "etc_unknown-last", "ets_x"));
     // That address is refused even with valid credentials...
-    assert_rate_limited(&token_from(&w, attacker, &other_id, &other_secret));
+    assert_rate_limited(&token_from(w, attacker, &other_id, &other_secret));
     // ...and no other address is slowed.
-    let ok = token_from(&w, "203.0.113.5", &other_id, &other_secret);
+    let ok = token_from(w, "203.0.113.5", &other_id, &other_secret);
     assert_eq!(ok.status, 200, "{}", ok.body);
 
     // Successful callers are never counted: many successes from one address.
     for _ in 0..(ADDRESS_LIMIT * 3) {
-        let ok = token_from(&w, "203.0.113.6", &other_id, &other_secret);
+        let ok = token_from(w, "203.0.113.6", &other_id, &other_secret);
         assert_eq!(ok.status, 200, "{}", ok.body);
     }
 
@@ -237,4 +243,99 @@ fn missing_kv_binding_is_server_error() {
         log.contains("client store misconfigured: KV binding CLIENTS"),
         "{log}"
     );
+}
+
+/// Every endpoint, successes and each kind of failure: every response but
+/// the public metadata carries the no-store headers, and the Worker's whole
+/// log never holds a client secret, its digest, a token (or its signature)
+/// or signing-key material.
+fn sweep_responses_and_log(w: &Worker) {
+    use crate::harness::basic;
+    let (id, secret) = w.create_client(&["--scope", "read write", "--introspect"]);
+    let digest = serde_json::to_value(edge_token::client::SecretHash::compute(
+        &id,
+        &edge_token::credentials::ClientSecret::new(secret.clone()),
+    ))
+    .unwrap();
+    let digest = digest.as_str().unwrap().to_owned();
+    let auth = basic(&id, &secret);
+    let issued = w.post("/oauth2/token", &[("Authorization", &auth)], GRANT);
+    assert_eq!(issued.status, 200, "{}", issued.body);
+    let token = issued.json()["access_token"].as_str().unwrap().to_owned();
+    let signature = token.rsplit('.').next().unwrap().to_owned();
+    let post_creds = format!("{GRANT}&client_id={id}&client_secret={secret}");
+    let form = [("Content-Type", "application/x-www-form-urlencoded")];
+    let with_auth = [("Authorization", auth.as_str())];
+    let mut responses = vec![
+        issued.clone(),
+        w.post("/oauth2/token", &[], &post_creds),
+        w.post("/oauth2/token", &with_auth, &format!("{GRANT}&scope=admin")),
+        w.post("/oauth2/token", &with_auth, "grant_type=password"),
+        w.post(
+            "/oauth2/token",
+            &with_auth,
+            &format!("{GRANT}&resource=not-a-uri"),
+        ),
+        w.post(
+            "/oauth2/token",
+            &[("Authorization", &basic(&id, "ets_wrong"))],
+            GRANT,
+        ),
+        w.post(
+            "/oauth2/token",
+            &[],
+            &format!("{GRANT}&client_id={id}&client_secret={secret}x"),
+        ),
+        w.post("/oauth2/token", &[], GRANT),
+        w.post("/oauth2/token", &with_auth, &"a".repeat(20_000)),
+        w.post("/oauth2/introspect", &with_auth, &format!("token={token}")),
+        w.post("/oauth2/introspect", &with_auth, "token=garbage"),
+        w.post("/oauth2/introspect", &with_auth, ""),
+        w.post("/oauth2/revoke", &with_auth, "token=garbage"),
+        w.post("/oauth2/revoke", &with_auth, &format!("token={token}")),
+        w.post("/oauth2/introspect", &with_auth, &format!("token={token}")),
+        w.post("/nope", &form, ""),
+    ];
+    for method in ["GET", "PUT", "DELETE", "OPTIONS"] {
+        responses.push(
+            w.raw(
+                format!("{method} /oauth2/token HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                    .as_bytes(),
+            ),
+        );
+    }
+    let statuses: Vec<u16> = responses.iter().map(|r| r.status).collect();
+    for expected in [200, 400, 401, 404, 405, 413] {
+        assert!(
+            statuses.contains(&expected),
+            "{expected} not swept: {statuses:?}"
+        );
+    }
+    for r in &responses {
+        r.assert_no_store();
+        assert!(
+            !r.body.contains(&secret) && !r.body.contains(&digest),
+            "{}",
+            r.body
+        );
+    }
+    let metadata = w.raw(b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    assert_eq!(metadata.status, 200);
+    assert!(metadata
+        .header("cache-control")
+        .is_some_and(|v| v.starts_with("public")));
+
+    std::thread::sleep(Duration::from_millis(500));
+    let log = w.log_text();
+    assert!(log.contains(&id), "the sweep's requests are not in the log");
+    for (what, needle) in [
+        ("client secret", secret.as_str()),
+        ("secret digest", digest.as_str()),
+        ("access token", token.as_str()),
+        ("token signature", signature.as_str()),
+    ] {
+        assert!(!log.contains(needle), "{what} in the log");
+    }
+    let key = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, &w.key);
+    assert!(!log.contains(&key), "signing key in the log");
 }
