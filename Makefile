@@ -9,7 +9,7 @@ CLI := cargo run --quiet --bin edge-token --
 API_PORT ?= 8788
 RESOURCE_WORKER := examples/resource-worker
 
-.PHONY: help install build build-issuer build-resource-worker dev test lint unit e2e deploy-check cli clean
+.PHONY: help install build build-issuer build-resource-worker dev test lint unit e2e schemathesis deploy-check cli clean bench soak fuzz
 
 help:
 	@echo "make dev    run the issuer on http://127.0.0.1:$(PORT) with a demo client, and the example API on :$(API_PORT)"
@@ -45,7 +45,7 @@ lint: install
 	cargo clippy -p resource-worker --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	cargo test --lib --bins --test service
+	cargo test --lib --bins --test service --test openapi
 	cargo test --doc
 
 e2e: build
@@ -68,7 +68,13 @@ bench: install build-issuer
 	cargo bench --bench core -- --warm-up-time 1 --measurement-time 5
 	node bench/run.mjs
 
-test: install lint unit e2e deploy-check
+# Property-based API tests of the release Worker against openapi.yaml
+# (builds the issuer itself). make test runs a short budget; make fuzz a long one.
+SCHEMATHESIS_MAX_TIME ?= 45
+schemathesis: install
+	@SCHEMATHESIS_MAX_TIME=$(SCHEMATHESIS_MAX_TIME) scripts/schemathesis.sh
+
+test: install lint unit e2e schemathesis deploy-check
 
 clean:
 	rm -rf target build .wrangler $(RESOURCE_WORKER)/build

@@ -206,7 +206,9 @@ async fn read_body(req: &mut Request) -> Body {
 async fn to_core(mut req: Request) -> HttpRequest {
     let url = req.inner().url();
     let (https, path) = split_url(&url);
-    let method = req.method().to_string();
+    // The raw method: worker::Method maps methods it does not know (QUERY,
+    // PROPFIND, ...) to GET, which would answer them as a GET.
+    let method = req.inner().method();
     // Only the headers the core reads: one lookup each instead of walking
     // them all through JS. (Repeated headers arrive joined by ", ".)
     let headers: Vec<(String, String)> = REQUEST_HEADERS

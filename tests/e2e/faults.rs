@@ -319,6 +319,12 @@ fn sweep_responses_and_log(w: &Worker) {
             r.body
         );
     }
+    // A method the runtime's Request type does not know is still refused.
+    let query = w.raw(
+        b"QUERY /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    query.assert_error(405, "invalid_request");
+    assert_eq!(query.header("allow"), Some("GET, HEAD"));
     let metadata = w.raw(b"GET /.well-known/oauth-authorization-server HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
     assert_eq!(metadata.status, 200);
     assert!(metadata
