@@ -45,7 +45,7 @@ lint: install
 	cargo clippy -p resource-worker --target wasm32-unknown-unknown -- -D warnings
 
 unit:
-	cargo test --lib --bins --test service --test openapi
+	cargo test --lib --bins --test service --test openapi --test props --test timing
 	cargo test --doc
 
 e2e: build

@@ -276,6 +276,18 @@ impl<'de> Deserialize<'de> for AccessTokenClaims {
     }
 }
 
+/// The claims [`AccessTokenClaims`] serialises from its own fields.
+const WRITTEN_CLAIMS: &[&str] = &[
+    "iss",
+    "sub",
+    "aud",
+    "exp",
+    "iat",
+    "jti",
+    "client_id",
+    "scope",
+];
+
 impl Serialize for AccessTokenClaims {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -290,8 +302,12 @@ impl Serialize for AccessTokenClaims {
         if !self.scope.is_empty() {
             map.serialize_entry("scope", &self.scope)?;
         }
+        // An extra claim never repeats a claim written above: a duplicate
+        // key would let it override (or confuse) the registered value.
         for (name, value) in &self.extra {
-            map.serialize_entry(name, value)?;
+            if !WRITTEN_CLAIMS.contains(&name.as_str()) {
+                map.serialize_entry(name, value)?;
+            }
         }
         map.end()
     }
