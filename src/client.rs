@@ -207,6 +207,22 @@ pub fn is_extra_claim_name(name: &str) -> bool {
         && !RESERVED_CLAIMS.iter().any(|r| r.eq_ignore_ascii_case(name))
 }
 
+/// Longest serialised `extra_claims` object, in bytes (every token carries it).
+pub const MAX_EXTRA_CLAIMS_BYTES: usize = 2048;
+
+/// Checks that `claims`, serialised, fit in [`MAX_EXTRA_CLAIMS_BYTES`].
+pub fn check_extra_claims_size(claims: &BTreeMap<String, serde_json::Value>) -> Result<(), String> {
+    let size = serde_json::to_string(claims)
+        .map_err(|e| e.to_string())?
+        .len();
+    if size > MAX_EXTRA_CLAIMS_BYTES {
+        return Err(format!(
+            "the extra claims take {size} bytes as JSON; at most {MAX_EXTRA_CLAIMS_BYTES} are allowed"
+        ));
+    }
+    Ok(())
+}
+
 /// Why a stored record cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordError {
@@ -270,6 +286,7 @@ impl ClientRecord {
                 "extra claim name {bad:?} is not allowed"
             )));
         }
+        check_extra_claims_size(&record.extra_claims).map_err(RecordError::Malformed)?;
         Ok(record)
     }
 

@@ -98,11 +98,25 @@ pub struct KeySet {
     keys: Vec<SigningKey>,
 }
 
-#[derive(Deserialize)]
+/// One `SIGNING_KEYS` entry as written: `{"kid": "...", "key": "<base64url>"}`.
+/// `key` is secret: `Debug` redacts it. (The admin CLI reads and writes key
+/// files with this type; [`KeySet::parse`] validates them.)
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct KeyEntry {
-    kid: String,
-    key: String,
+pub struct KeyEntry {
+    /// Key id (`kid` header of the tokens it signs).
+    pub kid: String,
+    /// The key, base64url.
+    pub key: String,
+}
+
+impl std::fmt::Debug for KeyEntry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KeyEntry")
+            .field("kid", &self.kid)
+            .field("key", &"<redacted>")
+            .finish()
+    }
 }
 
 impl KeySet {

@@ -1026,6 +1026,16 @@ fn token_corrupt_record_server_error() {
             good.replace(&client.digests()[0], "AAAA"),
             "malformed client record",
         ),
+        (
+            good.replace(
+                "\"disabled\":",
+                &format!(
+                    "\"extra_claims\":{{\"big\":\"{}\"}},\"disabled\":",
+                    "x".repeat(2100)
+                ),
+            ),
+            "the extra claims take 2110 bytes as JSON; at most 2048 are allowed",
+        ),
     ];
     for (json, internal) in cases {
         assert_ne!(json, good);

@@ -10,14 +10,13 @@ use std::process::{Command, ExitCode, Stdio};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use edge_token::client::{
-    generate_client_id, generate_client_secret, is_extra_claim_name, record_key, ClientRecord,
-    RotateError, SecretEntry, SecretHash, KEY_PREFIX, MAX_EXTRA_CLAIM_NAME, RECORD_VERSION,
-    RESERVED_CLAIMS,
+    check_extra_claims_size, generate_client_id, generate_client_secret, is_extra_claim_name,
+    record_key, ClientRecord, RotateError, SecretEntry, SecretHash, KEY_PREFIX,
+    MAX_EXTRA_CLAIM_NAME, RECORD_VERSION, RESERVED_CLAIMS,
 };
 use edge_token::random::{OsRandom, Random};
 use edge_token::scope::{is_absolute_uri, is_scope_token};
-use edge_token::token::KeySet;
-use serde::{Deserialize, Serialize};
+use edge_token::token::{KeyEntry, KeySet};
 use serde_json::Value;
 
 const USAGE: &str = "\
@@ -353,9 +352,6 @@ fn parse_duration(text: &str) -> Result<u64, String> {
 // Client records: option parsing and validation (no store involved).
 // ---------------------------------------------------------------------------
 
-/// Longest serialised `extra_claims` object, in bytes.
-const MAX_EXTRA_CLAIMS_BYTES: usize = 2048;
-
 fn split_scopes(values: Vec<String>) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for token in values
@@ -444,20 +440,8 @@ fn parse_claims(values: Vec<String>) -> Result<BTreeMap<String, Value>, String> 
             return Err(format!("--claim {name} given more than once"));
         }
     }
-    check_claims_size(&out)?;
+    check_extra_claims_size(&out)?;
     Ok(out)
-}
-
-fn check_claims_size(claims: &BTreeMap<String, Value>) -> Result<(), String> {
-    let size = serde_json::to_string(claims)
-        .map_err(|e| e.to_string())?
-        .len();
-    if size > MAX_EXTRA_CLAIMS_BYTES {
-        return Err(format!(
-            "the extra claims take {size} bytes as JSON; at most {MAX_EXTRA_CLAIMS_BYTES} are allowed"
-        ));
-    }
-    Ok(())
 }
 
 /// The rules every record the CLI writes must meet.
@@ -492,7 +476,7 @@ fn check_record(r: &ClientRecord) -> Result<(), String> {
     for name in r.extra_claims.keys() {
         check_claim_name(name)?;
     }
-    check_claims_size(&r.extra_claims)
+    check_extra_claims_size(&r.extra_claims)
 }
 
 /// A new record from `client create` options.
@@ -755,24 +739,6 @@ fn client_list(store: &Store) -> Result<String, String> {
 // ---------------------------------------------------------------------------
 // Signing keys: generation and the local SIGNING_KEYS file.
 // ---------------------------------------------------------------------------
-
-/// One `SIGNING_KEYS` entry. `key` is secret: never printed except by
-/// `key generate`, and kept verbatim when the file is rewritten.
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct KeyEntry {
-    kid: String,
-    key: String,
-}
-
-impl std::fmt::Debug for KeyEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyEntry")
-            .field("kid", &self.kid)
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
 
 /// A fresh 32-byte key; the kid defaults to `k<days since 1970>-<random>`.
 /// The kid is checked the same way the Worker checks it.
@@ -1453,6 +1419,7 @@ mod tests {
 
     #[test]
     fn claims_are_limited_to_2048_bytes() {
+        use edge_token::client::MAX_EXTRA_CLAIMS_BYTES;
         // {"big":"…"} is 10 bytes of framing.
         let fits = format!("big={}", "x".repeat(MAX_EXTRA_CLAIMS_BYTES - 10));
         assert!(parse_claims(vec![fits]).is_ok());
