@@ -16,6 +16,8 @@ help:
 	@echo "make test   formatting, lints (native + wasm32), unit, service and end-to-end tests"
 	@echo "make build  build the release Workers: the issuer into build/, the example API into $(RESOURCE_WORKER)/build/"
 	@echo "make cli    build the admin CLI (target/release/edge-token)"
+	@echo "make fuzz   cargo-fuzz the service, token verification and parsers ($(FUZZ_SECONDS) s per target), then a long schemathesis run"
+	@echo "make soak   sustained mixed load on workerd for $(SOAK_MINUTES) min: errors, p50/p99 and memory over time"
 	@echo "make bench  micro-benchmarks + load run on workerd vs the floor Worker and oidc-provider (see BENCHMARKS.md)"
 
 install:
@@ -76,5 +78,13 @@ schemathesis: install
 
 test: install lint unit e2e schemathesis deploy-check
 
+# Fuzzing with cargo-fuzz/libFuzzer (stable Rust + RUSTC_BOOTSTRAP=1), FUZZ_SECONDS
+# per target (FUZZ_TARGETS="request verify form" to choose), then schemathesis
+# with a longer budget.
+FUZZ_SECONDS ?= 60
+fuzz: install
+	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh $(FUZZ_TARGETS)
+	@SCHEMATHESIS_MAX_TIME=$(FUZZ_SECONDS) scripts/schemathesis.sh
+
 clean:
-	rm -rf target build .wrangler $(RESOURCE_WORKER)/build
+	rm -rf target build .wrangler $(RESOURCE_WORKER)/build fuzz/target fuzz/corpus fuzz/artifacts
