@@ -11,6 +11,11 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 /// (`cf-connecting-ip`, the caller's address, keys the failure rate limit.)
 pub const REQUEST_HEADERS: &[&str] = &["authorization", "content-type", "cf-connecting-ip"];
 
+/// Longest time an adapter waits for the whole request body, in
+/// milliseconds. A caller that sends less than it announced (or never ends
+/// a chunked body) gets `408` instead of holding the request open.
+pub const BODY_TIMEOUT_MS: u64 = 10_000;
+
 /// The request body as the adapter delivered it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Body {
@@ -19,6 +24,10 @@ pub enum Body {
     /// The body was longer than [`MAX_BODY_BYTES`] (declared or streamed);
     /// reading stopped there.
     TooLarge,
+    /// The body did not arrive in full within [`BODY_TIMEOUT_MS`].
+    TimedOut,
+    /// Reading the body failed (e.g. the caller went away mid-body).
+    Unreadable,
 }
 
 /// An incoming request. Header names are compared case-insensitively.

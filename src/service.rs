@@ -223,6 +223,15 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
                     413,
                 ))
             }
+            Body::TimedOut => {
+                return Err(Failure::status(
+                    OAuthError::InvalidRequest("request body not received in time"),
+                    408,
+                ))
+            }
+            Body::Unreadable => {
+                return Err(OAuthError::InvalidRequest("request body could not be read").into())
+            }
         };
         if !is_form_content_type(req.header("content-type")) {
             return Err(OAuthError::InvalidRequest(
@@ -658,10 +667,11 @@ fn store_failure(e: StoreError) -> Failure {
     Failure::internal(error, e.to_string())
 }
 
-/// The presented client id as it may be logged: if a caller swapped id and
-/// secret, the "id" is a secret and is replaced.
+/// The presented client id as it may be logged: if it holds a secret (a
+/// caller swapped id and secret, perhaps with a stray space, quote or
+/// prefix), it is replaced.
 fn loggable_client_id(id: &str) -> String {
-    if id.starts_with(crate::client::CLIENT_SECRET_PREFIX) {
+    if id.contains(crate::client::CLIENT_SECRET_PREFIX) {
         "<redacted: looks like a client secret>".to_owned()
     } else {
         id.to_owned()

@@ -11,7 +11,9 @@ use worker::{
 
 use crate::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
 use crate::config::{Config, ConfigError};
-use crate::http::{split_url, Body, HttpRequest, HttpResponse, MAX_BODY_BYTES, REQUEST_HEADERS};
+use crate::http::{
+    split_url, Body, HttpRequest, HttpResponse, BODY_TIMEOUT_MS, MAX_BODY_BYTES, REQUEST_HEADERS,
+};
 use crate::limit::{Blocklist, FailureLimiter, LimitKind, DEFAULT_BLOCKLIST_ENTRIES};
 use crate::random::OsRandom;
 use crate::service::Service;
@@ -165,8 +167,16 @@ impl Timer for WorkerTimer {
     }
 }
 
-/// Reads at most [`MAX_BODY_BYTES`]; stops early on a larger declared or streamed body.
+/// Reads at most [`MAX_BODY_BYTES`] within [`BODY_TIMEOUT_MS`]; stops early
+/// on a larger declared or streamed body.
 async fn read_body(req: &mut Request) -> Body {
+    let deadline = WorkerTimer.sleep(BODY_TIMEOUT_MS);
+    crate::timer::with_timeout(read_body_unbounded(req), deadline)
+        .await
+        .unwrap_or(Body::TimedOut)
+}
+
+async fn read_body_unbounded(req: &mut Request) -> Body {
     let declared = req
         .headers()
         .get("content-length")
@@ -182,18 +192,18 @@ async fn read_body(req: &mut Request) -> Body {
             return match req.bytes().await {
                 Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => Body::Bytes(bytes),
                 Ok(_) => Body::TooLarge,
-                Err(_) => Body::Bytes(Vec::new()),
+                Err(_) => Body::Unreadable,
             }
         }
         None => {}
     }
     let Ok(mut stream) = req.stream() else {
-        return Body::Bytes(Vec::new());
+        return Body::Unreadable;
     };
     let mut body = Vec::new();
     while let Some(chunk) = stream.next().await {
         let Ok(chunk) = chunk else {
-            return Body::Bytes(Vec::new());
+            return Body::Unreadable;
         };
         if body.len() + chunk.len() > MAX_BODY_BYTES {
             return Body::TooLarge;

@@ -719,6 +719,13 @@ fn too_large(path: &str, auth: &Client) -> HttpRequest {
     }
 }
 
+fn with_body(path: &str, auth: &Client, body: Body) -> HttpRequest {
+    HttpRequest {
+        body,
+        ..post(path, Some(auth), "")
+    }
+}
+
 fn plain_http(mut req: HttpRequest) -> HttpRequest {
     req.https = false;
     req
@@ -951,6 +958,11 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
             post(token, Some(&Client::unknown()), GRANT),
         ),
         ("body too large", too_large(token, &client)),
+        ("body timed out", with_body(token, &client, Body::TimedOut)),
+        (
+            "body unreadable",
+            with_body(token, &client, Body::Unreadable),
+        ),
     ] {
         c.check(label, &req, &world.handle(&req));
     }
@@ -1011,6 +1023,14 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
             post(introspect, Some(&client), "token=x"),
         ),
         ("body too large", too_large(introspect, &gateway)),
+        (
+            "body timed out",
+            with_body(introspect, &gateway, Body::TimedOut),
+        ),
+        (
+            "body unreadable",
+            with_body(introspect, &gateway, Body::Unreadable),
+        ),
     ] {
         c.check(label, &req, &world.handle(&req));
     }
@@ -1050,6 +1070,11 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
             post(revoke, Some(&Client::unknown()), "token=x"),
         ),
         ("body too large", too_large(revoke, &client)),
+        ("body timed out", with_body(revoke, &client, Body::TimedOut)),
+        (
+            "body unreadable",
+            with_body(revoke, &client, Body::Unreadable),
+        ),
     ] {
         c.check(label, &req, &world.handle(&req));
     }

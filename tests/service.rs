@@ -567,6 +567,23 @@ fn token_body_too_large_payload_too_large() {
 }
 
 #[test]
+fn token_body_timed_out_or_unreadable_refused_without_lookup() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    for (body, status, description) in [
+        (Body::TimedOut, 408, "request body not received in time"),
+        (Body::Unreadable, 400, "request body could not be read"),
+    ] {
+        let mut req = basic_post(&client, "");
+        req.body = body;
+        let outcome = handle(&config, &store, &req);
+        let json = assert_error(&outcome, status, "invalid_request");
+        assert_eq!(json["error_description"], description);
+    }
+    assert_eq!(store.reads(), 0);
+}
+
+#[test]
 fn token_missing_content_type_invalid_request() {
     let config = default_config();
     let (store, client) = stored_client();

@@ -329,7 +329,7 @@ fn check_response(f: &Fixture, req: &HttpRequest, out: &Outcome, now: u64, hangi
     let route = route(&req.path);
     let status = r.status;
     assert!(
-        matches!(status, 200 | 400 | 401 | 403 | 404 | 405 | 413 | 429 | 503),
+        matches!(status, 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 429 | 503),
         "unexpected status {status}: {r:?}"
     );
     assert!(
@@ -598,7 +598,11 @@ fn fuzz_one(data: &[u8]) {
         _ => headers.push((ip, input.string())),
     }
     let body = if f1 & 0x20 != 0 {
-        Body::TooLarge
+        match f3 & 6 {
+            0 => Body::TimedOut,
+            2 => Body::Unreadable,
+            _ => Body::TooLarge,
+        }
     } else if f3 & 1 != 0 {
         Body::Bytes(input.rest().to_vec())
     } else {

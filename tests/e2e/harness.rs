@@ -114,7 +114,12 @@ impl Worker {
 
     /// The issuer with a [`Setup`] beyond vars and keys: extra
     /// wrangler.toml (e.g. `[[ratelimits]]`), or no KV binding at all.
-    pub fn start_issuer(name: &str, vars: &[(&str, &str)], signing_keys: &str, setup: &Setup) -> Worker {
+    pub fn start_issuer(
+        name: &str,
+        vars: &[(&str, &str)],
+        signing_keys: &str,
+        setup: &Setup,
+    ) -> Worker {
         let main = Path::new(ROOT).join("build/index.js");
         Self::start_custom(&main, name, vars, signing_keys, false, None, setup)
     }
@@ -284,6 +289,19 @@ impl Worker {
     /// Everything the Worker and wrangler logged so far.
     pub fn log_text(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// The log once it contains every one of `needles` (log lines reach the
+    /// file a little after the response), or as it is after 10 s.
+    pub fn log_with(&self, needles: &[&str]) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log_text();
+            if needles.iter().all(|n| log.contains(n)) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
     }
 
     /// Runs the admin CLI against this Worker's local store.

@@ -6,6 +6,7 @@
 
 mod faults;
 mod harness;
+mod hostile;
 mod interop;
 mod lifecycle;
 mod resource;
@@ -576,9 +577,9 @@ fn cli_errors_are_one_line_and_nonzero() {
         "{}",
         unknown.stderr
     );
+    let (id, _) = standard_client();
     let list = w.cli(&["client", "list"]);
     assert!(list.success, "{}", list.stderr);
-    let (id, _) = standard_client();
     assert!(list
         .json()
         .as_array()
