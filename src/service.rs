@@ -266,11 +266,14 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
         )?;
         audit.client_id = Some(loggable_client_id(&creds.client_id));
         audit.auth_method = Some(creds.method.name());
-        // Set by Cloudflare's edge (callers cannot forge it there).
+        // Set by Cloudflare's edge (callers cannot forge it there). Bounded
+        // in length like every limiter key, so the blocklist stays small.
         let address = req
             .header("cf-connecting-ip")
             .map(str::trim)
-            .filter(|a| !a.is_empty());
+            .filter(|a| !a.is_empty())
+            .map(limit_key);
+        let address = address.as_deref();
         if let (Some(address), Some(blocklist)) = (address, self.blocklist) {
             if let Some(left) = blocklist.blocked_for(address, now) {
                 return Err(Failure::internal(
@@ -287,7 +290,8 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
         }
     }
 
-    /// Counts a failed authentication by address and by client id; turns
+    /// Counts a failed authentication by address (already a limiter key)
+    /// and by client id; turns
     /// the `401` into a `429` when either is over its limit. A limiter that
     /// fails or times out is logged and ignored (fail open).
     async fn count_failure(
@@ -302,12 +306,12 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
         let mut notes: Vec<String> = Vec::new();
         let mut over = false;
         let keys = [
-            address.map(|a| (LimitKind::Address, a)),
-            Some((LimitKind::Client, client_id)),
+            address.map(|a| (LimitKind::Address, a.to_owned())),
+            Some((LimitKind::Client, limit_key(client_id))),
         ];
-        for (kind, value) in keys.into_iter().flatten() {
+        for (kind, key) in keys.into_iter().flatten() {
             let counted = with_timeout(
-                self.limiter.record_failure(kind, &limit_key(value)),
+                self.limiter.record_failure(kind, &key),
                 self.timer.sleep(config.store_timeout_ms),
             )
             .await
@@ -322,7 +326,7 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
                     over = true;
                     notes.push(format!("{what} over its failed-authentication limit"));
                     if let (LimitKind::Address, Some(blocklist)) = (kind, self.blocklist) {
-                        blocklist.block(value, now, now.saturating_add(period));
+                        blocklist.block(&key, now, now.saturating_add(period));
                     }
                 }
                 Err(e) => notes.push(format!("rate limiter ({what}) failed: {e}")),

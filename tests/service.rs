@@ -2332,3 +2332,26 @@ fn store_unavailable_is_not_counted_as_a_failure() {
     );
     assert_eq!(limiter.keys(), 0);
 }
+
+#[test]
+fn long_address_is_limited_by_its_bounded_key() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(0);
+    let blocklist = Blocklist::new(16);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: Some(&blocklist),
+    };
+    let address = "9".repeat(5_000);
+    let outcome = rig.handle(&from_address(wrong_secret(&client), &address));
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(limiter.count(LimitKind::Address, &limit_key(&address)), 1);
+    // Blocked before lookup, under the same bounded key.
+    let reads = store.reads();
+    let outcome = rig.handle(&from_address(basic_post(&client, ""), &address));
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(store.reads(), reads);
+}
