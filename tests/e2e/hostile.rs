@@ -1349,14 +1349,26 @@ fn slow_and_incomplete_bodies() {
     check(t, &r, Duration::ZERO, Expect::NotAllowed("POST"));
 
     // Over 16 KiB and never finished: 413 without waiting for the rest.
-    let mut conn = Conn::open(&t.w);
-    conn.send(&chunked_head("POST", &auth));
-    for _ in 0..20 {
-        conn.send(&chunk(&[b'a'; 1024]));
+    // (wrangler dev's ProxyWorker sometimes answers such a request itself,
+    // 503 text/plain "Your worker restarted mid-request", because the
+    // Worker answered while the body was still coming: that is the dev
+    // proxy's answer, not ours, so the case is tried again once.)
+    for attempt in 0..2 {
+        let mut conn = Conn::open(&t.w);
+        conn.send(&chunked_head("POST", &auth));
+        for _ in 0..20 {
+            conn.send(&chunk(&[b'a'; 1024]));
+        }
+        let (r, elapsed) = conn.read(false, DEADLINE).response();
+        drop(conn);
+        let proxy_503 = r.status == 503 && r.body.starts_with("Your worker restarted mid-request");
+        if proxy_503 && attempt == 0 {
+            settle(t);
+            continue;
+        }
+        check(t, &r, elapsed, Expect::Error(413, "invalid_request"));
+        break;
     }
-    let (r, elapsed) = conn.read(false, DEADLINE).response();
-    check(t, &r, elapsed, Expect::Error(413, "invalid_request"));
-    drop(conn);
     settle(t);
 }
 
