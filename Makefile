@@ -89,7 +89,7 @@ soak: install build-issuer
 	cargo build --release --bin edge-token
 	SOAK_MINUTES=$(SOAK_MINUTES) SOAK_CONCURRENCY=$(SOAK_CONCURRENCY) node bench/soak.mjs
 
-# Fuzzing with cargo-fuzz/libFuzzer (stable Rust + RUSTC_BOOTSTRAP=1), FUZZ_SECONDS
+# Fuzzing with cargo-fuzz/libFuzzer (the pinned Rust + RUSTC_BOOTSTRAP=1), FUZZ_SECONDS
 # per target (FUZZ_TARGETS="request verify form" to choose), then schemathesis
 # with a longer budget.
 FUZZ_SECONDS ?= 60

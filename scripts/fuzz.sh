@@ -5,7 +5,7 @@
 # non-zero if any target crashed (or failed to build), printing the artifact.
 #
 # Installs the pinned cargo-fuzz into .tools if missing. libFuzzer and the
-# sanitizer need nightly rustc flags; the stable toolchain is used with
+# sanitizer need nightly rustc flags; the pinned toolchain (rust-toolchain.toml) is used with
 # RUSTC_BOOTSTRAP=1 (no nightly download). Builds go to fuzz/target, never
 # the workspace's target/.
 #

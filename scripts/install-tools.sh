@@ -1,8 +1,19 @@
 #!/usr/bin/env bash
 # Installs everything the build and tests need that a machine with Rust, Node
-# and make may lack: the wasm32 target, pinned worker-build, wasm-bindgen-cli
-# at exactly the version in Cargo.lock, and the npm packages (wrangler,
-# workerd, binaryen) from package-lock.json. Idempotent and quiet when done.
+# and make may lack, all pinned: the wasm32 target of the toolchain that
+# rust-toolchain.toml names (exactly 1.95.0), worker-build 0.8.7 and
+# wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock, both
+# `cargo install --locked` (their own published Cargo.lock, so no dependency
+# floats at install time), and the npm packages (wrangler, workerd, binaryen)
+# from package-lock.json. Idempotent and quiet when done.
+#
+# Why wasm-bindgen is 0.2.129 in Cargo.lock, not 0.2.130: the Cargo.lock that
+# wasm-bindgen-cli 0.2.130 was published with pins webpki-roots 1.0.11, a
+# version the crates.io index no longer lists, so `cargo install --locked`
+# of 0.2.130 cannot resolve. 0.2.129's lock resolves (cargo warns that one
+# entry, yoke-derive 0.8.3, was yanked since; yanked crates stay installable
+# from a lock file). worker 0.8.7 needs wasm-bindgen ^0.2.129. Moving
+# wasm-bindgen up means checking the new CLI's lock installs --locked here.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -27,7 +38,7 @@ fi
 
 if ! worker-build --version 2>/dev/null | grep -qxE "(worker-build )?$WORKER_BUILD_VERSION"; then
   log "installing worker-build $WORKER_BUILD_VERSION into .tools"
-  cargo install --quiet --root "$TOOLS" worker-build --version "=$WORKER_BUILD_VERSION"
+  cargo install --quiet --locked --root "$TOOLS" worker-build --version "=$WORKER_BUILD_VERSION"
 fi
 
 bindgen_version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
@@ -37,7 +48,7 @@ if [ -z "$bindgen_version" ]; then
 fi
 if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_version"; then
   log "installing wasm-bindgen-cli $bindgen_version into .tools (matches Cargo.lock)"
-  cargo install --quiet --force --root "$TOOLS" wasm-bindgen-cli --version "=$bindgen_version"
+  cargo install --quiet --locked --force --root "$TOOLS" wasm-bindgen-cli --version "=$bindgen_version"
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \

@@ -602,7 +602,8 @@ proptest! {
             // A valid URI with one interesting character inserted anywhere.
             (absolute_uri(), interesting_char(), any::<Index>()).prop_map(|(u, c, at)| {
                 let at = at.index(u.len() + 1);
-                format!("{}{c}{}", &u[..at], &u[at..])
+                let (head, tail) = u.split_at(at);
+                format!("{head}{c}{tail}")
             }),
         ]
     ) {

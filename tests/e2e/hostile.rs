@@ -646,7 +646,7 @@ fn hostile_sizes_within_the_limit() {
     }
     // 15 KiB of one allowed token, repeated: deduplicated.
     let repeated = format!("{GRANT}&scope={}", "read+".repeat(15 * 1024 / 5));
-    let bad_tail = format!("{}%22", &repeated);
+    let bad_tail = format!("{repeated}%22");
     let scope = |s: &str| form(TOKEN, a, format!("{GRANT}&scope={s}").as_bytes());
     let bad_scope = Expect::Error(400, "invalid_scope");
     let cases = vec![
