@@ -11,7 +11,7 @@ const worker =
     ? {
         scriptPath: path.join(root, "build", "index.js"),
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-        kvNamespaces: { CLIENTS: "bench-cold" },
+        kvNamespaces: { CLIENTS: "bench-cold", REVOCATIONS: "bench-cold-revocations" },
         bindings: { ISSUER: "http://127.0.0.1", SIGNING_KEYS: process.env.SIGNING_KEYS, REQUIRE_HTTPS: "false" },
       }
     : { script: 'export default { fetch() { return new Response("ok"); } };' };

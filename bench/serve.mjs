@@ -28,7 +28,7 @@ const mf = new Miniflare({
       scriptPath: path.join(root, "build", "index.js"),
       modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
       compatibilityDate,
-      kvNamespaces: { CLIENTS: "edge-token-clients-local" },
+      kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
       bindings: {
         ISSUER: process.env.ISSUER ?? `http://127.0.0.1:${edgePort}`,
         SIGNING_KEYS: process.env.SIGNING_KEYS,

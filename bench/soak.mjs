@@ -351,7 +351,7 @@ for (let attempt = 1; !mf; attempt++) {
         scriptPath: path.join(root, "build", "index.js"),
         modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
         compatibilityDate: "2026-04-01",
-        kvNamespaces: { CLIENTS: "edge-token-clients-local" },
+        kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
         ratelimits: limits,
         bindings: {
           ISSUER: `http://127.0.0.1:${port}`,

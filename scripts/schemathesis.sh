@@ -57,6 +57,10 @@ compatibility_date = "2026-04-01"
 binding = "CLIENTS"
 id = "schemathesis-clients"
 
+[[kv_namespaces]]
+binding = "REVOCATIONS"
+id = "schemathesis-revocations"
+
 # Failed authentication is rate limited as in production by client id; the
 # address limit is set high so one local caller is not blocked for the rest
 # of the run (a 429 is still a documented answer).

@@ -80,7 +80,9 @@
 //! seconds (plus any `cacheTtl`) to be seen everywhere. The issuer keeps an
 //! entry until the token's `exp` plus
 //! [`REVOCATION_MARGIN_SECS`](crate::service::REVOCATION_MARGIN_SECS), which
-//! covers any leeway up to that margin.
+//! is more than any leeway a [`Verifier`] takes ([`MAX_LEEWAY_SECS`]).
+//! The denylist lives in its own KV namespace (binding `REVOCATIONS`), so an
+//! API needs only read access to it, never to client records.
 //!
 //! # Token transport
 //!
@@ -99,6 +101,15 @@ use crate::token::{self, AccessTokenClaims, KeySet, VerifyError};
 
 /// Default clock-skew allowance, in seconds, for `exp`, `iat` and `nbf`.
 pub const DEFAULT_LEEWAY_SECS: u64 = 30;
+/// Largest clock-skew allowance a [`Verifier`] takes, in seconds. Below the
+/// issuer's denylist margin
+/// ([`REVOCATION_MARGIN_SECS`](crate::service::REVOCATION_MARGIN_SECS)), so
+/// a revoked token's denylist entry always outlives the last moment any
+/// API accepts the token; and the issuer still revokes a token until its
+/// `exp` plus this much.
+pub const MAX_LEEWAY_SECS: u64 = 60;
+
+const _: () = assert!(MAX_LEEWAY_SECS < crate::service::REVOCATION_MARGIN_SECS);
 
 /// The revocation denylist's KV key prefix (`revoked:`) and
 /// `revoked_key(jti)` (`revoked:<jti>`), re-exported from [`crate::store`] so
@@ -174,11 +185,12 @@ impl Verifier {
         }
     }
 
-    /// Sets the clock-skew leeway, in seconds. Keep it small: it extends the
-    /// life of every token, including revoked ones, by that much.
+    /// Sets the clock-skew leeway, in seconds, capped at
+    /// [`MAX_LEEWAY_SECS`]. Keep it small: it extends the life of every
+    /// token by that much (a revoked one stays on the denylist longer).
     #[must_use]
     pub fn with_leeway(mut self, leeway_secs: u64) -> Self {
-        self.leeway_secs = leeway_secs;
+        self.leeway_secs = leeway_secs.min(MAX_LEEWAY_SECS);
         self
     }
 
@@ -489,6 +501,13 @@ mod tests {
             v.verify(&token, &[], EXP + DEFAULT_LEEWAY_SECS),
             invalid("token expired")
         );
+    }
+
+    #[test]
+    fn leeway_is_capped_below_the_denylist_margin() {
+        let v = verifier().with_leeway(3600);
+        assert_eq!(v.leeway_secs(), MAX_LEEWAY_SECS);
+        assert!(v.leeway_secs() < crate::service::REVOCATION_MARGIN_SECS);
     }
 
     #[test]

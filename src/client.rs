@@ -16,6 +16,9 @@ use subtle::{Choice, ConstantTimeEq};
 
 use crate::credentials::ClientSecret;
 use crate::random::{Random, RandomError};
+use crate::scope::{
+    check_audiences, check_scopes, MAX_AUDIENCES, MAX_AUDIENCE_BYTES, MAX_SCOPE_BYTES,
+};
 
 /// Version of the record layout this build reads and writes.
 pub const RECORD_VERSION: u32 = 1;
@@ -146,6 +149,12 @@ pub struct ClientRecord {
     /// May call the introspection endpoint (RFC 7662).
     #[serde(default)]
     pub introspect: bool,
+    /// When not empty, the only tokens this client may introspect: those
+    /// with at least one of these audiences. Any other token introspects as
+    /// `{"active":false}` (RFC 7662 §2.2, RFC 9700 §4.10). Empty: every
+    /// token of this issuer.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub introspect_audiences: Vec<String>,
     /// Static extra claims put in every token of this client. Names are
     /// checked by [`is_extra_claim_name`]: registered claims can never be
     /// overridden.
@@ -223,6 +232,46 @@ pub fn check_extra_claims_size(claims: &BTreeMap<String, serde_json::Value>) -> 
     Ok(())
 }
 
+/// Longest client id a record may have (and a request may present).
+pub const MAX_CLIENT_ID_LEN: usize = crate::credentials::MAX_CREDENTIAL_LEN;
+
+/// Whether `id` may be a record's client id: 1 to [`MAX_CLIENT_ID_LEN`]
+/// visible ASCII characters other than `"` and `\` (it appears unescaped
+/// in tokens, twice).
+pub fn is_record_client_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= MAX_CLIENT_ID_LEN
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
+}
+
+/// Longest `ISSUER` accepted by the configuration.
+pub const MAX_ISSUER_LEN: usize = 256;
+
+/// The token budget: the largest claims JSON any record that passes
+/// [`ClientRecord::validate`] can produce, with the longest issuer. Made of
+/// the fixed claims (names, punctuation, two 20-digit times, a 22-character
+/// `jti`), the issuer, the client id twice (`sub`, `client_id`), the
+/// audiences (with quotes and commas), the scopes and the extra claims.
+pub const MAX_CLAIMS_JSON_BYTES: usize = 160
+    + MAX_ISSUER_LEN
+    + 2 * MAX_CLIENT_ID_LEN
+    + (MAX_AUDIENCE_BYTES + 3 * MAX_AUDIENCES + 2)
+    + MAX_SCOPE_BYTES
+    + MAX_EXTRA_CLAIMS_BYTES;
+
+/// The largest token the issuer can mint: header with the longest `kid`,
+/// the budgeted claims, an HS256 signature, all base64url.
+pub const MAX_MINTED_TOKEN_LEN: usize = (38 + crate::token::MAX_KID_LEN).div_ceil(3) * 4
+    + 1
+    + MAX_CLAIMS_JSON_BYTES.div_ceil(3) * 4
+    + 1
+    + 43;
+
+// The issuer never mints a token its own verifier rejects as too large.
+const _: () = assert!(MAX_MINTED_TOKEN_LEN <= crate::token::MAX_TOKEN_LEN);
+
 /// Why a stored record cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RecordError {
@@ -262,6 +311,7 @@ impl ClientRecord {
             token_ttl: None,
             disabled: false,
             introspect: false,
+            introspect_audiences: Vec::new(),
             extra_claims: BTreeMap::new(),
             created_at: now,
             updated_at: now,
@@ -278,16 +328,72 @@ impl ClientRecord {
         if record.client_id != client_id {
             return Err(RecordError::IdMismatch);
         }
-        if record.token_ttl == Some(0) {
-            return Err(RecordError::Malformed("token_ttl must be positive".into()));
-        }
-        if let Some(bad) = record.extra_claims.keys().find(|k| !is_extra_claim_name(k)) {
-            return Err(RecordError::Malformed(format!(
-                "extra claim name {bad:?} is not allowed"
-            )));
-        }
-        check_extra_claims_size(&record.extra_claims).map_err(RecordError::Malformed)?;
+        record.validate().map_err(RecordError::Malformed)?;
         Ok(record)
+    }
+
+    /// The rules every record obeys, checked by the CLI before it writes one
+    /// and by the Worker when it reads one: a client id of at most
+    /// [`MAX_CLIENT_ID_LEN`] visible ASCII characters, scope and audience
+    /// lists within [`check_scopes`] / [`check_audiences`], defaults among
+    /// the allowed values, a positive lifetime, and extra claims within
+    /// [`MAX_EXTRA_CLAIMS_BYTES`]. Together these bound the largest token
+    /// the client can get below what verifiers accept (see
+    /// [`MAX_CLAIMS_JSON_BYTES`]).
+    pub fn validate(&self) -> Result<(), String> {
+        if !is_record_client_id(&self.client_id) {
+            return Err(format!(
+                "client_id must be 1-{MAX_CLIENT_ID_LEN} visible ASCII characters without '\"' or '\\'"
+            ));
+        }
+        if self.token_ttl == Some(0) {
+            return Err("token_ttl must be positive".to_owned());
+        }
+        for (what, list) in [
+            ("allowed scopes", &self.allowed_scopes),
+            ("default scopes", &self.default_scopes),
+        ] {
+            check_scopes(list.iter().map(String::as_str))
+                .map_err(|e| format!("{what}: {}", e.scope_message()))?;
+        }
+        if let Some(extra) = self
+            .default_scopes
+            .iter()
+            .find(|s| !self.allowed_scopes.contains(s))
+        {
+            return Err(format!(
+                "default scope {extra:?} is not among the allowed scopes"
+            ));
+        }
+        for (what, list) in [
+            ("allowed audiences", &self.allowed_audiences),
+            ("default audiences", &self.default_audiences),
+            ("introspection audiences", &self.introspect_audiences),
+        ] {
+            check_audiences(list.iter().map(String::as_str))
+                .map_err(|e| format!("{what}: {}", e.audience_message()))?;
+        }
+        if let Some(extra) = self
+            .default_audiences
+            .iter()
+            .find(|a| !self.allowed_audiences.contains(a))
+        {
+            return Err(format!(
+                "default audience {extra:?} is not among the allowed audiences"
+            ));
+        }
+        if let Some(bad) = self.extra_claims.keys().find(|k| !is_extra_claim_name(k)) {
+            return Err(format!("extra claim name {bad:?} is not allowed"));
+        }
+        check_extra_claims_size(&self.extra_claims)
+    }
+
+    /// Whether this client may learn about a token with audiences `aud`
+    /// through introspection: always when it has no introspection
+    /// audiences, else when `aud` names at least one of them.
+    pub fn may_introspect(&self, aud: &crate::token::Audience) -> bool {
+        self.introspect_audiences.is_empty()
+            || self.introspect_audiences.iter().any(|i| aud.contains(i))
     }
 
     /// Serialises the record for storage.
@@ -308,6 +414,14 @@ impl ClientRecord {
             "default_audiences": self.default_audiences,
             "token_ttl": self.token_ttl,
             "introspect": self.introspect,
+            "introspect_audiences": self.introspect_audiences,
+            "introspect_reach": if !self.introspect {
+                "none (introspection not allowed)"
+            } else if self.introspect_audiences.is_empty() {
+                "every token of this issuer (no --introspect-audience)"
+            } else {
+                "tokens with one of introspect_audiences"
+            },
             "extra_claims": self.extra_claims,
             "created_at": self.created_at,
             "updated_at": self.updated_at,

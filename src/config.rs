@@ -1,6 +1,7 @@
 //! Worker configuration, parsed once per isolate from vars and secrets.
 
-use crate::scope::is_absolute_uri;
+use crate::client::MAX_ISSUER_LEN;
+use crate::scope::{check_audiences, is_audience};
 use crate::token::KeySet;
 
 /// Default access-token lifetime, seconds.
@@ -14,6 +15,13 @@ pub const DEFAULT_CLIENT_CACHE_TTL: u64 = 30;
 
 /// The smallest `cacheTtl` Workers KV accepts.
 pub const MIN_KV_CACHE_TTL: u64 = 60;
+/// Largest `MAX_TOKEN_TTL` (and so any token lifetime) accepted, seconds.
+/// A short-lived access token is the point: revocation and disabling bite
+/// through expiry, and the denylist entry of a revoked token lives as long.
+pub const MAX_MAX_TOKEN_TTL: u64 = 24 * 3600;
+/// Largest `KV_CACHE_TTL` accepted, seconds: it adds to the time a disable,
+/// rotation or deletion takes to bite everywhere.
+pub const MAX_KV_CACHE_TTL: u64 = 300;
 /// Default `RATE_LIMIT_PERIOD`, seconds.
 pub const DEFAULT_RATE_LIMIT_PERIOD: u64 = 60;
 /// Default `STORE_TIMEOUT_MS`.
@@ -85,8 +93,13 @@ impl Config {
             .unwrap_or_default();
         if issuer.is_empty() {
             errors.push("ISSUER is not set (e.g. \"https://auth.example.com\")".to_owned());
+        } else if issuer.len() > MAX_ISSUER_LEN {
+            errors.push(format!(
+                "ISSUER must be at most {MAX_ISSUER_LEN} bytes, got {}",
+                issuer.len()
+            ));
         } else if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
-            || !is_absolute_uri(&issuer)
+            || !is_audience(&issuer)
             || issuer.contains('?')
             || issuer
                 .split_once("://")
@@ -110,6 +123,11 @@ impl Config {
             DEFAULT_MAX_TOKEN_TTL,
             &mut errors,
         );
+        if max_token_ttl > MAX_MAX_TOKEN_TTL {
+            errors.push(format!(
+                "MAX_TOKEN_TTL must be at most {MAX_MAX_TOKEN_TTL} (24 hours), got {max_token_ttl}"
+            ));
+        }
         if token_ttl > max_token_ttl {
             errors.push(format!(
                 "TOKEN_TTL ({token_ttl}) is larger than MAX_TOKEN_TTL ({max_token_ttl})"
@@ -123,6 +141,11 @@ impl Config {
         );
         if kv_cache_ttl < MIN_KV_CACHE_TTL {
             errors.push(format!("KV_CACHE_TTL must be at least {MIN_KV_CACHE_TTL} (Workers KV minimum), got {kv_cache_ttl}"));
+        }
+        if kv_cache_ttl > MAX_KV_CACHE_TTL {
+            errors.push(format!(
+                "KV_CACHE_TTL must be at most {MAX_KV_CACHE_TTL} (it delays every disable and rotation), got {kv_cache_ttl}"
+            ));
         }
 
         let client_cache_ttl = match lookup("CLIENT_CACHE_TTL").as_deref().map(str::trim) {
@@ -161,12 +184,10 @@ impl Config {
             .filter(|a| !a.is_empty())
             .map(str::to_owned)
             .collect();
-        if let Some(bad) = default_audiences
-            .iter()
-            .find(|a| !a.bytes().all(|b| b.is_ascii_graphic()))
-        {
+        if let Err(e) = check_audiences(default_audiences.iter().map(String::as_str)) {
             errors.push(format!(
-                "DEFAULT_AUDIENCE contains a malformed audience {bad:?}"
+                "DEFAULT_AUDIENCE: {} (the same bound as a client's audiences)",
+                e.audience_message()
             ));
         }
 
@@ -180,6 +201,13 @@ impl Config {
                 true
             }
         };
+
+        // RFC 8414 §2: the issuer identifier is an https URL.
+        if require_https && issuer.starts_with("http://") {
+            errors.push(format!(
+                "ISSUER must be an https:// URL when REQUIRE_HTTPS is true (RFC 8414 §2), got {issuer:?}"
+            ));
+        }
 
         let rate_limit_period = parse_seconds(
             "RATE_LIMIT_PERIOD",
@@ -369,5 +397,90 @@ mod tests {
             .unwrap_err();
             assert!(e.to_string().contains(message), "{name}={value}: {e}");
         }
+    }
+
+    #[test]
+    fn https_issuer_required_with_require_https() {
+        let e = from(&[("ISSUER", "http://auth.example"), ("SIGNING_KEYS", KEYS)]).unwrap_err();
+        assert!(
+            e.to_string().contains("https:// URL when REQUIRE_HTTPS"),
+            "{e}"
+        );
+        let e = from(&[
+            ("ISSUER", "http://auth.example"),
+            ("SIGNING_KEYS", KEYS),
+            ("REQUIRE_HTTPS", "true"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("RFC 8414"), "{e}");
+        assert!(from(&[
+            ("ISSUER", "http://127.0.0.1:8787"),
+            ("SIGNING_KEYS", KEYS),
+            ("REQUIRE_HTTPS", "false"),
+        ])
+        .is_ok());
+        assert!(from(&[("ISSUER", "https://auth.example"), ("SIGNING_KEYS", KEYS)]).is_ok());
+    }
+
+    #[test]
+    fn upper_bounds_on_lifetimes_and_caches() {
+        for (vars, message) in [
+            (
+                vec![("MAX_TOKEN_TTL", "86401")],
+                "MAX_TOKEN_TTL must be at most 86400",
+            ),
+            (
+                vec![("KV_CACHE_TTL", "301")],
+                "KV_CACHE_TTL must be at most 300",
+            ),
+            (
+                vec![("KV_CACHE_TTL", "60"), ("CLIENT_CACHE_TTL", "61")],
+                "CLIENT_CACHE_TTL (61) must not exceed KV_CACHE_TTL (60)",
+            ),
+            (
+                vec![("ISSUER", "https://a\"b")],
+                "ISSUER must be an http(s) origin",
+            ),
+        ] {
+            let mut all = vec![("ISSUER", "https://a"), ("SIGNING_KEYS", KEYS)];
+            all.extend(vars.iter().copied());
+            let e = from(&all).unwrap_err();
+            assert!(e.to_string().contains(message), "{vars:?}: {e}");
+        }
+        let long = format!("https://{}", "a".repeat(MAX_ISSUER_LEN));
+        let e = from(&[("ISSUER", long.as_str()), ("SIGNING_KEYS", KEYS)]).unwrap_err();
+        assert!(
+            e.to_string().contains("ISSUER must be at most 256 bytes"),
+            "{e}"
+        );
+        let c = from(&[
+            ("ISSUER", "https://a"),
+            ("SIGNING_KEYS", KEYS),
+            ("MAX_TOKEN_TTL", "86400"),
+            ("KV_CACHE_TTL", "300"),
+            ("CLIENT_CACHE_TTL", "300"),
+        ])
+        .unwrap();
+        assert_eq!((c.max_token_ttl, c.kv_cache_ttl), (86400, 300));
+    }
+
+    #[test]
+    fn default_audience_has_the_client_audience_bound() {
+        let many: Vec<String> = (0..17).map(|i| format!("urn:a{i}")).collect();
+        let many = many.join(" ");
+        let e = from(&[
+            ("ISSUER", "https://a"),
+            ("SIGNING_KEYS", KEYS),
+            ("DEFAULT_AUDIENCE", many.as_str()),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("more than 16 audiences"), "{e}");
+        let e = from(&[
+            ("ISSUER", "https://a"),
+            ("SIGNING_KEYS", KEYS),
+            ("DEFAULT_AUDIENCE", "not-a-uri"),
+        ])
+        .unwrap_err();
+        assert!(e.to_string().contains("DEFAULT_AUDIENCE"), "{e}");
     }
 }

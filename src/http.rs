@@ -16,8 +16,9 @@ pub const REQUEST_HEADERS: &[&str] = &["authorization", "content-type", "cf-conn
 /// a chunked body) gets `408` instead of holding the request open.
 pub const BODY_TIMEOUT_MS: u64 = 10_000;
 
-/// The request body as the adapter delivered it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The request body as the adapter delivered it. Its `Debug` shows only
+/// the length: a form body carries `client_secret` or `client_assertion`.
+#[derive(Clone, PartialEq, Eq)]
 pub enum Body {
     /// The whole body, at most [`MAX_BODY_BYTES`] long.
     Bytes(Vec<u8>),
@@ -30,8 +31,23 @@ pub enum Body {
     Unreadable,
 }
 
+impl std::fmt::Debug for Body {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Body::Bytes(bytes) => write!(f, "Bytes(<{} bytes, redacted>)", bytes.len()),
+            Body::TooLarge => f.write_str("TooLarge"),
+            Body::TimedOut => f.write_str("TimedOut"),
+            Body::Unreadable => f.write_str("Unreadable"),
+        }
+    }
+}
+
+/// Placeholder that `Debug` output shows instead of a credential or token.
+pub const REDACTED: &str = "<redacted>";
+
 /// An incoming request. Header names are compared case-insensitively.
-#[derive(Debug, Clone)]
+/// Its `Debug` redacts the `Authorization` header and the body.
+#[derive(Clone)]
 pub struct HttpRequest {
     /// Upper-case method, e.g. `POST`.
     pub method: String,
@@ -43,6 +59,27 @@ pub struct HttpRequest {
     pub headers: Vec<(String, String)>,
     /// The (bounded) body.
     pub body: Body,
+}
+
+impl std::fmt::Debug for HttpRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let headers: Vec<(&str, &str)> = self
+            .headers
+            .iter()
+            .map(|(n, v)| {
+                let secret =
+                    n.eq_ignore_ascii_case("authorization") || n.eq_ignore_ascii_case("cookie");
+                (n.as_str(), if secret { REDACTED } else { v.as_str() })
+            })
+            .collect();
+        f.debug_struct("HttpRequest")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("https", &self.https)
+            .field("headers", &headers)
+            .field("body", &self.body)
+            .finish()
+    }
 }
 
 impl HttpRequest {
@@ -63,8 +100,8 @@ impl HttpRequest {
     }
 }
 
-/// An outgoing response.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An outgoing response. Its `Debug` redacts an `access_token` in the body.
+#[derive(Clone, PartialEq, Eq)]
 pub struct HttpResponse {
     /// HTTP status code.
     pub status: u16,
@@ -72,6 +109,31 @@ pub struct HttpResponse {
     pub headers: Vec<(&'static str, String)>,
     /// UTF-8 body.
     pub body: String,
+}
+
+impl std::fmt::Debug for HttpResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpResponse")
+            .field("status", &self.status)
+            .field("headers", &self.headers)
+            .field("body", &redact_access_token(&self.body))
+            .finish()
+    }
+}
+
+/// `body` with the value of every `"access_token":"..."` replaced.
+fn redact_access_token(body: &str) -> String {
+    const FIELD: &str = "\"access_token\":\"";
+    let mut out = String::with_capacity(body.len());
+    let mut rest = body;
+    while let Some(at) = rest.find(FIELD) {
+        let (head, tail) = rest.split_at(at + FIELD.len());
+        out.push_str(head);
+        out.push_str(REDACTED);
+        rest = tail.find('"').map_or("", |end| tail.split_at(end).1);
+    }
+    out.push_str(rest);
+    out
 }
 
 impl HttpResponse {
@@ -123,6 +185,44 @@ pub fn split_url(url: &str) -> (bool, &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn debug_redacts_credentials_and_tokens() {
+        let req = HttpRequest {
+            method: "POST".into(),
+            path: "/oauth2/token".into(),
+            https: true,
+            headers: vec![
+                (
+                    "Authorization".into(),
+                    "Basic c2VjcmV0LWlkOmV0c19zZWNyZXQ=".into(),
+                ),
+                (
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                ),
+            ],
+            body: Body::Bytes(b"client_secret=ets_secret&client_assertion=eyJ.x.y".to_vec()),
+        };
+        let shown = format!("{req:?}");
+        assert!(
+            !shown.contains("c2VjcmV0") && !shown.contains("ets_secret"),
+            "{shown}"
+        );
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert!(
+            shown.contains("application/x-www-form-urlencoded"),
+            "{shown}"
+        );
+        assert!(shown.contains("<49 bytes, redacted>"), "{shown}");
+        let res = HttpResponse::json(
+            200,
+            r#"{"access_token":"eyJhbGc.eyJpc3M.c2ln","token_type":"Bearer"}"#.into(),
+        );
+        let shown = format!("{res:?}");
+        assert!(!shown.contains("eyJ"), "{shown}");
+        assert!(shown.contains("token_type"), "{shown}");
+    }
 
     #[test]
     fn split_url_finds_scheme_and_path() {

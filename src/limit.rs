@@ -1,21 +1,29 @@
-//! Rate limiting of failed client authentication.
+//! Rate limiting: of failed client authentication, and of revocations.
 //!
-//! Two counters, each fed only by *failures* (successful callers never touch
-//! them, so they are never slowed):
+//! Two counters are fed only by *failures* (successful callers never touch
+//! them, so they are never slowed), and neither ever refuses valid
+//! credentials, so nobody can lock a good client out by failing on purpose:
 //!
-//! - **by caller address**: once an address is over its limit, every request
-//!   from it that needs client authentication gets `429` at once, before any
-//!   store read or digest, until the period ends. The isolate remembers the
-//!   verdict in a bounded [`Blocklist`], because the Workers Rate Limiting
-//!   binding can only count, not peek.
+//! - **by caller address** ([`address_key`]: the IPv4 address, or the /64 of
+//!   an IPv6 one): once an address is over its limit, *failed* attempts from
+//!   it get `429` instead of `401` until the period ends, and ids the isolate
+//!   already knows to be unknown get `429` without a store read. A request
+//!   with valid credentials is served: machine clients often share an egress
+//!   address (a cluster's NAT, a cloud NAT gateway, carrier NAT), and one
+//!   misconfigured job behind it must not cut off the others. The isolate
+//!   remembers the verdict in a bounded [`Blocklist`], because the Workers
+//!   Rate Limiting binding can only count, not peek.
 //! - **by client id**: once an id is over its limit, further *failed*
 //!   attempts on it get `429` instead of `401`. The holder of the real secret
-//!   still gets tokens, so nobody can lock a client out by failing on
-//!   purpose with its (public) id. Secrets are 256 random bits: the limit
-//!   exists to stop floods, not to make guessing harder.
+//!   still gets tokens. Secrets are 256 random bits: the limit exists to stop
+//!   floods, not to make guessing harder.
 //!
-//! The counting itself is a capability, [`FailureLimiter`]: the Worker uses
-//! the Rate Limiting binding, tests use [`MemoryLimiter`].
+//! A third counter, **revocations by client**, counts each revocation that
+//! writes a denylist entry: past its limit the client gets `429`, so no
+//! client can turn the revocation endpoint into a free KV write loop.
+//!
+//! The counting itself is a capability, [`Limiter`]: the Worker uses
+//! the Rate Limiting bindings, tests use [`MemoryLimiter`].
 
 use std::cell::RefCell;
 use std::collections::HashMap;
@@ -24,13 +32,32 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use sha2::{Digest, Sha256};
 
-/// Which counter a failure goes to.
+/// Which counter an event goes to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum LimitKind {
-    /// Keyed by the presented client id.
+    /// Failed authentications, keyed by the presented client id.
     Client,
-    /// Keyed by the caller's address (`CF-Connecting-IP`).
+    /// Failed authentications, keyed by the caller's address ([`address_key`]).
     Address,
+    /// Revocations that write a denylist entry, keyed by the client id.
+    Revocation,
+}
+
+/// The limiter key of a caller address (`CF-Connecting-IP`): an IPv4
+/// address as it is; an IPv6 address by its /64 (`2001:db8:1:2::/64`),
+/// since one host usually holds a whole /64; an IPv4-mapped IPv6 address as
+/// its IPv4 address; anything else through [`limit_key`]. `None` for a
+/// missing or blank header.
+pub fn address_key(header: Option<&str>) -> Option<String> {
+    let raw = header.map(str::trim).filter(|a| !a.is_empty())?;
+    if let Ok(v6) = raw.parse::<std::net::Ipv6Addr>() {
+        if let Some(v4) = v6.to_ipv4_mapped() {
+            return Some(v4.to_string());
+        }
+        let [a, b, c, d, ..] = v6.segments();
+        return Some(format!("{a:x}:{b:x}:{c:x}:{d:x}::/64"));
+    }
+    Some(limit_key(raw))
 }
 
 /// Longest key passed to a limiter; longer ones are replaced by their SHA-256.
@@ -47,22 +74,22 @@ pub fn limit_key(value: &str) -> String {
     format!("sha256:{}", URL_SAFE_NO_PAD.encode(digest))
 }
 
-/// Counts failed authentications.
+/// Counts events (failed authentications, revocations) per key.
 // Implementations run on a single-threaded runtime (Workers); no Send bound wanted.
 #[allow(async_fn_in_trait)]
-pub trait FailureLimiter {
-    /// Counts one failure for `key`; `Ok(true)` while the key is within its
+pub trait Limiter {
+    /// Counts one event for `key`; `Ok(true)` while the key is within its
     /// limit, `Ok(false)` once it is over. `Err` (logged) means the limiter
-    /// could not answer; the service then fails open (answers `401`).
-    async fn record_failure(&self, kind: LimitKind, key: &str) -> Result<bool, String>;
+    /// could not answer; the service then fails open.
+    async fn hit(&self, kind: LimitKind, key: &str) -> Result<bool, String>;
 }
 
 /// No rate limiting: every failure is within the limit.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoLimiter;
 
-impl FailureLimiter for NoLimiter {
-    async fn record_failure(&self, _kind: LimitKind, _key: &str) -> Result<bool, String> {
+impl Limiter for NoLimiter {
+    async fn hit(&self, _kind: LimitKind, _key: &str) -> Result<bool, String> {
         Ok(true)
     }
 }
@@ -111,8 +138,8 @@ impl MemoryLimiter {
     }
 }
 
-impl FailureLimiter for MemoryLimiter {
-    async fn record_failure(&self, kind: LimitKind, key: &str) -> Result<bool, String> {
+impl Limiter for MemoryLimiter {
+    async fn hit(&self, kind: LimitKind, key: &str) -> Result<bool, String> {
         if self.failing.get() {
             return Err("injected limiter failure".to_owned());
         }
@@ -184,6 +211,29 @@ mod tests {
         let key = limit_key(&long);
         assert!(key.starts_with("sha256:") && key.len() == 7 + 43, "{key}");
         assert_ne!(key, limit_key(&"y".repeat(MAX_KEY_LEN + 1)));
+    }
+
+    #[test]
+    fn address_key_groups_ipv6_by_64_and_keeps_ipv4() {
+        assert_eq!(
+            address_key(Some(" 203.0.113.7 ")).as_deref(),
+            Some("203.0.113.7")
+        );
+        let a = address_key(Some("2001:db8:1:2:aaaa::1"));
+        assert_eq!(a.as_deref(), Some("2001:db8:1:2::/64"));
+        assert_eq!(
+            a,
+            address_key(Some("2001:0db8:0001:0002:ffff:ffff:ffff:ffff"))
+        );
+        assert_ne!(a, address_key(Some("2001:db8:1:3::1")));
+        assert_eq!(
+            address_key(Some("::ffff:192.0.2.1")).as_deref(),
+            Some("192.0.2.1")
+        );
+        assert_eq!(address_key(Some("  ")), None);
+        assert_eq!(address_key(None), None);
+        let long = "x".repeat(MAX_KEY_LEN + 1);
+        assert_eq!(address_key(Some(&long)), Some(limit_key(&long)));
     }
 
     #[test]

@@ -1,13 +1,125 @@
 //! Scope ([RFC 6749 §3.3](https://www.rfc-editor.org/rfc/rfc6749#section-3.3)) and
-//! audience ([RFC 8707](https://www.rfc-editor.org/rfc/rfc8707)) decisions.
+//! audience ([RFC 8707](https://www.rfc-editor.org/rfc/rfc8707)) decisions,
+//! and the one bound on each list ([`check_scopes`], [`check_audiences`]):
+//! applied to what a client record may hold (CLI and Worker), to the
+//! configured default audiences and to every request, so no token carries
+//! more than the verifier's size limit allows (see [`crate::client`]'s
+//! token budget).
+
+use std::collections::HashSet;
 
 use crate::client::ClientRecord;
 use crate::error::OAuthError;
 
-/// Most audiences one token may carry.
+/// Most audiences one list (a request, a client's allowed or default
+/// audiences, `DEFAULT_AUDIENCE`) and so one token may carry.
 pub const MAX_AUDIENCES: usize = 16;
-/// Longest accepted audience / resource value.
-pub const MAX_AUDIENCE_LEN: usize = 2048;
+/// Longest accepted audience / resource value, in bytes.
+pub const MAX_AUDIENCE_LEN: usize = 512;
+/// Most bytes the audiences of one list take together.
+pub const MAX_AUDIENCE_BYTES: usize = 1536;
+/// Most scope-tokens in one list (a request's `scope`, a client's allowed scopes).
+pub const MAX_SCOPES: usize = 64;
+/// Longest scope-token, in bytes.
+pub const MAX_SCOPE_LEN: usize = 128;
+/// Most bytes the scopes of one list take, joined by spaces (a token's `scope`).
+pub const MAX_SCOPE_BYTES: usize = 1024;
+
+/// Why a scope or audience list is out of bounds (or malformed).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListError {
+    /// More entries than allowed.
+    TooMany,
+    /// One entry longer than allowed.
+    TooLong,
+    /// All entries together longer than allowed.
+    TooLarge,
+    /// An entry that is not a scope-token / absolute URI.
+    Malformed,
+}
+
+impl ListError {
+    fn describe(self, what: &str) -> String {
+        match self {
+            ListError::TooMany if what == "scope" => format!("more than {MAX_SCOPES} scopes"),
+            ListError::TooMany => format!("more than {MAX_AUDIENCES} audiences"),
+            ListError::TooLong if what == "scope" => {
+                format!("a scope longer than {MAX_SCOPE_LEN} bytes")
+            }
+            ListError::TooLong => format!("an audience longer than {MAX_AUDIENCE_LEN} bytes"),
+            ListError::TooLarge if what == "scope" => {
+                format!("scopes longer than {MAX_SCOPE_BYTES} bytes together")
+            }
+            ListError::TooLarge => {
+                format!("audiences longer than {MAX_AUDIENCE_BYTES} bytes together")
+            }
+            ListError::Malformed if what == "scope" => "a malformed scope".to_owned(),
+            ListError::Malformed => {
+                "an audience that is not an absolute URI without a fragment".to_owned()
+            }
+        }
+    }
+
+    /// A message naming the bound, for configuration and CLI errors.
+    pub fn scope_message(self) -> String {
+        self.describe("scope")
+    }
+
+    /// A message naming the bound, for configuration and CLI errors.
+    pub fn audience_message(self) -> String {
+        self.describe("audience")
+    }
+}
+
+/// The scope bound: at most [`MAX_SCOPES`] entries (counted before any
+/// de-duplication), each a scope-token of at most [`MAX_SCOPE_LEN`] bytes,
+/// at most [`MAX_SCOPE_BYTES`] joined by spaces.
+pub fn check_scopes<'a>(scopes: impl IntoIterator<Item = &'a str>) -> Result<(), ListError> {
+    let mut count = 0usize;
+    let mut bytes = 0usize;
+    for s in scopes {
+        count += 1;
+        if count > MAX_SCOPES {
+            return Err(ListError::TooMany);
+        }
+        if s.len() > MAX_SCOPE_LEN {
+            return Err(ListError::TooLong);
+        }
+        if !is_scope_token(s) {
+            return Err(ListError::Malformed);
+        }
+        bytes += s.len() + usize::from(count > 1);
+    }
+    if bytes > MAX_SCOPE_BYTES {
+        return Err(ListError::TooLarge);
+    }
+    Ok(())
+}
+
+/// The audience bound: at most [`MAX_AUDIENCES`] entries (counted before
+/// any de-duplication), each an audience of at most [`MAX_AUDIENCE_LEN`]
+/// bytes ([`is_audience`]), at most [`MAX_AUDIENCE_BYTES`] together.
+pub fn check_audiences<'a>(audiences: impl IntoIterator<Item = &'a str>) -> Result<(), ListError> {
+    let mut count = 0usize;
+    let mut bytes = 0usize;
+    for a in audiences {
+        count += 1;
+        if count > MAX_AUDIENCES {
+            return Err(ListError::TooMany);
+        }
+        if a.len() > MAX_AUDIENCE_LEN {
+            return Err(ListError::TooLong);
+        }
+        if !is_audience(a) {
+            return Err(ListError::Malformed);
+        }
+        bytes += a.len();
+    }
+    if bytes > MAX_AUDIENCE_BYTES {
+        return Err(ListError::TooLarge);
+    }
+    Ok(())
+}
 
 /// Whether `token` is a valid scope-token: `1*( %x21 / %x23-5B / %x5D-7E )`.
 pub fn is_scope_token(token: &str) -> bool {
@@ -17,19 +129,23 @@ pub fn is_scope_token(token: &str) -> bool {
             .all(|b| matches!(b, 0x21 | 0x23..=0x5b | 0x5d..=0x7e))
 }
 
+/// Removes repeated entries, keeping the first of each, in linear time.
+pub fn dedup<'a>(items: impl IntoIterator<Item = &'a str>) -> Vec<&'a str> {
+    let mut seen = HashSet::new();
+    items.into_iter().filter(|i| seen.insert(*i)).collect()
+}
+
 /// Splits a space-delimited scope string into distinct scope-tokens, in order.
-/// Runs of spaces are tolerated; any other invalid character is `invalid_scope`.
+/// Runs of spaces are tolerated; any other invalid character, or a list
+/// beyond [`check_scopes`]' bound (counted before de-duplication), is
+/// `invalid_scope`.
 pub fn parse_scope(scope: &str) -> Result<Vec<&str>, OAuthError> {
-    let mut out: Vec<&str> = Vec::new();
-    for token in scope.split(' ').filter(|t| !t.is_empty()) {
-        if !is_scope_token(token) {
-            return Err(OAuthError::InvalidScope("malformed scope"));
-        }
-        if !out.contains(&token) {
-            out.push(token);
-        }
+    let tokens = || scope.split(' ').filter(|t| !t.is_empty());
+    match check_scopes(tokens()) {
+        Ok(()) => Ok(dedup(tokens())),
+        Err(ListError::Malformed) => Err(OAuthError::InvalidScope("malformed scope")),
+        Err(_) => Err(OAuthError::InvalidScope("too many or too long scopes")),
     }
-    Ok(out)
 }
 
 /// The scopes to grant: the requested ones if all are allowed for the client,
@@ -71,6 +187,13 @@ pub fn is_absolute_uri(uri: &str) -> bool {
         && uri.bytes().all(|b| b.is_ascii_graphic())
 }
 
+/// Whether `value` may be an audience: an absolute URI without a fragment
+/// ([`is_absolute_uri`]) with no `"` or `\\` (never literal in a URI, RFC 3986
+/// §2), so it takes exactly its own length in a token.
+pub fn is_audience(value: &str) -> bool {
+    is_absolute_uri(value) && !value.bytes().any(|b| b == b'"' || b == b'\\')
+}
+
 /// The audiences for the token's `aud` claim.
 ///
 /// Requested values come from every `resource` parameter (each an absolute
@@ -85,32 +208,34 @@ pub fn grant_audiences(
     client: &ClientRecord,
     config_default: &[String],
 ) -> Result<Vec<String>, OAuthError> {
-    let mut requested: Vec<&str> = Vec::new();
-    for r in resources {
-        if !is_absolute_uri(r) || r.len() > MAX_AUDIENCE_LEN {
-            return Err(OAuthError::InvalidTarget(
-                "resource must be an absolute URI without a fragment",
-            ));
-        }
-        if !requested.contains(r) {
-            requested.push(r);
-        }
-    }
-    for a in audience
-        .unwrap_or_default()
-        .split(' ')
-        .filter(|a| !a.is_empty())
+    if resources
+        .iter()
+        .any(|r| !is_absolute_uri(r) || r.len() > MAX_AUDIENCE_LEN)
     {
-        if a.len() > MAX_AUDIENCE_LEN || !a.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(OAuthError::InvalidTarget("malformed audience"));
+        return Err(OAuthError::InvalidTarget(
+            "resource must be an absolute URI without a fragment",
+        ));
+    }
+    let all = || {
+        resources.iter().copied().chain(
+            audience
+                .unwrap_or_default()
+                .split(' ')
+                .filter(|a| !a.is_empty()),
+        )
+    };
+    // Bounded before de-duplication: a long list of repeats is refused too.
+    match check_audiences(all()) {
+        Ok(()) => {}
+        Err(ListError::Malformed) => return Err(OAuthError::InvalidTarget("malformed audience")),
+        Err(ListError::TooMany) => {
+            return Err(OAuthError::InvalidTarget("too many audiences requested"))
         }
-        if !requested.contains(&a) {
-            requested.push(a);
+        Err(ListError::TooLong | ListError::TooLarge) => {
+            return Err(OAuthError::InvalidTarget("requested audiences too long"))
         }
     }
-    if requested.len() > MAX_AUDIENCES {
-        return Err(OAuthError::InvalidTarget("too many audiences requested"));
-    }
+    let requested = dedup(all());
     let defaults: &[String] = if client.default_audiences.is_empty() {
         config_default
     } else {

@@ -19,7 +19,7 @@ use crate::credentials::{self, Credentials};
 use crate::error::OAuthError;
 use crate::form;
 use crate::http::{Body, HttpRequest, HttpResponse};
-use crate::limit::{limit_key, Blocklist, FailureLimiter, LimitKind};
+use crate::limit::{address_key, limit_key, Blocklist, LimitKind, Limiter};
 use crate::metadata;
 use crate::random::Random;
 use crate::routes::{route, Route};
@@ -31,7 +31,8 @@ use crate::token::{self, mint, AccessTokenClaims, Audience};
 /// The shortest expiration Workers KV accepts for a key, in seconds from now.
 pub const MIN_KV_EXPIRATION_SECS: u64 = 60;
 /// How long a denylist entry outlives its token's `exp`, so APIs verifying
-/// with a clock leeway (30 s by default in [`crate::bearer`]) still see it.
+/// with a clock leeway (30 s by default in [`crate::bearer`], at most
+/// [`crate::bearer::MAX_LEEWAY_SECS`]) still see it.
 pub const REVOCATION_MARGIN_SECS: u64 = 120;
 
 /// The response to send and the line to log.
@@ -68,7 +69,8 @@ pub struct Service<'a, S, R, L, T> {
 /// ([RFC 6749 §4.4.2](https://www.rfc-editor.org/rfc/rfc6749#section-4.4.2),
 /// [RFC 7662 §2.1](https://www.rfc-editor.org/rfc/rfc7662#section-2.1),
 /// [RFC 7009 §2.1](https://www.rfc-editor.org/rfc/rfc7009#section-2.1)).
-#[derive(Debug, Default)]
+/// Its `Debug` redacts `client_secret` and `token`.
+#[derive(Default)]
 pub struct Params<'a> {
     /// `grant_type`.
     pub grant_type: Option<&'a str>,
@@ -86,6 +88,22 @@ pub struct Params<'a> {
     pub token: Option<&'a str>,
     /// `token_type_hint` (accepted and ignored: there is one token type).
     pub token_type_hint: Option<&'a str>,
+}
+
+impl std::fmt::Debug for Params<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |v: Option<&str>| v.map(|_| crate::http::REDACTED);
+        f.debug_struct("Params")
+            .field("grant_type", &self.grant_type)
+            .field("scope", &self.scope)
+            .field("client_id", &self.client_id)
+            .field("client_secret", &redacted(self.client_secret))
+            .field("resource", &self.resource)
+            .field("audience", &self.audience)
+            .field("token", &redacted(self.token))
+            .field("token_type_hint", &self.token_type_hint)
+            .finish()
+    }
 }
 
 impl<'a> Params<'a> {
@@ -174,7 +192,7 @@ fn is_form_content_type(value: Option<&str>) -> bool {
         })
 }
 
-impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L, T> {
+impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
     /// Answers one request at time `now` (Unix seconds).
     pub async fn handle(&self, req: &HttpRequest, now: u64) -> Outcome {
         let route = route(&req.path);
@@ -267,25 +285,41 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
         audit.client_id = Some(loggable_client_id(&creds.client_id));
         audit.auth_method = Some(creds.method.name());
         // Set by Cloudflare's edge (callers cannot forge it there). Bounded
-        // in length like every limiter key, so the blocklist stays small.
-        let address = req
-            .header("cf-connecting-ip")
-            .map(str::trim)
-            .filter(|a| !a.is_empty())
-            .map(limit_key);
+        // in length like every limiter key, so the blocklist stays small;
+        // IPv6 by its /64.
+        let address = address_key(req.header("cf-connecting-ip"));
         let address = address.as_deref();
-        if let (Some(address), Some(blocklist)) = (address, self.blocklist) {
-            if let Some(left) = blocklist.blocked_for(address, now) {
-                return Err(Failure::internal(
-                    OAuthError::RateLimited { retry_after: left },
-                    "address over its failed-authentication limit".to_owned(),
-                ));
+        let blocked = match (address, self.blocklist) {
+            (Some(address), Some(blocklist)) => blocklist.blocked_for(address, now),
+            _ => None,
+        };
+        let over_address = |retry_after: u64, cause: &str| {
+            Failure::internal(
+                OAuthError::RateLimited { retry_after },
+                format!("{cause}; address over its failed-authentication limit"),
+            )
+        };
+        // A blocked address still gets tokens for valid credentials; only
+        // failures (and ids this isolate knows to be unknown, without a
+        // store read) are refused.
+        if let (Some(left), Some(cache)) = (blocked, self.cache) {
+            if let Some(Cached::Missing) = cache.get(&creds.client_id, now) {
+                return Err(over_address(left, "unknown client (cached)"));
             }
         }
         match self.authenticate_client(config, &creds, now).await {
-            Err(failure) if failure.error == OAuthError::InvalidClient => Err(self
-                .count_failure(config, address, &creds.client_id, now, failure)
-                .await),
+            Err(failure) if failure.error == OAuthError::InvalidClient => {
+                // An address already blocked is not counted again: its
+                // block ends when the period that tripped it ends.
+                let counted_address = if blocked.is_some() { None } else { address };
+                let failure = self
+                    .count_failure(config, counted_address, &creds.client_id, now, failure)
+                    .await;
+                match blocked {
+                    Some(left) => Err(over_address(left, failure.cause.as_deref().unwrap_or(""))),
+                    None => Err(failure),
+                }
+            }
             other => other,
         }
     }
@@ -311,14 +345,14 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
         ];
         for (kind, key) in keys.into_iter().flatten() {
             let counted = with_timeout(
-                self.limiter.record_failure(kind, &key),
+                self.limiter.hit(kind, &key),
                 self.timer.sleep(config.store_timeout_ms),
             )
             .await
             .unwrap_or_else(|| Err("timed out".to_owned()));
             let what = match kind {
                 LimitKind::Address => "address",
-                LimitKind::Client => "client id",
+                LimitKind::Client | LimitKind::Revocation => "client id",
             };
             match counted {
                 Ok(true) => {}
@@ -439,10 +473,19 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
         let token = params
             .token
             .ok_or(OAuthError::InvalidRequest("token is required"))?;
+        let inactive = || HttpResponse::json(200, r#"{"active":false}"#.to_owned());
         let Some(claims) = self.active_claims(config, token, now, audit).await? else {
             audit.outcome = "inactive";
-            return Ok(HttpResponse::json(200, r#"{"active":false}"#.to_owned()));
+            return Ok(inactive());
         };
+        // RFC 7662 §2.2: a protected resource learns only about tokens meant
+        // for it; to the caller, any other token is simply inactive.
+        if !caller.may_introspect(&claims.aud) {
+            audit.outcome = "inactive";
+            audit.cause =
+                Some("token audience outside this client's introspection audiences".to_owned());
+            return Ok(inactive());
+        }
         let body = serde_json::to_string(&ActiveIntrospection(&claims))
             .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
         audit.outcome = "active";
@@ -518,9 +561,13 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
         let token = params
             .token
             .ok_or(OAuthError::InvalidRequest("token is required"))?;
-        // RFC 7009 §2.2: an invalid or expired token is not an error.
+        // RFC 7009 §2.2: an invalid or expired token is not an error. A
+        // token is still revoked while any API may accept it: until its
+        // `exp` plus the largest verifier leeway.
+        let revocable_until =
+            |c: &AccessTokenClaims| c.exp.saturating_add(crate::bearer::MAX_LEEWAY_SECS);
         let claims = match token::verify(&config.keys, token) {
-            Ok(claims) if claims.iss == config.issuer && now < claims.exp => claims,
+            Ok(claims) if claims.iss == config.issuer && now < revocable_until(&claims) => claims,
             Ok(claims) => {
                 audit.jti = Some(claims.jti);
                 audit.outcome = "noop";
@@ -534,25 +581,82 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
             }
         };
         audit.jti = Some(claims.jti.clone());
+        audit.exp = Some(claims.exp);
         if claims.client_id != client.client_id {
             return Err(Failure::status(
                 OAuthError::UnauthorizedClient("a client may revoke only its own tokens"),
                 403,
             ));
         }
+        // Read first: revoking a revoked token writes nothing (no KV write
+        // loop, and no second write to one key within KV's one per second).
+        if self
+            .bounded(config, self.store.is_revoked(&claims.jti))
+            .await?
+        {
+            audit.outcome = "noop";
+            audit.cause = Some("already revoked".to_owned());
+            return Ok(HttpResponse::json(200, "{}".to_owned()));
+        }
+        if let Some(note) = self.count_revocation(config, &client.client_id).await? {
+            audit.cause = Some(note);
+        }
         let keep_until = claims
             .exp
             .saturating_add(REVOCATION_MARGIN_SECS)
             .max(now.saturating_add(MIN_KV_EXPIRATION_SECS));
-        self.bounded(
-            config,
-            self.store
-                .revoke(&claims.jti, &claims.client_id, keep_until),
-        )
-        .await?;
+        let written = self
+            .bounded(
+                config,
+                self.store
+                    .revoke(&claims.jti, &claims.client_id, keep_until),
+            )
+            .await;
+        if let Err(failure) = written {
+            // A concurrent revocation of the same token may have written it
+            // (KV refuses a second write to one key within a second): then
+            // the token is revoked, which is all the caller asked for.
+            if !matches!(
+                self.bounded(config, self.store.is_revoked(&claims.jti))
+                    .await,
+                Ok(true)
+            ) {
+                return Err(failure);
+            }
+            audit.cause = failure
+                .cause
+                .map(|c| format!("write failed but already revoked: {c}"));
+        }
         audit.outcome = "revoked";
-        audit.exp = Some(claims.exp);
         Ok(HttpResponse::json(200, "{}".to_owned()))
+    }
+
+    /// Counts one denylist write for `client_id` (`REVOCATIONS_BY_CLIENT`):
+    /// over the limit is `429`. A limiter that fails or times out is logged
+    /// and ignored (fail open: revoking is a security action); its note is
+    /// returned for the log.
+    async fn count_revocation(
+        &self,
+        config: &Config,
+        client_id: &str,
+    ) -> Result<Option<String>, Failure> {
+        let counted = with_timeout(
+            self.limiter
+                .hit(LimitKind::Revocation, &limit_key(client_id)),
+            self.timer.sleep(config.store_timeout_ms),
+        )
+        .await
+        .unwrap_or_else(|| Err("timed out".to_owned()));
+        match counted {
+            Ok(true) => Ok(None),
+            Err(e) => Ok(Some(format!("rate limiter (revocations) failed: {e}"))),
+            Ok(false) => Err(Failure::internal(
+                OAuthError::RateLimited {
+                    retry_after: config.rate_limit_period,
+                },
+                "client over its revocation limit".to_owned(),
+            )),
+        }
     }
 
     /// RFC 8414 metadata: public and cacheable.
@@ -605,7 +709,7 @@ impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L
     }
 }
 
-impl<S: ClientStore, R: Random, L: FailureLimiter, T: Timer> Service<'_, S, R, L, T> {
+impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
     /// One store call, bounded by `STORE_TIMEOUT_MS`: an error or a timeout
     /// becomes the failure to send (no answer is ever guessed).
     async fn bounded<V>(

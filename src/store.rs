@@ -1,5 +1,7 @@
 //! Where client records and the revocation denylist live: the
 //! [`ClientStore`] capability, and an in-memory store for tests and benchmarks.
+//! On Workers they are two KV namespaces: `CLIENTS` (records, the issuer
+//! only) and `REVOCATIONS` (the denylist, which APIs may read).
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -60,7 +62,9 @@ pub struct MemoryStore {
     revoked: RefCell<HashMap<String, u64>>,
     unavailable: Cell<bool>,
     hanging: Cell<bool>,
+    write_conflict: Cell<bool>,
     reads: Cell<u64>,
+    writes: Cell<u64>,
 }
 
 impl MemoryStore {
@@ -87,6 +91,18 @@ impl MemoryStore {
     /// Makes operations never complete (or answer again).
     pub fn set_hanging(&self, hanging: bool) {
         self.hanging.set(hanging);
+    }
+
+    /// Makes every denylist write land and then fail, as when a concurrent
+    /// request wrote the same key first and KV refuses a second write to it
+    /// within a second.
+    pub fn set_write_conflict(&self, conflict: bool) {
+        self.write_conflict.set(conflict);
+    }
+
+    /// How many denylist writes were attempted.
+    pub fn writes(&self) -> u64 {
+        self.writes.get()
     }
 
     /// How many reads were made.
@@ -128,8 +144,14 @@ impl ClientStore for MemoryStore {
     }
 
     async fn revoke(&self, jti: &str, _client_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.writes.set(self.writes.get() + 1);
         self.check().await?;
         self.revoked.borrow_mut().insert(jti.to_owned(), expires_at);
+        if self.write_conflict.get() {
+            return Err(StoreError::Unavailable(
+                "KV PUT failed: 429 Too Many Requests (injected)".into(),
+            ));
+        }
         Ok(())
     }
 }

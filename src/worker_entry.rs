@@ -14,18 +14,23 @@ use crate::config::{Config, ConfigError};
 use crate::http::{
     split_url, Body, HttpRequest, HttpResponse, BODY_TIMEOUT_MS, MAX_BODY_BYTES, REQUEST_HEADERS,
 };
-use crate::limit::{Blocklist, FailureLimiter, LimitKind, DEFAULT_BLOCKLIST_ENTRIES};
+use crate::limit::{Blocklist, LimitKind, Limiter, DEFAULT_BLOCKLIST_ENTRIES};
 use crate::random::OsRandom;
 use crate::service::Service;
 use crate::store::{revoked_key, ClientStore, StoreError};
 use crate::timer::Timer;
 
-/// KV binding holding client records.
+/// KV binding holding client records (read by the issuer only).
 const CLIENTS_BINDING: &str = "CLIENTS";
+/// KV binding holding the revocation denylist (written by the issuer, read
+/// by APIs, which never need the client records).
+const REVOCATIONS_BINDING: &str = "REVOCATIONS";
 /// Rate Limiting binding counting failed authentications per client id.
 const CLIENT_LIMIT_BINDING: &str = "AUTH_FAILURES_BY_CLIENT";
 /// Rate Limiting binding counting failed authentications per caller address.
 const ADDRESS_LIMIT_BINDING: &str = "AUTH_FAILURES_BY_ADDRESS";
+/// Rate Limiting binding counting denylist writes per client.
+const REVOCATION_LIMIT_BINDING: &str = "REVOCATIONS_BY_CLIENT";
 
 /// What an isolate keeps between requests.
 struct IsolateState {
@@ -74,30 +79,44 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
     }
 }
 
-/// Workers KV as a [`ClientStore`]. The binding is looked up on first use:
-/// a request answered from the isolate cache never touches it.
+/// Workers KV as a [`ClientStore`]: client records in `CLIENTS`, the
+/// denylist in `REVOCATIONS`. Each binding is looked up on first use: a
+/// request answered from the isolate cache never touches it.
 struct KvClientStore<'e> {
     env: &'e Env,
-    kv: std::cell::OnceCell<Result<worker::KvStore, String>>,
+    clients: std::cell::OnceCell<Result<worker::KvStore, String>>,
+    revocations: std::cell::OnceCell<Result<worker::KvStore, String>>,
 }
 
 impl<'e> KvClientStore<'e> {
     fn new(env: &'e Env) -> Self {
         KvClientStore {
             env,
-            kv: std::cell::OnceCell::new(),
+            clients: std::cell::OnceCell::new(),
+            revocations: std::cell::OnceCell::new(),
         }
     }
 
-    fn kv(&self) -> Result<&worker::KvStore, StoreError> {
-        self.kv
-            .get_or_init(|| {
-                self.env
-                    .kv(CLIENTS_BINDING)
-                    .map_err(|e| format!("KV binding {CLIENTS_BINDING}: {e}"))
-            })
-            .as_ref()
-            .map_err(|e| StoreError::Misconfigured(e.clone()))
+    fn binding<'s>(
+        &self,
+        cell: &'s std::cell::OnceCell<Result<worker::KvStore, String>>,
+        name: &str,
+    ) -> Result<&'s worker::KvStore, StoreError> {
+        cell.get_or_init(|| {
+            self.env
+                .kv(name)
+                .map_err(|e| format!("KV binding {name}: {e}"))
+        })
+        .as_ref()
+        .map_err(|e| StoreError::Misconfigured(e.clone()))
+    }
+
+    fn clients(&self) -> Result<&worker::KvStore, StoreError> {
+        self.binding(&self.clients, CLIENTS_BINDING)
+    }
+
+    fn revocations(&self) -> Result<&worker::KvStore, StoreError> {
+        self.binding(&self.revocations, REVOCATIONS_BINDING)
     }
 }
 
@@ -107,7 +126,7 @@ impl ClientStore for KvClientStore<'_> {
         client_id: &str,
         cache_ttl: u64,
     ) -> Result<Option<String>, StoreError> {
-        self.kv()?
+        self.clients()?
             .get(&crate::client::record_key(client_id))
             .cache_ttl(cache_ttl)
             .text()
@@ -116,7 +135,7 @@ impl ClientStore for KvClientStore<'_> {
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        self.kv()?
+        self.revocations()?
             .get(&revoked_key(jti))
             .text()
             .await
@@ -125,7 +144,7 @@ impl ClientStore for KvClientStore<'_> {
     }
 
     async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError> {
-        self.kv()?
+        self.revocations()?
             .put_bytes(&revoked_key(jti), client_id.as_bytes())
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
             .expiration(expires_at)
@@ -141,11 +160,12 @@ struct BindingLimiter<'e> {
     env: &'e Env,
 }
 
-impl FailureLimiter for BindingLimiter<'_> {
-    async fn record_failure(&self, kind: LimitKind, key: &str) -> Result<bool, String> {
+impl Limiter for BindingLimiter<'_> {
+    async fn hit(&self, kind: LimitKind, key: &str) -> Result<bool, String> {
         let binding = match kind {
             LimitKind::Client => CLIENT_LIMIT_BINDING,
             LimitKind::Address => ADDRESS_LIMIT_BINDING,
+            LimitKind::Revocation => REVOCATION_LIMIT_BINDING,
         };
         let Ok(limiter) = self.env.rate_limiter(binding) else {
             return Ok(true);

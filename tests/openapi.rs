@@ -31,7 +31,7 @@ use edge_token::config::{Config, ConfigError};
 use edge_token::error::OAuthError;
 use edge_token::form::encode_component;
 use edge_token::http::{Body, HttpRequest, HttpResponse};
-use edge_token::limit::{Blocklist, MemoryLimiter};
+use edge_token::limit::{Blocklist, LimitKind, MemoryLimiter};
 use edge_token::random::{OsRandom, Random};
 use edge_token::routes;
 use edge_token::service::{Outcome, Params, Service};
@@ -901,6 +901,26 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
     );
     c.check("scope, resources, audience", &req, &world.handle(&req));
 
+    // Bounds are counted before repeats are removed.
+    let too_many_scopes = vec!["read"; 65].join("+");
+    let seventeen_resources = format!("&resource={}", encode_component(API)).repeat(17);
+    for (label, extra, error) in [
+        (
+            "more than 64 scopes",
+            format!("&scope={too_many_scopes}"),
+            "invalid_scope",
+        ),
+        (
+            "17 repeats of one resource",
+            seventeen_resources,
+            "invalid_target",
+        ),
+    ] {
+        let req = post(token, Some(&client), &format!("{GRANT}{extra}"));
+        let body = c.check(label, &req, &world.handle(&req));
+        assert_eq!(body["error"], error, "{label}");
+    }
+
     for (label, req) in [
         ("no grant_type", post(token, Some(&client), "scope=read")),
         (
@@ -1001,8 +1021,34 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
         assert_eq!(body["active"], true, "{label}: {body}");
     }
     let req = post(introspect, Some(&gateway), "token=garbage");
-    let body = c.check("inactive garbage", &req, &world.handle(&req));
+    let garbage = world.handle(&req);
+    let body = c.check("inactive garbage", &req, &garbage);
     assert_eq!(body, json!({"active": false}));
+    // A caller bound to introspection audiences: a token for none of them
+    // is inactive to it, byte for byte.
+    let billing_only = world.client(|r| {
+        r.introspect = true;
+        r.introspect_audiences = vec![BILLING.into()];
+    });
+    let req = post(introspect, Some(&billing_only), &format!("token={one_aud}"));
+    let out = world.handle(&req);
+    c.check(
+        "token outside the caller's introspection audiences",
+        &req,
+        &out,
+    );
+    assert_eq!(out.response, garbage.response);
+    let req = post(
+        introspect,
+        Some(&billing_only),
+        &format!("token={many_aud}"),
+    );
+    let body = c.check(
+        "token within the caller's introspection audiences",
+        &req,
+        &world.handle(&req),
+    );
+    assert_eq!(body["active"], true, "{body}");
     for (label, req) in [
         ("no token", post(introspect, Some(&gateway), "")),
         (
@@ -1047,6 +1093,13 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
     );
     let body = c.check("revoke own token", &req, &world.handle(&req));
     assert_eq!(body, json!({}));
+    // Again: read, nothing written.
+    let writes = world.store.writes();
+    let req = post(revoke, Some(&client), &format!("token={victim}"));
+    let out = world.handle(&req);
+    c.check("revoke an already revoked token", &req, &out);
+    assert_eq!((out.response.status, out.audit.outcome), (200, "noop"));
+    assert_eq!(world.store.writes(), writes);
     let req = post(introspect, Some(&gateway), &format!("token={victim}"));
     let body = c.check("inactive revoked", &req, &world.handle(&req));
     assert_eq!(body, json!({"active": false}));
@@ -1115,9 +1168,18 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
     let corrupt = World::new();
     let victim = corrupt.client(|r| r.introspect = true);
     corrupt.store.put(&victim.id, "{not json".to_owned());
+    let oversized = corrupt.client(|r| {
+        r.introspect = true;
+        r.allowed_scopes = (0..65).map(|i| format!("s{i}")).collect();
+        r.default_scopes.clear();
+    });
     for path in [token, introspect, revoke] {
         let req = post(path, Some(&victim), &format!("{GRANT}&token=x"));
         c.check("corrupt record", &req, &corrupt.handle(&req));
+        let req = post(path, Some(&oversized), &format!("{GRANT}&token=x"));
+        let out = corrupt.handle(&req);
+        c.check("record beyond the bounds", &req, &out);
+        assert_eq!(out.response.status, 500);
     }
 
     for hanging in [false, true] {
@@ -1155,16 +1217,53 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
         c.check("real secret despite the limit", &req, &out);
         assert_eq!(out.response.status, 200, "{:?}", out.response);
 
-        // Over the limit for the address: then blocked outright.
+        // Over the limit for the address: further failures from it get
+        // 429; valid credentials from it are still served (shared NAT).
         let blocking = World::rate_limited(true);
         let real = blocking.client(|r| r.introspect = true);
         let req = from_address(post(path, Some(&Client::unknown()), &body), "192.0.2.7");
         c.check("address over its limit", &req, &blocking.handle(&req));
+        let wrong = Client {
+            id: real.id.clone(),
+            secret: "ets_wrong".to_owned(),
+        };
+        let req = from_address(post(path, Some(&wrong), &body), "192.0.2.7");
+        let out = blocking.handle(&req);
+        c.check("failure from a blocked address", &req, &out);
+        assert_eq!(out.response.status, 429);
         let req = from_address(post(path, Some(&real), &body), "192.0.2.7");
         let out = blocking.handle(&req);
-        c.check("blocked address", &req, &out);
-        assert_eq!(out.response.status, 429);
+        c.check("valid credentials from a blocked address", &req, &out);
+        assert_eq!(out.response.status, 200, "{:?}", out.response);
     }
+
+    // Over the per-client revocation limit: 429, nothing written.
+    let limited = World::rate_limited(false);
+    let owner = limited.client(|_| {});
+    let req = post(token, Some(&owner), GRANT);
+    let body = c.check("issue (revocation limit)", &req, &limited.handle(&req));
+    let issued = body["access_token"].as_str().unwrap().to_owned();
+    let req = post(revoke, Some(&owner), &format!("token={issued}"));
+    let out = limited.handle(&req);
+    let body = c.check("revocation over the client's limit", &req, &out);
+    assert_eq!(out.response.status, 429, "{:?}", out.response);
+    assert_eq!(body["error"], "temporarily_unavailable");
+    assert_eq!(out.response.get_header("retry-after"), Some("60"));
+    assert_eq!(limited.store.writes(), 0);
+    assert_eq!(limited.limiter.count(LimitKind::Revocation, &owner.id), 1);
+
+    // A failed denylist write that a re-read shows landed (a concurrent
+    // revocation of the same token): 200.
+    let racing = World::new();
+    let owner = racing.client(|_| {});
+    let req = post(token, Some(&owner), GRANT);
+    let body = c.check("issue (write conflict)", &req, &racing.handle(&req));
+    let issued = body["access_token"].as_str().unwrap().to_owned();
+    racing.store.set_write_conflict(true);
+    let req = post(revoke, Some(&owner), &format!("token={issued}"));
+    let out = racing.handle(&req);
+    c.check("revocation whose write lost a race", &req, &out);
+    assert_eq!(out.response.status, 200, "{:?}", out.response);
 
     c.assert_complete();
 }

@@ -21,8 +21,8 @@ use edge_token::credentials::{extract, AuthMethod, MAX_CREDENTIAL_LEN};
 use edge_token::error::OAuthError;
 use edge_token::form::{decode_component, encode_component, parse};
 use edge_token::scope::{
-    grant_audiences, grant_scopes, is_absolute_uri, is_scope_token, parse_scope, MAX_AUDIENCES,
-    MAX_AUDIENCE_LEN,
+    check_audiences, check_scopes, grant_audiences, grant_scopes, is_absolute_uri, is_scope_token,
+    parse_scope, MAX_AUDIENCES, MAX_AUDIENCE_LEN, MAX_SCOPES, MAX_SCOPE_BYTES, MAX_SCOPE_LEN,
 };
 use edge_token::token::{
     mint, verify, AccessTokenClaims, Audience, KeySet, VerifyError, MAX_TOKEN_LEN,
@@ -568,6 +568,44 @@ proptest! {
                 prop_assert!(pieces.iter().any(|t| !t.chars().all(is_nqchar)));
             }
         }
+    }
+
+    /// Up to 16 KiB of tiny scope tokens: accepted exactly within the bound
+    /// (counted before de-duplication), and the bound never looks at more
+    /// than `MAX_SCOPES + 1` tokens, so a huge list costs no more than a
+    /// normal one (the benchmark `token_16kib_of_tiny_scopes_cached_record`
+    /// measures it).
+    #[test]
+    fn scope_lists_bounded_before_dedup_and_checked_in_bounded_work(
+        count in 0..8_000usize,
+        alphabet in prop::sample::select(vec!["a", "b", "ab", "read"]),
+        long in prop::option::of(MAX_SCOPE_LEN - 2..MAX_SCOPE_LEN + 3),
+    ) {
+        let mut tokens: Vec<String> = (0..count).map(|i| alphabet[..1 + i % alphabet.len()].to_owned()).collect();
+        if let Some(n) = long {
+            tokens.push("x".repeat(n));
+        }
+        let s = tokens.join(" ");
+        let within = tokens.len() <= MAX_SCOPES
+            && tokens.iter().all(|t| t.len() <= MAX_SCOPE_LEN)
+            && s.len() <= MAX_SCOPE_BYTES;
+        match parse_scope(&s) {
+            Ok(parsed) => {
+                prop_assert!(within);
+                prop_assert!(parsed.len() <= tokens.len());
+            }
+            Err(e) => {
+                prop_assert!(!within);
+                prop_assert_eq!(e.code(), "invalid_scope");
+            }
+        }
+        let pulled = std::cell::Cell::new(0usize);
+        let _ = check_scopes(tokens.iter().map(|t| { pulled.set(pulled.get() + 1); t.as_str() }));
+        prop_assert!(pulled.get() <= MAX_SCOPES + 1, "{} tokens examined", pulled.get());
+        let pulled = std::cell::Cell::new(0usize);
+        let uris: Vec<String> = (0..count.min(4_000)).map(|i| format!("urn:{}", i % 3)).collect();
+        let _ = check_audiences(uris.iter().map(|t| { pulled.set(pulled.get() + 1); t.as_str() }));
+        prop_assert!(pulled.get() <= MAX_AUDIENCES + 1, "{} audiences examined", pulled.get());
     }
 
     #[test]

@@ -108,6 +108,7 @@ impl TestClient {
             token_ttl: None,
             disabled: false,
             introspect: false,
+            introspect_audiences: vec![],
             extra_claims: Default::default(),
             created_at: NOW - 1_000,
             updated_at: NOW - 1_000,
@@ -1293,11 +1294,14 @@ fn token_audience_effective_default_requested_explicitly_issued() {
 fn token_resource_not_absolute_uri_invalid_target() {
     let config = default_config();
     let store = MemoryStore::new();
-    // Allowed list containing the bad values, so only their form is at fault.
-    let client = TestClient::new().with(|r| {
+    // A record cannot hold these values (ClientRecord::validate refuses
+    // them), so they are refused for their form, whatever the record says.
+    let bad = TestClient::new().with(|r| {
         r.allowed_audiences
             .extend(["/relative", "api.example", "https://api.example#frag"].map(String::from));
     });
+    assert!(bad.record.validate().is_err());
+    let client = TestClient::new();
     client.store_in(&store);
     for resource in [
         "/relative",
@@ -1775,13 +1779,15 @@ fn revoke_invalid_or_expired_token_ok_without_denylisting() {
         assert_eq!(outcome.response.status, 200);
         assert_eq!(outcome.audit.outcome, "noop");
     }
+    // Past exp plus the largest leeway any API applies: nothing to revoke.
     let outcome = handle_at(
         &config,
         &store,
         &post_as(&subject, "/oauth2/revoke", &format!("token={token}")),
-        claims.exp,
+        claims.exp + edge_token::bearer::MAX_LEEWAY_SECS,
     );
     assert_eq!(outcome.response.status, 200);
+    assert_eq!(outcome.audit.outcome, "noop");
     assert_eq!(store.revoked_until(&claims.jti), None);
 }
 
@@ -2187,7 +2193,7 @@ fn failures_over_client_limit_rate_limited_real_secret_still_issued() {
 }
 
 #[test]
-fn failures_over_address_limit_block_address_before_lookup() {
+fn address_over_limit_refuses_failures_but_serves_valid_credentials() {
     let config = default_config();
     let (store, client) = stored_client();
     let limiter = MemoryLimiter::new(3);
@@ -2198,51 +2204,136 @@ fn failures_over_address_limit_block_address_before_lookup() {
         limiter: &limiter,
         blocklist: Some(&blocklist),
     };
-    let attacker = "203.0.113.7";
-    // Different unknown ids each time: only the address counter trips.
-    for i in 0..3 {
-        let req = form_post(
+    let nat = "203.0.113.7";
+    let unknown = |i: u32| {
+        form_post(
             "grant_type=client_credentials",
             &[(
                 "Authorization",
                 &basic_header(&format!("etc_u{i}"), "ets_x"),
             )],
-        );
+        )
+    };
+    // Different unknown ids each time: only the address counter trips.
+    for i in 0..3 {
         assert_error(
-            &rig.handle(&from_address(req, attacker)),
+            &rig.handle(&from_address(unknown(i), nat)),
             401,
             "invalid_client",
         );
     }
-    let req = form_post(
-        "grant_type=client_credentials",
-        &[("Authorization", &basic_header("etc_u3", "ets_x"))],
-    );
-    let outcome = rig.handle(&from_address(req, attacker));
+    let outcome = rig.handle(&from_address(unknown(3), nat));
     assert_error(&outcome, 429, "temporarily_unavailable");
     assert_eq!(outcome.response.get_header("retry-after"), Some("60"));
     assert_eq!(blocklist.len(), 1);
 
-    // Now even valid credentials from that address are refused, without a
-    // store read or a count; the time left is what Retry-After says.
-    let reads = store.reads();
-    let outcome = rig.handle_at(&from_address(basic_post(&client, ""), attacker), NOW + 20);
+    // A good client behind the same address is served, and not counted.
+    let counted = limiter.count(LimitKind::Address, nat);
+    assert_issued(
+        &config,
+        &rig.handle_at(&from_address(basic_post(&client, ""), nat), NOW + 20),
+    );
+    assert_eq!(limiter.count(LimitKind::Address, nat), counted);
+    // A wrong secret from it is 429, with the time left as Retry-After.
+    let outcome = rig.handle_at(&from_address(wrong_secret(&client), nat), NOW + 20);
     assert_error(&outcome, 429, "temporarily_unavailable");
     assert_eq!(outcome.response.get_header("retry-after"), Some("40"));
-    assert_eq!(store.reads(), reads);
-    assert_eq!(limiter.count(LimitKind::Address, attacker), 4);
+    assert!(outcome
+        .audit
+        .cause
+        .as_deref()
+        .is_some_and(|c| c.contains("address over its failed-authentication limit")));
+    // So is another unknown id, even when the limiter itself fails.
+    limiter.set_failing(true);
+    let outcome = rig.handle_at(&from_address(unknown(9), nat), NOW + 20);
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    limiter.set_failing(false);
 
     // Another address is not slowed.
-    assert_issued(
-        &config,
-        &rig.handle(&from_address(basic_post(&client, ""), "198.51.100.1")),
+    assert_error(
+        &rig.handle(&from_address(unknown(10), "198.51.100.1")),
+        401,
+        "invalid_client",
     );
-    // After the period the address is served again.
+    // After the period, failures from the address are 401 again.
     limiter.reset();
-    assert_issued(
-        &config,
-        &rig.handle_at(&from_address(basic_post(&client, ""), attacker), NOW + 60),
+    assert_error(
+        &rig.handle_at(&from_address(unknown(11), nat), NOW + 60),
+        401,
+        "invalid_client",
     );
+}
+
+#[test]
+fn address_over_limit_cached_unknown_id_refused_without_store_read() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(0);
+    let blocklist = Blocklist::new(16);
+    let cache = edge_token::cache::RecordCache::new(30, 64);
+    let service = Service {
+        config: Ok(&config),
+        store: &store,
+        random: &OsRandom,
+        cache: Some(&cache),
+        limiter: &limiter,
+        blocklist: Some(&blocklist),
+        timer: &ImmediateTimer,
+    };
+    let nat = "2001:db8:7:7::1";
+    let unknown = from_address(
+        form_post(
+            "grant_type=client_credentials",
+            &[("Authorization", &basic_header("etc_nobody", "ets_x"))],
+        ),
+        nat,
+    );
+    // The first failure trips the limit (0 allowed) and caches the miss.
+    assert_error(
+        &block_on(service.handle(&unknown, NOW)),
+        429,
+        "temporarily_unavailable",
+    );
+    let reads = store.reads();
+    let outcome = block_on(service.handle(&unknown, NOW + 1));
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(
+        store.reads(),
+        reads,
+        "a cached unknown id costs no store read"
+    );
+    // Another host of the same /64 is the same address; a good client there is served.
+    let good = from_address(basic_post(&client, ""), "2001:db8:7:7:ffff::2");
+    assert_issued(&config, &block_on(service.handle(&good, NOW + 1)));
+    let other = from_address(wrong_secret(&client), "2001:db8:7:7:abcd::3");
+    assert_error(
+        &block_on(service.handle(&other, NOW + 1)),
+        429,
+        "temporarily_unavailable",
+    );
+}
+
+#[test]
+fn ipv6_failures_counted_by_their_64() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let limiter = MemoryLimiter::new(10);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    for host in [
+        "2001:db8:1:2::1",
+        "2001:db8:1:2:ffff::9",
+        "2001:0db8:0001:0002::abcd",
+    ] {
+        rig.handle(&from_address(wrong_secret(&client), host));
+    }
+    rig.handle(&from_address(wrong_secret(&client), "2001:db8:1:3::1"));
+    assert_eq!(limiter.count(LimitKind::Address, "2001:db8:1:2::/64"), 3);
+    assert_eq!(limiter.count(LimitKind::Address, "2001:db8:1:3::/64"), 1);
 }
 
 #[test]
@@ -2349,9 +2440,365 @@ fn long_address_is_limited_by_its_bounded_key() {
     let outcome = rig.handle(&from_address(wrong_secret(&client), &address));
     assert_error(&outcome, 429, "temporarily_unavailable");
     assert_eq!(limiter.count(LimitKind::Address, &limit_key(&address)), 1);
-    // Blocked before lookup, under the same bounded key.
-    let reads = store.reads();
-    let outcome = rig.handle(&from_address(basic_post(&client, ""), &address));
+    assert_eq!(blocklist.blocked_for(&limit_key(&address), NOW), Some(60));
+    // Blocked under the same bounded key: failures stay 429, valid
+    // credentials are served.
+    let outcome = rig.handle(&from_address(wrong_secret(&client), &address));
     assert_error(&outcome, 429, "temporarily_unavailable");
-    assert_eq!(store.reads(), reads);
+    assert_issued(
+        &config,
+        &rig.handle(&from_address(basic_post(&client, ""), &address)),
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Introspection bound to audiences; revocation without a write loop
+// ---------------------------------------------------------------------------
+
+/// A token for `subject` naming `aud` (one of its allowed audiences).
+fn issue_for(config: &Config, store: &MemoryStore, subject: &TestClient, aud: &str) -> String {
+    let body = format!("resource={}", encode_component(aud));
+    let outcome = handle(config, store, &basic_post(subject, &body));
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    body_json(&outcome)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn introspect_audience_bound_client_sees_other_tokens_as_inactive() {
+    let config = default_config();
+    let (store, subject) = stored_client();
+    let caller = TestClient::new().with(|r| {
+        r.introspect = true;
+        r.introspect_audiences = vec![API.to_owned()];
+    });
+    caller.store_in(&store);
+    let for_api = issue_for(&config, &store, &subject, API);
+    let for_billing = issue_for(&config, &store, &subject, BILLING);
+    let by_default = issue(&config, &store, &subject, NOW);
+
+    let active = introspect_at(&config, &store, &caller, &for_api, NOW + 1);
+    assert_eq!(body_json(&active)["active"], true);
+    assert_eq!(body_json(&active)["aud"], API);
+    for other in [&for_billing, &by_default] {
+        let outcome = introspect_at(&config, &store, &caller, other, NOW + 1);
+        assert_inactive(&outcome);
+        // Byte for byte what any inactive token gets.
+        let garbage = introspect_at(&config, &store, &caller, "garbage", NOW + 1);
+        assert_eq!(outcome.response, garbage.response);
+    }
+    // A token naming the bound audience among others is visible.
+    let both = {
+        let body = format!(
+            "resource={}&resource={}",
+            encode_component(BILLING),
+            encode_component(API)
+        );
+        let outcome = handle(&config, &store, &basic_post(&subject, &body));
+        body_json(&outcome)["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(
+        body_json(&introspect_at(&config, &store, &caller, &both, NOW + 1))["active"],
+        true
+    );
+    // Without introspection audiences, a client keeps its full reach.
+    let unbound = TestClient::new().with(|r| r.introspect = true);
+    unbound.store_in(&store);
+    for token in [&for_api, &for_billing, &by_default] {
+        assert_eq!(
+            body_json(&introspect_at(&config, &store, &unbound, token, NOW + 1))["active"],
+            true
+        );
+    }
+}
+
+fn revoke_as(rig: &Rig, caller: &TestClient, token: &str, now: u64) -> Outcome {
+    rig.handle_at(
+        &post_as(caller, "/oauth2/revoke", &format!("token={token}")),
+        now,
+    )
+}
+
+#[test]
+fn revoke_twice_writes_once() {
+    let config = default_config();
+    let (store, subject) = stored_client();
+    let limiter = MemoryLimiter::new(100);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    let token = issue(&config, &store, &subject, NOW);
+    let first = revoke_as(&rig, &subject, &token, NOW);
+    assert_eq!(first.response.status, 200);
+    assert_eq!(first.audit.outcome, "revoked");
+    assert_eq!(store.writes(), 1);
+    for _ in 0..5 {
+        let again = revoke_as(&rig, &subject, &token, NOW);
+        assert_eq!(again.response, first.response);
+        assert_eq!(again.audit.outcome, "noop");
+        assert_eq!(again.audit.cause.as_deref(), Some("already revoked"));
+    }
+    assert_eq!(store.writes(), 1);
+    assert_eq!(limiter.count(LimitKind::Revocation, &subject.id), 1);
+}
+
+#[test]
+fn revocations_over_client_limit_429_with_retry_after() {
+    let config = default_config();
+    let (store, subject) = stored_client();
+    let limiter = MemoryLimiter::new(2);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    let tokens: Vec<String> = (0..3)
+        .map(|_| issue(&config, &store, &subject, NOW))
+        .collect();
+    for t in &tokens[..2] {
+        assert_eq!(revoke_as(&rig, &subject, t, NOW).audit.outcome, "revoked");
+    }
+    let outcome = revoke_as(&rig, &subject, &tokens[2], NOW);
+    assert_error(&outcome, 429, "temporarily_unavailable");
+    assert_eq!(outcome.response.get_header("retry-after"), Some("60"));
+    assert_eq!(store.writes(), 2);
+    // Repeating a done revocation is not a write, so not limited.
+    assert_eq!(
+        revoke_as(&rig, &subject, &tokens[0], NOW).response.status,
+        200
+    );
+    // Another client has its own budget.
+    let other = TestClient::new();
+    other.store_in(&store);
+    let t = issue(&config, &store, &other, NOW);
+    assert_eq!(revoke_as(&rig, &other, &t, NOW).audit.outcome, "revoked");
+    // A failing limiter does not stop a revocation (logged).
+    limiter.set_failing(true);
+    let t = issue(&config, &store, &other, NOW);
+    let outcome = revoke_as(&rig, &other, &t, NOW);
+    assert_eq!(outcome.audit.outcome, "revoked");
+    assert!(outcome
+        .audit
+        .cause
+        .unwrap()
+        .contains("rate limiter (revocations) failed"));
+}
+
+#[test]
+fn revoke_write_refused_after_a_concurrent_write_is_still_revoked() {
+    let config = default_config();
+    let (store, subject) = stored_client();
+    let limiter = MemoryLimiter::new(100);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    let token = issue(&config, &store, &subject, NOW);
+    store.set_write_conflict(true);
+    let outcome = revoke_as(&rig, &subject, &token, NOW);
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    assert_eq!(outcome.audit.outcome, "revoked");
+    assert!(outcome.audit.cause.unwrap().contains("already revoked"));
+}
+
+#[test]
+fn revoke_within_api_leeway_after_exp_is_denylisted() {
+    let config = default_config();
+    let (store, subject) = stored_client();
+    let limiter = MemoryLimiter::new(100);
+    let rig = Rig {
+        config: &config,
+        store: &store,
+        limiter: &limiter,
+        blocklist: None,
+    };
+    let leeway = edge_token::bearer::MAX_LEEWAY_SECS;
+    let token = issue(&config, &store, &subject, NOW);
+    let claims = verify(&config.keys, &token).unwrap();
+    // Expired for the issuer, still accepted by an API with the largest leeway.
+    let at = claims.exp + leeway - 1;
+    let outcome = revoke_as(&rig, &subject, &token, at);
+    assert_eq!(outcome.audit.outcome, "revoked");
+    let until = store.revoked_until(&claims.jti).unwrap();
+    assert!(until >= claims.exp + leeway && until >= at + 60, "{until}");
+    // An API at its largest leeway accepts it exactly until the entry is gone... never after.
+    let verifier = edge_token::bearer::Verifier::new(config.keys.clone(), ISSUER, CONFIG_AUDIENCE)
+        .with_leeway(u64::MAX);
+    assert!(verifier.verify(&token, &[], until).is_err());
+    // Past exp + the largest leeway: nothing to revoke.
+    let other = issue(&config, &store, &subject, NOW);
+    let other_claims = verify(&config.keys, &other).unwrap();
+    let outcome = revoke_as(&rig, &subject, &other, other_claims.exp + leeway);
+    assert_eq!(outcome.audit.outcome, "noop");
+    assert_eq!(store.revoked_until(&other_claims.jti), None);
+}
+
+// ---------------------------------------------------------------------------
+// Bounds on what is asked for and what is given
+// ---------------------------------------------------------------------------
+
+#[test]
+fn scope_and_audience_lists_bounded_before_deduplication() {
+    let config = default_config();
+    let (store, client) = stored_client();
+    let many = vec!["read"; edge_token::scope::MAX_SCOPES + 1].join("+");
+    let outcome = handle(
+        &config,
+        &store,
+        &basic_post(&client, &format!("scope={many}")),
+    );
+    assert_error(&outcome, 400, "invalid_scope");
+    let at_limit = vec!["read"; edge_token::scope::MAX_SCOPES].join("+");
+    let outcome = handle(
+        &config,
+        &store,
+        &basic_post(&client, &format!("scope={at_limit}")),
+    );
+    assert_eq!(assert_issued(&config, &outcome).claims.scope, "read");
+    let repeated = vec![format!("resource={}", encode_component(API)); 17].join("&");
+    let outcome = handle(&config, &store, &basic_post(&client, &repeated));
+    assert_error(&outcome, 400, "invalid_target");
+}
+
+#[test]
+fn record_giving_more_than_the_bound_is_refused_by_the_worker() {
+    let config = default_config();
+    let store = MemoryStore::new();
+    // As a hand-written (or old CLI's) record: 17 default audiences.
+    let client = TestClient::new().with(|r| {
+        r.allowed_audiences = (0..17).map(|i| format!("urn:a{i}")).collect();
+        r.default_audiences = r.allowed_audiences.clone();
+    });
+    client.store_in(&store);
+    let outcome = handle(&config, &store, &basic_post(&client, ""));
+    assert_error(&outcome, 500, "server_error");
+    assert!(outcome
+        .audit
+        .cause
+        .unwrap()
+        .contains("more than 16 audiences"));
+    // One 2,116-character audience.
+    let long = TestClient::new().with(|r| {
+        r.allowed_audiences = vec![format!("https://{}", "a".repeat(2108))];
+        r.default_audiences = r.allowed_audiences.clone();
+    });
+    long.store_in(&store);
+    assert_error(
+        &handle(&config, &store, &basic_post(&long, "")),
+        500,
+        "server_error",
+    );
+}
+
+#[test]
+fn largest_record_mints_a_token_its_verifier_accepts() {
+    use edge_token::client::{MAX_CLIENT_ID_LEN, MAX_EXTRA_CLAIMS_BYTES, MAX_ISSUER_LEN};
+    use edge_token::scope::{MAX_AUDIENCES, MAX_AUDIENCE_BYTES, MAX_SCOPES, MAX_SCOPE_BYTES};
+    // The longest issuer and kid.
+    let issuer = format!("https://{}", "i".repeat(MAX_ISSUER_LEN - 8));
+    let kid = "k".repeat(edge_token::token::MAX_KID_LEN);
+    let keys = format!(
+        r#"[{{"kid":"{kid}","key":"{}"}}]"#,
+        URL_SAFE_NO_PAD.encode([7u8; 32])
+    );
+    let config = config_from(&[("ISSUER", &issuer), ("SIGNING_KEYS", &keys)]);
+    let store = MemoryStore::new();
+    // The longest id, 16 audiences filling their byte budget, scopes filling
+    // theirs, and extra claims of exactly the largest size.
+    let id = "c".repeat(MAX_CLIENT_ID_LEN);
+    let secret = generate_client_secret(&OsRandom).unwrap();
+    let aud_len = MAX_AUDIENCE_BYTES / MAX_AUDIENCES;
+    let audiences: Vec<String> = (0..MAX_AUDIENCES)
+        .map(|i| format!("urn:{i:02}:{}", "a".repeat(aud_len - 7)))
+        .collect();
+    let per_scope = (MAX_SCOPE_BYTES + 1) / MAX_SCOPES - 1;
+    let scopes: Vec<String> = (0..MAX_SCOPES)
+        .map(|i| format!("{i:02}{}", "s".repeat(per_scope - 2)))
+        .collect();
+    let mut extra = std::collections::BTreeMap::new();
+    extra.insert("x".to_owned(), Value::String(String::new()));
+    let overhead = serde_json::to_string(&extra).unwrap().len();
+    // Control characters: each takes six bytes escaped; fill what is left.
+    let filler = "\u{1}".repeat((MAX_EXTRA_CLAIMS_BYTES - overhead) / 6);
+    extra.insert("x".to_owned(), Value::String(filler));
+    let mut record = ClientRecord::new(&id, "largest", NOW);
+    record.secrets = vec![SecretEntry {
+        digest: SecretHash::compute(&id, &secret),
+        created_at: NOW,
+        expires_at: None,
+    }];
+    record.allowed_scopes = scopes.clone();
+    record.default_scopes = scopes.clone();
+    record.allowed_audiences = audiences.clone();
+    record.default_audiences = audiences.clone();
+    record.token_ttl = Some(u64::MAX / 4);
+    record.extra_claims = extra;
+    record.validate().expect("the largest record is valid");
+    store.put(&id, record.to_json());
+    let req = form_post(
+        "grant_type=client_credentials",
+        &[("Authorization", &basic_header(&id, secret.expose()))],
+    );
+    let outcome = handle(&config, &store, &req);
+    assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+    let token = body_json(&outcome)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        token.len() <= edge_token::client::MAX_MINTED_TOKEN_LEN,
+        "{} > {}",
+        token.len(),
+        edge_token::client::MAX_MINTED_TOKEN_LEN
+    );
+    let claims = verify(&config.keys, &token).expect("the issuer's own verification accepts it");
+    assert_eq!(claims.aud, Audience::Many(audiences.clone()));
+    let verifier = edge_token::bearer::Verifier::new(config.keys.clone(), &issuer, &audiences[0]);
+    verifier
+        .verify(&token, &[], NOW + 1)
+        .expect("an API's verifier accepts the largest token");
+}
+
+#[test]
+fn params_debug_redacts_secret_and_token() {
+    let pairs = vec![
+        ("client_id".to_owned(), "etc_visible".to_owned()),
+        ("client_secret".to_owned(), "ets_hidden-secret".to_owned()),
+        ("token".to_owned(), "eyJhidden.token.sig".to_owned()),
+        ("scope".to_owned(), "read".to_owned()),
+    ];
+    let params = edge_token::service::Params::from_pairs(&pairs).unwrap();
+    let shown = format!("{params:?}");
+    assert!(
+        shown.contains("etc_visible") && shown.contains("read"),
+        "{shown}"
+    );
+    assert!(
+        !shown.contains("ets_hidden") && !shown.contains("eyJhidden"),
+        "{shown}"
+    );
+    // A whole request and a token response too.
+    let (store, client) = stored_client();
+    let req = basic_post(&client, &client.post_params());
+    let shown = format!("{req:?}");
+    assert!(!shown.contains(client.secret.expose()), "{shown}");
+    assert!(!shown.contains(&client.basic()), "{shown}");
+    let outcome = handle(&default_config(), &store, &basic_post(&client, ""));
+    let token = body_json(&outcome)["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let shown = format!("{:?}", outcome.response);
+    assert!(!shown.contains(&token), "{shown}");
 }

@@ -51,7 +51,7 @@ use edge_token::cache::RecordCache;
 use edge_token::config::Config;
 use edge_token::form::{decode_component, encode_component, parse};
 use edge_token::http::{Body, HttpRequest};
-use edge_token::limit::{Blocklist, FailureLimiter, MemoryLimiter, NoLimiter};
+use edge_token::limit::{Blocklist, Limiter, MemoryLimiter, NoLimiter};
 use edge_token::metadata::MAX_AGE_SECS;
 use edge_token::routes::{self, route, Route};
 use edge_token::service::{Outcome, Service};
@@ -86,7 +86,7 @@ fn fixture() -> &'static Fixture {
 /// Builds the service for one request. The only place that names the
 /// `Service` fields: adapt here when the struct changes.
 #[allow(clippy::too_many_arguments)]
-fn handle<L: FailureLimiter, T: Timer>(
+fn handle<L: Limiter, T: Timer>(
     f: &Fixture,
     store: &MemoryStore,
     cache: Option<&RecordCache>,
@@ -121,7 +121,7 @@ struct Env<'a, L, T> {
     hanging: bool,
 }
 
-impl<L: FailureLimiter, T: Timer> Env<'_, L, T> {
+impl<L: Limiter, T: Timer> Env<'_, L, T> {
     fn run(&self, req: &HttpRequest, now: u64) -> Outcome {
         handle(
             self.f,
@@ -329,7 +329,10 @@ fn check_response(f: &Fixture, req: &HttpRequest, out: &Outcome, now: u64, hangi
     let route = route(&req.path);
     let status = r.status;
     assert!(
-        matches!(status, 200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 429 | 503),
+        matches!(
+            status,
+            200 | 400 | 401 | 403 | 404 | 405 | 408 | 413 | 429 | 503
+        ),
         "unexpected status {status}: {r:?}"
     );
     assert!(
@@ -480,12 +483,7 @@ fn introspect_as_a(f: &Fixture, token: &str) -> HttpRequest {
     }
 }
 
-fn follow_up<L: FailureLimiter, T: Timer>(
-    env: &Env<L, T>,
-    req: &HttpRequest,
-    first: &Outcome,
-    now: u64,
-) {
+fn follow_up<L: Limiter, T: Timer>(env: &Env<L, T>, req: &HttpRequest, first: &Outcome, now: u64) {
     let f = env.f;
     // The same request again: same answer (the cache and the limiter aside).
     let again = env.run(req, now);

@@ -15,7 +15,9 @@ use edge_token::client::{
     MAX_EXTRA_CLAIM_NAME, RECORD_VERSION, RESERVED_CLAIMS,
 };
 use edge_token::random::{OsRandom, Random};
-use edge_token::scope::{is_absolute_uri, is_scope_token};
+use edge_token::scope::{
+    check_audiences, check_scopes, is_audience, is_scope_token, MAX_AUDIENCE_LEN,
+};
 use edge_token::token::{KeyEntry, KeySet};
 use serde_json::Value;
 
@@ -25,10 +27,12 @@ edge-token: manage edge-token clients and signing keys
 USAGE:
   edge-token client create --name NAME [--scope \"a b\"] [--default-scope \"a\"]
                            [--audience URI]... [--default-audience URI]... [--ttl SECS]
-                           [--introspect] [--claim NAME=VALUE]...
+                           [--introspect [--introspect-audience URI]...]
+                           [--claim NAME=VALUE]...
   edge-token client update ID [--name NAME] [--scope \"a b\"] [--default-scope \"a\"]
                            [--audience URI]... [--default-audience URI]...
                            [--ttl SECS|default] [--introspect | --no-introspect]
+                           [--introspect-audience URI]...
                            [--claim NAME=VALUE]... [--remove-claim NAME]... [--clear-claims]
   edge-token client list
   edge-token client show ID
@@ -50,17 +54,27 @@ STORE OPTIONS (client commands):
   --persist-to DIR     local state directory (default: wrangler's, .wrangler/state)
 
 CLIENT OPTIONS:
+  --audience URI       an audience the client may request (repeatable); with exactly
+                       one and no --default-audience, it is also the default
   --introspect         the client may call the introspection endpoint
                        (update: --no-introspect takes that away)
+  --introspect-audience URI
+                       (repeatable; needs --introspect) the client may introspect
+                       only tokens with one of these audiences; without it, every
+                       token of this issuer. client show prints the reach.
   --claim NAME=VALUE   a static extra claim in every token of the client. VALUE is
                        JSON if it is a number, true/false, array, object or
                        \"quoted string\", else a plain string. Registered claims
                        (iss, sub, aud, exp, scope, client_id, ...) cannot be
                        overridden; all claims together take at most 2048 bytes.
+  Limits (the Worker's, checked before anything is written): at most 64 scopes
+  per list, each at most 128 bytes, 1024 bytes joined; at most 16 audiences per
+  list, each an absolute URI of at most 512 bytes, 1536 bytes together.
   client update changes only what it is given and never touches secrets:
-  --scope and --audience replace the allowed lists (\"\" for none), --ttl default
-  returns to TOKEN_TTL, --claim adds or replaces one claim, --remove-claim NAME
-  and --clear-claims drop them. Defaults must stay within the allowed lists.
+  --scope, --audience and --introspect-audience replace their lists (\"\" for
+  none), --ttl default returns to TOKEN_TTL, --claim adds or replaces one claim,
+  --remove-claim NAME and --clear-claims drop them. Defaults must stay within
+  the allowed lists.
 
 KEY FILE (key add, promote, remove, list):
   FILE holds the SIGNING_KEYS JSON array the Worker reads (first entry signs,
@@ -74,7 +88,10 @@ KEY FILE (key add, promote, remove, list):
 
 Client secrets are printed once, on creation and rotation, and never stored.
 DURATION is seconds or a number with s, m, h or d (default grace: 24h).
-wrangler is taken from $EDGE_TOKEN_WRANGLER, else ./node_modules/.bin/wrangler.";
+wrangler is taken from $EDGE_TOKEN_WRANGLER, else from node_modules/.bin/wrangler next
+to the wrangler.toml in use (the --config file's directory, else the current
+directory), never from a parent directory. Client records (they hold secret
+digests) reach wrangler in a private temporary file, never on its command line.";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -104,6 +121,7 @@ const VALUE_FLAGS: &[&str] = &[
     "--default-scope",
     "--audience",
     "--default-audience",
+    "--introspect-audience",
     "--ttl",
     "--claim",
     "--remove-claim",
@@ -137,6 +155,7 @@ const CREATE_FLAGS: &[&str] = &[
     "--default-audience",
     "--ttl",
     "--introspect",
+    "--introspect-audience",
     "--claim",
 ];
 const UPDATE_FLAGS: &[&str] = &[
@@ -148,6 +167,7 @@ const UPDATE_FLAGS: &[&str] = &[
     "--ttl",
     "--introspect",
     "--no-introspect",
+    "--introspect-audience",
     "--claim",
     "--remove-claim",
     "--clear-claims",
@@ -371,12 +391,20 @@ fn split_scopes(values: Vec<String>) -> Result<Vec<String>, String> {
     Ok(out)
 }
 
-/// Audience option values: each an absolute URI; `""` stands for none.
-fn parse_audiences(values: Vec<String>) -> Result<Vec<String>, String> {
+/// Audience option values of `flag`: each an audience as the Worker accepts
+/// it ([`is_audience`], at most [`MAX_AUDIENCE_LEN`] bytes); `""` stands for
+/// none. Repeats are dropped. How many a list may hold is [`check_record`]'s.
+fn parse_audiences(flag: &str, values: Vec<String>) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
     for aud in values.into_iter().filter(|a| !a.is_empty()) {
-        if !is_absolute_uri(&aud) {
-            return Err(format!("audience {aud:?} must be an absolute URI without a fragment (e.g. https://api.example.com)"));
+        if aud.len() > MAX_AUDIENCE_LEN {
+            return Err(format!(
+                "{flag} value of {} bytes is too long: an audience takes at most {MAX_AUDIENCE_LEN} bytes",
+                aud.len()
+            ));
+        }
+        if !is_audience(&aud) {
+            return Err(format!("{flag} {aud:?} must be an absolute URI without a fragment, quotes or backslashes (e.g. https://api.example.com)"));
         }
         if !out.contains(&aud) {
             out.push(aud);
@@ -444,9 +472,21 @@ fn parse_claims(values: Vec<String>) -> Result<BTreeMap<String, Value>, String> 
     Ok(out)
 }
 
-/// The rules every record the CLI writes must meet.
+/// The rules every record the CLI writes must meet: exactly the Worker's
+/// ([`ClientRecord::validate`], which it applies to every record it reads),
+/// so the CLI never writes a record the Worker refuses. The checks before
+/// `validate` apply the same library rules but name the option to change;
+/// single values (scope syntax, audience syntax and length, `--ttl`, claim
+/// names) are refused earlier, when the options are parsed.
 fn check_record(r: &ClientRecord) -> Result<(), String> {
     parse_name(&r.name)?;
+    for (flag, list) in [
+        ("--scope", &r.allowed_scopes),
+        ("--default-scope", &r.default_scopes),
+    ] {
+        check_scopes(list.iter().map(String::as_str))
+            .map_err(|e| format!("{flag}: {}", e.scope_message()))?;
+    }
     if let Some(extra) = r
         .default_scopes
         .iter()
@@ -456,10 +496,13 @@ fn check_record(r: &ClientRecord) -> Result<(), String> {
             "default scope {extra:?} is not among the allowed scopes (--scope); set --default-scope to a subset (\"\" for none)"
         ));
     }
-    for aud in r.allowed_audiences.iter().chain(&r.default_audiences) {
-        if !is_absolute_uri(aud) {
-            return Err(format!("audience {aud:?} must be an absolute URI without a fragment (e.g. https://api.example.com)"));
-        }
+    for (flag, list) in [
+        ("--audience", &r.allowed_audiences),
+        ("--default-audience", &r.default_audiences),
+        ("--introspect-audience", &r.introspect_audiences),
+    ] {
+        check_audiences(list.iter().map(String::as_str))
+            .map_err(|e| format!("{flag}: {}", e.audience_message()))?;
     }
     if let Some(extra) = r
         .default_audiences
@@ -470,13 +513,35 @@ fn check_record(r: &ClientRecord) -> Result<(), String> {
             "default audience {extra:?} is not among the allowed audiences (--audience); set --default-audience to a subset (\"\" for none)"
         ));
     }
-    if r.token_ttl == Some(0) {
-        return Err("--ttl must be greater than 0".to_owned());
-    }
-    for name in r.extra_claims.keys() {
-        check_claim_name(name)?;
-    }
-    check_extra_claims_size(&r.extra_claims)
+    check_extra_claims_size(&r.extra_claims).map_err(|e| format!("--claim: {e}"))?;
+    r.validate().map_err(|e| {
+        let hint = validate_hint(&e)
+            .map(|flags| format!(" (change {flags})"))
+            .unwrap_or_default();
+        format!("refusing a client record the Worker would reject: {e}{hint}")
+    })
+}
+
+/// The options behind a [`ClientRecord::validate`] message, by the record
+/// field it starts with; `None` when it names none the CLI sets.
+fn validate_hint(message: &str) -> Option<&'static str> {
+    const HINTS: &[(&str, &str)] = &[
+        ("allowed scope", "--scope"),
+        ("default scope", "--default-scope"),
+        ("allowed audience", "--audience"),
+        ("default audience", "--default-audience"),
+        ("introspection audience", "--introspect-audience"),
+        ("token_ttl", "--ttl"),
+        ("extra claim", "--claim, --remove-claim or --clear-claims"),
+        (
+            "the extra claims",
+            "--claim, --remove-claim or --clear-claims",
+        ),
+    ];
+    HINTS
+        .iter()
+        .find(|(start, _)| message.starts_with(start))
+        .map(|(_, flags)| *flags)
 }
 
 /// A new record from `client create` options.
@@ -495,10 +560,17 @@ fn new_record(
         Some(d) => split_scopes(vec![d])?,
         None => allowed_scopes.clone(),
     };
-    let allowed_audiences = parse_audiences(args.all("--audience"))?;
-    let mut default_audiences = parse_audiences(args.all("--default-audience"))?;
+    let allowed_audiences = parse_audiences("--audience", args.all("--audience"))?;
+    let mut default_audiences =
+        parse_audiences("--default-audience", args.all("--default-audience"))?;
     if default_audiences.is_empty() && allowed_audiences.len() == 1 {
         default_audiences = allowed_audiences.clone();
+    }
+    let introspect = args.flag("--introspect");
+    let introspect_audiences =
+        parse_audiences("--introspect-audience", args.all("--introspect-audience"))?;
+    if args.flag("--introspect-audience") && !introspect {
+        return Err("--introspect-audience needs --introspect: it narrows which tokens the client may introspect, and without --introspect it may introspect none".to_owned());
     }
     let token_ttl = args.one("--ttl")?.map(|t| parse_ttl(&t)).transpose()?;
     let extra_claims = parse_claims(args.all("--claim"))?;
@@ -517,7 +589,8 @@ fn new_record(
         default_audiences,
         token_ttl,
         disabled: false,
-        introspect: args.flag("--introspect"),
+        introspect,
+        introspect_audiences,
         extra_claims,
         created_at: now,
         updated_at: now,
@@ -538,6 +611,7 @@ fn create_output(record: &ClientRecord, secret: &str) -> Value {
         "default_audiences": record.default_audiences,
         "token_ttl": record.token_ttl,
         "introspect": record.introspect,
+        "introspect_audiences": record.introspect_audiences,
         "claims": record.extra_claims,
     })
 }
@@ -566,6 +640,7 @@ struct ClientUpdate {
     /// `Some(None)`: back to the configured `TOKEN_TTL`.
     token_ttl: Option<Option<u64>>,
     introspect: Option<bool>,
+    introspect_audiences: Option<Vec<String>>,
     set_claims: BTreeMap<String, Value>,
     remove_claims: Vec<String>,
     clear_claims: bool,
@@ -586,12 +661,15 @@ impl ClientUpdate {
                 .map(|d| split_scopes(vec![d]))
                 .transpose()?,
             allowed_audiences: if present("--audience") {
-                Some(parse_audiences(args.all("--audience"))?)
+                Some(parse_audiences("--audience", args.all("--audience"))?)
             } else {
                 None
             },
             default_audiences: if present("--default-audience") {
-                Some(parse_audiences(args.all("--default-audience"))?)
+                Some(parse_audiences(
+                    "--default-audience",
+                    args.all("--default-audience"),
+                )?)
             } else {
                 None
             },
@@ -607,6 +685,14 @@ impl ClientUpdate {
                 (true, false) => Some(true),
                 (false, true) => Some(false),
                 (false, false) => None,
+            },
+            introspect_audiences: if present("--introspect-audience") {
+                Some(parse_audiences(
+                    "--introspect-audience",
+                    args.all("--introspect-audience"),
+                )?)
+            } else {
+                None
             },
             set_claims: parse_claims(args.all("--claim"))?,
             remove_claims: {
@@ -632,7 +718,7 @@ impl ClientUpdate {
             ));
         }
         if update.is_empty() {
-            return Err("client update needs at least one change: --name, --scope, --default-scope, --audience, --default-audience, --ttl, --introspect, --no-introspect, --claim, --remove-claim or --clear-claims".to_owned());
+            return Err("client update needs at least one change: --name, --scope, --default-scope, --audience, --default-audience, --ttl, --introspect, --no-introspect, --introspect-audience, --claim, --remove-claim or --clear-claims".to_owned());
         }
         Ok(update)
     }
@@ -645,6 +731,7 @@ impl ClientUpdate {
             && self.default_audiences.is_none()
             && self.token_ttl.is_none()
             && self.introspect.is_none()
+            && self.introspect_audiences.is_none()
             && self.set_claims.is_empty()
             && self.remove_claims.is_empty()
             && !self.clear_claims
@@ -674,6 +761,17 @@ impl ClientUpdate {
         }
         if let Some(introspect) = self.introspect {
             r.introspect = introspect;
+        }
+        if let Some(auds) = &self.introspect_audiences {
+            // Clearing ("") is fine either way; a list only means something
+            // for a client that may introspect.
+            if !auds.is_empty() && !r.introspect {
+                return Err(format!(
+                    "--introspect-audience needs --introspect: client {} may not introspect (add --introspect)",
+                    r.client_id
+                ));
+            }
+            r.introspect_audiences = auds.clone();
         }
         if self.clear_claims {
             r.extra_claims.clear();
@@ -1112,7 +1210,7 @@ impl SecretPut {
             }
         }
         Ok(Some(SecretPut {
-            wrangler: find_wrangler()?,
+            wrangler: find_wrangler(args.one("--config")?.as_deref())?,
             args: put,
         }))
     }
@@ -1204,7 +1302,7 @@ impl Store {
             }
         }
         Ok(Store {
-            wrangler: find_wrangler()?,
+            wrangler: find_wrangler(args.one("--config")?.as_deref())?,
             common,
         })
     }
@@ -1230,16 +1328,28 @@ impl Store {
         ClientRecord::from_json(id, text).map_err(|e| format!("client {id}: {e}"))
     }
 
+    /// Writes the record. Its JSON holds secret digests, so it never goes on
+    /// wrangler's command line (visible to every local user in the process
+    /// list): wrangler reads it from a private temporary file (`--path`),
+    /// removed afterwards whatever happens. The metadata (name, disabled)
+    /// is no secret.
     fn save(&self, record: &ClientRecord) -> Result<(), String> {
         let metadata =
             serde_json::json!({"name": record.name, "disabled": record.disabled}).to_string();
-        let json = record.to_json();
+        let file = PrivateTempFile::create(&record.to_json())?;
+        let path = file.path.to_str().ok_or_else(|| {
+            format!(
+                "the temporary directory {} is not a UTF-8 path; set TMPDIR to one that is",
+                std::env::temp_dir().display()
+            )
+        })?;
         self.wrangler(&[
             "kv",
             "key",
             "put",
             &record_key(&record.client_id),
-            &json,
+            "--path",
+            path,
             "--metadata",
             &metadata,
         ])?;
@@ -1247,22 +1357,94 @@ impl Store {
     }
 }
 
-fn find_wrangler() -> Result<Vec<String>, String> {
+/// A file only its owner can read (mode 0600), created new under an
+/// unguessable name in the system temporary directory, and removed when
+/// dropped: on success, on error and on unwinding.
+struct PrivateTempFile {
+    path: PathBuf,
+}
+
+impl PrivateTempFile {
+    fn create(content: &str) -> Result<Self, String> {
+        let name = format!(
+            "edge-token-{}.json",
+            OsRandom.token::<16>().map_err(|e| e.to_string())?
+        );
+        let path = std::env::temp_dir().join(name);
+        let mut options = std::fs::OpenOptions::new();
+        // create_new: never follow or reuse something already at the path.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(&path)
+            .map_err(|e| format!("cannot create the temporary file {}: {e}", path.display()))?;
+        // From here on the guard removes the file, also if writing fails.
+        let guard = PrivateTempFile { path };
+        file.write_all(content.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(|e| format!("cannot write {}: {e}", guard.path.display()))?;
+        Ok(guard)
+    }
+}
+
+impl Drop for PrivateTempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The wrangler command: `$EDGE_TOKEN_WRANGLER` (split on whitespace), else
+/// the project's own (see [`project_wrangler`]).
+fn find_wrangler(config: Option<&str>) -> Result<Vec<String>, String> {
+    if config.is_some_and(str::is_empty) {
+        return Err("--config needs the path of a wrangler.toml".to_owned());
+    }
     if let Ok(cmd) = std::env::var("EDGE_TOKEN_WRANGLER") {
         let parts: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
         if !parts.is_empty() {
             return Ok(parts);
         }
     }
-    let mut dir = std::env::current_dir().ok();
-    while let Some(d) = dir {
-        let candidate: PathBuf = d.join("node_modules/.bin/wrangler");
-        if candidate.is_file() {
-            return Ok(vec![candidate.to_string_lossy().into_owned()]);
+    let cwd = std::env::current_dir()
+        .map_err(|e| format!("cannot find wrangler: no current directory ({e})"))?;
+    project_wrangler(config.map(Path::new), &cwd)
+}
+
+/// `node_modules/.bin/wrangler` next to the wrangler.toml in use: in the
+/// directory of `config` (relative to `cwd`) when given, else in `cwd`,
+/// where wrangler looks for wrangler.toml. Never a parent directory: a
+/// `node_modules` further up is not this project's and might be anyone's.
+fn project_wrangler(config: Option<&Path>, cwd: &Path) -> Result<Vec<String>, String> {
+    let dir = match config {
+        Some(file) => {
+            let file = cwd.join(file);
+            match file.parent() {
+                Some(d) => d.to_path_buf(),
+                None => return Err(format!("--config {}: not a file path", file.display())),
+            }
         }
-        dir = d.parent().map(PathBuf::from);
+        None => cwd.to_path_buf(),
+    };
+    let candidate = dir.join("node_modules").join(".bin").join("wrangler");
+    if candidate.is_file() {
+        return candidate
+            .to_str()
+            .map(|c| vec![c.to_owned()])
+            .ok_or_else(|| {
+                format!(
+                    "{} is not a UTF-8 path; set EDGE_TOKEN_WRANGLER",
+                    candidate.display()
+                )
+            });
     }
-    Err("wrangler not found: run `make install` in the edge-token checkout, or set EDGE_TOKEN_WRANGLER".to_owned())
+    Err(format!(
+        "wrangler not found at {} (next to the wrangler.toml in use): run `make install` in the edge-token checkout, or set EDGE_TOKEN_WRANGLER",
+        candidate.display()
+    ))
 }
 
 #[cfg(test)]
@@ -1883,5 +2065,575 @@ mod tests {
         };
         let err = finish_key_change(&path, change, Some(&failing)).unwrap_err();
         assert!(err.contains("nope") && err.contains("was written"), "{err}");
+    }
+
+    fn try_create(list: &[String]) -> Result<ClientRecord, String> {
+        let mut all: Vec<&str> = vec!["client", "create", "--name", "t"];
+        all.extend(list.iter().map(String::as_str));
+        new_record(&args(&all), "etc_x", digest(), 1)
+    }
+
+    /// `flag URI` `n` times, distinct URIs of exactly `len` bytes each.
+    fn repeated(flag: &str, n: usize, len: usize) -> Vec<String> {
+        (0..n)
+            .flat_map(|i| {
+                let base = format!("https://api{i:02}.example/");
+                assert!(len >= base.len());
+                [
+                    flag.to_owned(),
+                    format!("{base}{}", "x".repeat(len - base.len())),
+                ]
+            })
+            .collect()
+    }
+
+    /// `--scope` values: `n` distinct scopes of exactly `len` bytes each.
+    fn scopes(n: usize, len: usize) -> Vec<String> {
+        (0..n)
+            .flat_map(|i| {
+                let base = format!("s{i:03}");
+                [
+                    "--scope".to_owned(),
+                    format!("{base}{}", "x".repeat(len - base.len())),
+                ]
+            })
+            .collect()
+    }
+
+    #[test]
+    fn wrangler_is_found_next_to_the_config_never_in_a_parent() {
+        let root = TempDir::new("wrangler-lookup");
+        let install = |dir: &Path| {
+            let bin = dir.join("node_modules").join(".bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("wrangler"), "#!/bin/sh\n").unwrap();
+            bin.join("wrangler")
+        };
+        // A wrangler in a parent of the working directory is not the project's.
+        install(&root.0);
+        let cwd = root.0.join("work");
+        std::fs::create_dir_all(cwd.join("sub")).unwrap();
+        let err = project_wrangler(None, &cwd).unwrap_err();
+        let looked_at = cwd.join("node_modules").join(".bin").join("wrangler");
+        assert!(err.contains(&looked_at.display().to_string()), "{err}");
+        assert!(
+            err.contains("make install") && err.contains("EDGE_TOKEN_WRANGLER"),
+            "{err}"
+        );
+        assert!(project_wrangler(Some(Path::new("wrangler.toml")), &cwd).is_err());
+        // Nor is one in a parent of the config file's directory.
+        let err = project_wrangler(Some(Path::new("sub/wrangler.toml")), &cwd).unwrap_err();
+        assert!(err.contains("sub"), "{err}");
+
+        // One next to the config file is found, however the path is given.
+        let proj = root.0.join("proj");
+        let theirs = install(&proj);
+        let found = project_wrangler(Some(&proj.join("wrangler.toml")), &cwd).unwrap();
+        assert_eq!(found, vec![theirs.to_str().unwrap().to_owned()]);
+        let found = project_wrangler(Some(Path::new("../proj/wrangler.toml")), &cwd).unwrap();
+        assert_eq!(
+            Path::new(&found[0]).canonicalize().unwrap(),
+            theirs.canonicalize().unwrap()
+        );
+        // Without --config: the working directory's own.
+        let own = install(&cwd);
+        assert_eq!(
+            project_wrangler(None, &cwd).unwrap(),
+            vec![own.to_str().unwrap().to_owned()]
+        );
+        // A config elsewhere never falls back to the working directory's.
+        assert!(project_wrangler(Some(Path::new("sub/wrangler.toml")), &cwd).is_err());
+        assert!(find_wrangler(Some("")).unwrap_err().contains("--config"));
+    }
+
+    /// A wrangler stand-in (run by `sh`, so it needs no exec bit) that logs
+    /// its argv one per line to `argv`, and for the file after `--path`
+    /// stores its name in `path`, a copy in `copy` and its mode in `mode`.
+    #[cfg(unix)]
+    fn fake_wrangler(dir: &TempDir, status: u8) -> Vec<String> {
+        let script = dir.file("wrangler.sh");
+        std::fs::write(
+            &script,
+            format!(
+                r#"dir=$(dirname "$0")
+for a in "$@"; do printf '%s\n' "$a" >> "$dir/argv"; done
+prev=
+for a in "$@"; do
+  if [ "$prev" = --path ]; then
+    printf '%s' "$a" > "$dir/path"
+    cp "$a" "$dir/copy"
+    {{ stat -c %a "$a" 2>/dev/null || stat -f %Lp "$a"; }} > "$dir/mode"
+  fi
+  prev=$a
+done
+[ {status} = 0 ] || echo "ERROR: fake wrangler fails" >&2
+exit {status}
+"#
+            ),
+        )
+        .unwrap();
+        vec!["sh".to_owned(), script.to_str().unwrap().to_owned()]
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn save_passes_the_record_in_a_private_file_never_on_argv() {
+        let r = record(&["--scope", "read", "--claim", "tenant=acme"]);
+        r.validate().unwrap();
+        let json = r.to_json();
+        let digests: Vec<String> = r
+            .secrets
+            .iter()
+            .map(|s| serde_json::to_value(s.digest).unwrap())
+            .map(|v| v.as_str().unwrap().to_owned())
+            .collect();
+        assert!(!digests.is_empty() && json.contains(&digests[0]));
+        for status in [0u8, 3] {
+            let dir = TempDir::new("save");
+            let store = Store {
+                wrangler: fake_wrangler(&dir, status),
+                common: vec!["--binding".into(), "CLIENTS".into(), "--local".into()],
+            };
+            let result = store.save(&r);
+            if status == 0 {
+                result.unwrap();
+            } else {
+                let err = result.unwrap_err();
+                assert!(err.contains("fake wrangler fails"), "{err}");
+            }
+            let argv = std::fs::read_to_string(dir.file("argv")).unwrap();
+            let argv: Vec<&str> = argv.lines().collect();
+            let path = std::fs::read_to_string(dir.file("path")).unwrap();
+            assert_eq!(
+                argv,
+                vec![
+                    "kv",
+                    "key",
+                    "put",
+                    "client:etc_x",
+                    "--path",
+                    path.as_str(),
+                    "--metadata",
+                    r#"{"disabled":false,"name":"test"}"#,
+                    "--binding",
+                    "CLIENTS",
+                    "--local",
+                ]
+            );
+            for arg in &argv {
+                assert!(!arg.contains(&json) && !arg.contains("secrets"), "{arg}");
+                for d in &digests {
+                    assert!(!arg.contains(d.as_str()), "{arg}");
+                }
+            }
+            assert_eq!(std::fs::read_to_string(dir.file("copy")).unwrap(), json);
+            assert_eq!(
+                std::fs::read_to_string(dir.file("mode")).unwrap().trim(),
+                "600"
+            );
+            assert!(Path::new(&path).starts_with(std::env::temp_dir()), "{path}");
+            assert!(!Path::new(&path).exists(), "{path} left behind");
+        }
+    }
+
+    #[test]
+    fn private_temp_files_are_new_unguessable_and_removed_on_drop() {
+        let a = PrivateTempFile::create("one").unwrap();
+        let b = PrivateTempFile::create("two").unwrap();
+        assert_ne!(a.path, b.path);
+        assert_eq!(std::fs::read_to_string(&a.path).unwrap(), "one");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&b.path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+        }
+        let path = a.path.clone();
+        drop(a);
+        assert!(!path.exists());
+        assert!(b.path.exists());
+    }
+
+    #[test]
+    fn create_sets_introspect_audiences() {
+        let r = record(&[
+            "--introspect",
+            "--introspect-audience",
+            "https://a.example",
+            "--introspect-audience",
+            "https://b.example",
+            "--introspect-audience",
+            "https://a.example",
+        ]);
+        assert!(r.introspect);
+        assert_eq!(
+            r.introspect_audiences,
+            vec!["https://a.example", "https://b.example"]
+        );
+        assert_eq!(ClientRecord::from_json("etc_x", &r.to_json()).unwrap(), r);
+        let out = create_output(&r, "ets_s");
+        assert_eq!(
+            out["introspect_audiences"],
+            serde_json::json!(["https://a.example", "https://b.example"])
+        );
+        let plain = record(&["--introspect"]);
+        assert!(plain.introspect_audiences.is_empty());
+        assert_eq!(
+            create_output(&plain, "s")["introspect_audiences"],
+            serde_json::json!([])
+        );
+        let err = try_create(&[
+            "--introspect".into(),
+            "--introspect-audience".into(),
+            "not a uri".into(),
+        ])
+        .unwrap_err();
+        assert!(
+            err.contains("--introspect-audience") && err.contains("absolute URI"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn create_refuses_introspect_audience_without_introspect() {
+        for value in ["https://a.example", ""] {
+            let err = try_create(&["--introspect-audience".into(), value.into()]).unwrap_err();
+            assert!(
+                err.contains("--introspect-audience needs --introspect"),
+                "{err}"
+            );
+        }
+        let err = try_create(&repeated("--introspect-audience", 17, 30)).unwrap_err();
+        assert!(
+            err.contains("--introspect-audience needs --introspect"),
+            "{err}"
+        );
+        let mut many = repeated("--introspect-audience", 17, 30);
+        many.push("--introspect".into());
+        let err = try_create(&many).unwrap_err();
+        assert!(
+            err.contains("--introspect-audience") && err.contains("more than 16"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn update_replaces_introspect_audiences() {
+        let r = record(&["--introspect", "--introspect-audience", "https://a.example"]);
+        let new = update(&[
+            "--introspect-audience",
+            "https://b.example",
+            "--introspect-audience",
+            "https://c.example",
+        ])
+        .unwrap()
+        .apply(&r, 300)
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            new.introspect_audiences,
+            vec!["https://b.example", "https://c.example"]
+        );
+        assert!(new.introspect);
+        assert_eq!(new.updated_at, 300);
+        assert_eq!(new.secrets, r.secrets);
+        // The same list again changes nothing.
+        assert_eq!(
+            update(&["--introspect-audience", "https://a.example"])
+                .unwrap()
+                .apply(&r, 300)
+                .unwrap(),
+            None
+        );
+        // Other changes leave the list alone, --no-introspect included (so a
+        // later --introspect does not silently widen the client's reach).
+        let off = update(&["--no-introspect"])
+            .unwrap()
+            .apply(&r, 300)
+            .unwrap()
+            .unwrap();
+        assert!(!off.introspect);
+        assert_eq!(off.introspect_audiences, r.introspect_audiences);
+        // Turning introspection on and narrowing it in one update.
+        let plain = record(&[]);
+        let on = update(&["--introspect", "--introspect-audience", "urn:api"])
+            .unwrap()
+            .apply(&plain, 300)
+            .unwrap()
+            .unwrap();
+        assert!(on.introspect);
+        assert_eq!(on.introspect_audiences, vec!["urn:api"]);
+        assert!(update(&["--introspect-audience", "not a uri"])
+            .unwrap_err()
+            .contains("--introspect-audience"));
+    }
+
+    #[test]
+    fn update_clears_introspect_audiences() {
+        let r = record(&[
+            "--introspect",
+            "--introspect-audience",
+            "https://a.example",
+            "--introspect-audience",
+            "https://b.example",
+        ]);
+        let u = update(&["--introspect-audience", ""]).unwrap();
+        let cleared = u.apply(&r, 400).unwrap().unwrap();
+        assert!(cleared.introspect_audiences.is_empty());
+        assert!(cleared.introspect);
+        // Clearing is allowed together with --no-introspect, and on a
+        // client that has no list it changes nothing.
+        let off = update(&["--no-introspect", "--introspect-audience", ""])
+            .unwrap()
+            .apply(&r, 400)
+            .unwrap()
+            .unwrap();
+        assert!(!off.introspect && off.introspect_audiences.is_empty());
+        assert_eq!(u.apply(&cleared, 500).unwrap(), None);
+    }
+
+    #[test]
+    fn update_refuses_introspect_audience_without_introspect() {
+        let plain = record(&[]);
+        let err = update(&["--introspect-audience", "https://a.example"])
+            .unwrap()
+            .apply(&plain, 2)
+            .unwrap_err();
+        assert!(
+            err.contains("--introspect-audience needs --introspect"),
+            "{err}"
+        );
+        let r = record(&["--introspect"]);
+        let err = update(&[
+            "--no-introspect",
+            "--introspect-audience",
+            "https://a.example",
+        ])
+        .unwrap()
+        .apply(&r, 2)
+        .unwrap_err();
+        assert!(
+            err.contains("--introspect-audience needs --introspect"),
+            "{err}"
+        );
+        assert!(update(&["--introspect-audience", "https://a.example"])
+            .unwrap()
+            .apply(&r, 2)
+            .is_ok());
+    }
+
+    #[test]
+    fn show_prints_introspect_audiences_and_reach() {
+        let reach = |r: &ClientRecord| {
+            let shown: Value = serde_json::from_str(&pretty(&r.public_view()).unwrap()).unwrap();
+            assert!(shown.get("secrets").is_some());
+            assert!(!pretty(&r.public_view()).unwrap().contains("digest"));
+            (
+                shown["introspect_audiences"].clone(),
+                shown["introspect_reach"].as_str().unwrap().to_owned(),
+            )
+        };
+        let narrow = record(&["--introspect", "--introspect-audience", "https://a.example"]);
+        let (auds, narrow_reach) = reach(&narrow);
+        assert_eq!(auds, serde_json::json!(["https://a.example"]));
+        let (auds, wide_reach) = reach(&record(&["--introspect"]));
+        assert_eq!(auds, serde_json::json!([]));
+        let (_, no_reach) = reach(&record(&[]));
+        assert!(
+            narrow_reach.contains("introspect_audiences"),
+            "{narrow_reach}"
+        );
+        assert_ne!(narrow_reach, wide_reach);
+        assert_ne!(wide_reach, no_reach);
+    }
+
+    #[test]
+    fn audience_lists_are_bounded_like_the_worker() {
+        let err = try_create(&repeated("--audience", 17, 30)).unwrap_err();
+        assert!(
+            err.contains("--audience") && err.contains("more than 16"),
+            "{err}"
+        );
+
+        let long = format!("https://api.example/{}", "x".repeat(2116 - 20));
+        assert_eq!(long.len(), 2116);
+        let err = try_create(&["--audience".into(), long.clone()]).unwrap_err();
+        assert!(err.contains("--audience") && err.contains("512"), "{err}");
+        assert!(!err.contains(&long[..100]), "quotes the value: {err}");
+
+        let mut defaults = repeated("--audience", 16, 30);
+        defaults.extend(repeated("--default-audience", 17, 30));
+        let err = try_create(&defaults).unwrap_err();
+        assert!(
+            err.contains("--default-audience") && err.contains("more than 16"),
+            "{err}"
+        );
+
+        // 16 of 96 bytes: exactly 1536 bytes together, the most that fits.
+        let fits = try_create(&repeated("--audience", 16, 96)).unwrap();
+        assert_eq!(fits.allowed_audiences.len(), 16);
+        assert_eq!(
+            fits.allowed_audiences
+                .iter()
+                .map(String::len)
+                .sum::<usize>(),
+            1536
+        );
+        fits.validate().unwrap();
+        let mut all = repeated("--audience", 16, 96);
+        all.extend(repeated("--default-audience", 16, 96));
+        assert_eq!(try_create(&all).unwrap().default_audiences.len(), 16);
+        // One byte more is refused.
+        let mut over = repeated("--audience", 15, 96);
+        over.extend([
+            "--audience".to_owned(),
+            format!("https://z.example/{}", "x".repeat(97 - 18)),
+        ]);
+        let err = try_create(&over).unwrap_err();
+        assert!(err.contains("--audience") && err.contains("1536"), "{err}");
+
+        // Updates are held to the same bound.
+        let r = record(&[]);
+        let err = update(
+            &repeated("--audience", 17, 30)
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>(),
+        )
+        .unwrap()
+        .apply(&r, 2)
+        .unwrap_err();
+        assert!(
+            err.contains("--audience") && err.contains("more than 16"),
+            "{err}"
+        );
+
+        for bad in ["https://a.example/\"x", "https://a.example/\\x"] {
+            let err = try_create(&["--audience".into(), bad.into()]).unwrap_err();
+            assert!(err.contains("quotes or backslashes"), "{err}");
+        }
+    }
+
+    #[test]
+    fn scope_lists_are_bounded_like_the_worker() {
+        let err = try_create(&scopes(65, 8)).unwrap_err();
+        assert!(
+            err.contains("--scope") && err.contains("more than 64"),
+            "{err}"
+        );
+        assert_eq!(try_create(&scopes(64, 8)).unwrap().allowed_scopes.len(), 64);
+        // Repeats are dropped before the count.
+        let mut same = scopes(64, 8);
+        same.extend(scopes(1, 8));
+        assert_eq!(try_create(&same).unwrap().allowed_scopes.len(), 64);
+        let err = try_create(&scopes(1, 129)).unwrap_err();
+        assert!(err.contains("--scope") && err.contains("128"), "{err}");
+        assert!(try_create(&scopes(1, 128)).is_ok());
+        // 64 * 16 + 63 spaces > 1024.
+        let err = try_create(&scopes(64, 16)).unwrap_err();
+        assert!(err.contains("--scope") && err.contains("1024"), "{err}");
+        let r = record(&[]);
+        let big: Vec<String> = scopes(65, 8);
+        let err = update(&big.iter().map(String::as_str).collect::<Vec<_>>())
+            .unwrap()
+            .apply(&r, 2)
+            .unwrap_err();
+        assert!(
+            err.contains("--scope") && err.contains("more than 64"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn check_record_agrees_with_validate() {
+        let base = record(&[
+            "--scope",
+            "read write",
+            "--default-scope",
+            "read",
+            "--audience",
+            "https://a.example",
+            "--audience",
+            "https://b.example",
+            "--introspect",
+        ]);
+        assert!(base.default_audiences.is_empty());
+        let auds = |n: usize, len: usize| -> Vec<String> {
+            repeated("--audience", n, len)
+                .into_iter()
+                .filter(|a| a != "--audience")
+                .collect()
+        };
+        type Change = fn(&mut ClientRecord, &dyn Fn(usize, usize) -> Vec<String>);
+        let cases: Vec<(&str, bool, Change)> = vec![
+            ("unchanged", true, |_, _| {}),
+            ("64 scopes", true, |r, _| {
+                r.allowed_scopes = (0..64).map(|i| format!("s{i}")).collect();
+                r.default_scopes = vec!["s0".into()];
+            }),
+            ("65 scopes", false, |r, _| {
+                r.allowed_scopes = (0..65).map(|i| format!("s{i}")).collect();
+                r.default_scopes = vec!["s0".into()];
+            }),
+            ("65 default scopes", false, |r, _| {
+                r.default_scopes = (0..65).map(|i| format!("s{i}")).collect();
+                r.allowed_scopes = r.default_scopes.clone();
+            }),
+            ("default scope not allowed", false, |r, _| {
+                r.default_scopes = vec!["admin".into()];
+            }),
+            ("16 audiences that fit", true, |r, a| {
+                r.allowed_audiences = a(16, 96)
+            }),
+            ("16 audiences too large", false, |r, a| {
+                r.allowed_audiences = a(16, 97)
+            }),
+            ("17 audiences", false, |r, a| {
+                r.allowed_audiences = a(17, 30)
+            }),
+            ("17 introspect audiences", false, |r, a| {
+                r.introspect_audiences = a(17, 30)
+            }),
+            ("default audience not allowed", false, |r, _| {
+                r.default_audiences = vec!["https://c.example".into()];
+            }),
+            ("audience with a quote", false, |r, _| {
+                r.allowed_audiences = vec!["https://a.example/\"".into()];
+            }),
+            ("zero ttl", false, |r, _| r.token_ttl = Some(0)),
+            ("reserved claim", false, |r, _| {
+                r.extra_claims.insert("sub".into(), Value::Bool(true));
+            }),
+            ("claims too large", false, |r, _| {
+                r.extra_claims
+                    .insert("big".into(), Value::String("x".repeat(2048)));
+            }),
+            ("client id with a space", false, |r, _| {
+                r.client_id = "etc x".into()
+            }),
+        ];
+        for (what, ok, change) in cases {
+            let mut r = base.clone();
+            change(&mut r, &auds);
+            assert_eq!(r.validate().is_ok(), ok, "validate: {what}");
+            assert_eq!(check_record(&r).is_ok(), ok, "check_record: {what}");
+        }
+        // What only validate() catches says which option to change.
+        let mut r = base.clone();
+        r.token_ttl = Some(0);
+        let err = check_record(&r).unwrap_err();
+        assert!(
+            err.contains("Worker would reject") && err.contains("--ttl"),
+            "{err}"
+        );
+        let mut r = base.clone();
+        r.extra_claims.insert("1st".into(), Value::Bool(true));
+        let err = check_record(&r).unwrap_err();
+        assert!(err.contains("--claim"), "{err}");
+        assert_eq!(validate_hint("client_id must be ..."), None);
+        assert_eq!(
+            validate_hint("default audiences: more than 16 audiences"),
+            Some("--default-audience")
+        );
     }
 }

@@ -10,6 +10,7 @@ const ISSUER: &str = "https://issuer.test";
 const GRANT: &str = "grant_type=client_credentials";
 const CLIENT_LIMIT: usize = 3;
 const ADDRESS_LIMIT: usize = 5;
+const REVOCATION_LIMIT: usize = 3;
 
 fn rate_limited_worker() -> Worker {
     let setup = Setup {
@@ -17,7 +18,9 @@ fn rate_limited_worker() -> Worker {
             "[[ratelimits]]\nname = \"AUTH_FAILURES_BY_CLIENT\"\nnamespace_id = \"1001\"\n\
              simple = {{ limit = {CLIENT_LIMIT}, period = 60 }}\n\n\
              [[ratelimits]]\nname = \"AUTH_FAILURES_BY_ADDRESS\"\nnamespace_id = \"1002\"\n\
-             simple = {{ limit = {ADDRESS_LIMIT}, period = 60 }}\n"
+             simple = {{ limit = {ADDRESS_LIMIT}, period = 60 }}\n\n\
+             [[ratelimits]]\nname = \"REVOCATIONS_BY_CLIENT\"\nnamespace_id = \"1003\"\n\
+             simple = {{ limit = {REVOCATION_LIMIT}, period = 60 }}\n"
         ),
         no_kv_binding: false,
     };
@@ -53,8 +56,8 @@ fn assert_rate_limited(r: &crate::harness::HttpResponse) {
 }
 
 /// Failures for one client id are limited, but the holder of the real
-/// secret still gets tokens; failures from one address block that address
-/// (even with valid credentials) and no other.
+/// secret still gets tokens; failures from one address make further
+/// failures from it 429, while valid credentials from it are still served.
 #[test]
 fn failed_authentication_is_rate_limited_by_client_and_by_address() {
     let w = rate_limited_worker();
@@ -79,18 +82,35 @@ fn run_rate_limit_scenario(w: &Worker) {
     let ok = token_from(w, "192.0.2.101", &id, &secret);
     assert_eq!(ok.status, 200, "{}", ok.body);
 
-    // By address, each failure with a different unknown id.
-    let attacker = "198.51.100.66";
-    for i in 0..ADDRESS_LIMIT {
-        token_from(w, attacker, &format!("etc_unknown{i}"), "ets_x")
-            .assert_error(401, "invalid_client");
+    // By address (a NAT shared by many jobs): 40 failures with different
+    // unknown ids, as one misconfigured job retrying would cause.
+    let nat = "198.51.100.66";
+    for i in 0..40 {
+        let r = token_from(w, nat, &format!("etc_unknown{i}"), "ets_x");
+        if i < ADDRESS_LIMIT {
+            r.assert_error(401, "invalid_client");
+        } else {
+            assert_rate_limited(&r);
+        }
     }
-    assert_rate_limited(&token_from(w, attacker, "etc_unknown-last", "ets_x"));
-    // That address is refused even with valid credentials...
-    assert_rate_limited(&token_from(w, attacker, &other_id, &other_secret));
+    // A good client behind the same address still gets its token...
+    let ok = token_from(w, nat, &other_id, &other_secret);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    // ...while a wrong secret from it is 429...
+    assert_rate_limited(&token_from(w, nat, &other_id, "ets_wrong"));
     // ...and no other address is slowed.
+    token_from(w, "203.0.113.5", "etc_unknown-x", "ets_x").assert_error(401, "invalid_client");
     let ok = token_from(w, "203.0.113.5", &other_id, &other_secret);
     assert_eq!(ok.status, 200, "{}", ok.body);
+    // IPv6 by its /64: failures from hosts of one /64 add up.
+    for i in 0..ADDRESS_LIMIT {
+        token_from(w, &format!("2001:db8:9:9::{i:x}"), "etc_v6", "ets_x")
+            .assert_error(401, "invalid_client");
+    }
+    assert_rate_limited(&token_from(w, "2001:db8:9:9:ffff::1", "etc_v6b", "ets_x"));
+    let ok = token_from(w, "2001:db8:9:9:ffff::2", &other_id, &other_secret);
+    assert_eq!(ok.status, 200, "{}", ok.body);
+    token_from(w, "2001:db8:9:a::1", "etc_v6c", "ets_x").assert_error(401, "invalid_client");
 
     // Successful callers are never counted: many successes from one address.
     for _ in 0..(ADDRESS_LIMIT * 3) {
@@ -112,6 +132,61 @@ fn run_rate_limit_scenario(w: &Worker) {
         !log.contains(&secret) && !log.contains(&other_secret),
         "secret in log"
     );
+}
+
+/// Revocation is no free KV write loop: repeating one revocation writes
+/// once (then reads), and denylist writes per client are rate limited.
+#[test]
+fn revocation_repeats_write_once_and_writes_are_limited_per_client() {
+    let w = rate_limited_worker();
+    let (id, secret) = w.create_client(&["--scope", "read"]);
+    let token = |w: &Worker| {
+        let r = w.token_basic(&id, &secret, GRANT);
+        assert_eq!(r.status, 200, "{}", r.body);
+        r.json()["access_token"].as_str().unwrap().to_owned()
+    };
+    let revoke = |t: &str| {
+        w.post(
+            "/oauth2/revoke",
+            &[("Authorization", &crate::harness::basic(&id, &secret))],
+            &format!("token={t}"),
+        )
+    };
+    // The same jti, many times in a row (well within KV's one write per
+    // key per second): every answer 200, never 503.
+    let first = token(&w);
+    for _ in 0..10 {
+        let r = revoke(&first);
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let log = w.log_with(&["already revoked"]);
+    assert_eq!(log.matches("\"outcome\":\"revoked\"").count(), 1, "{log}");
+    assert_eq!(log.matches("already revoked").count(), 9, "{log}");
+    // Distinct tokens: the limit's worth of writes, then 429.
+    for _ in 1..REVOCATION_LIMIT {
+        let r = revoke(&token(&w));
+        assert_eq!(r.status, 200, "{}", r.body);
+    }
+    let r = revoke(&token(&w));
+    assert_rate_limited(&r);
+    assert_eq!(r.header("retry-after"), Some("60"));
+    // A repeat of a done revocation still answers 200 (no write).
+    assert_eq!(revoke(&first).status, 200);
+    // Another client is not affected.
+    let (other, other_secret) = w.create_client(&["--scope", "read"]);
+    let t = w.token_basic(&other, &other_secret, GRANT).json()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = w.post(
+        "/oauth2/revoke",
+        &[(
+            "Authorization",
+            &crate::harness::basic(&other, &other_secret),
+        )],
+        &format!("token={t}"),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
 }
 
 /// A record in KV that does not parse: `500 server_error`, nothing issued,

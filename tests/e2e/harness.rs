@@ -29,7 +29,17 @@ pub struct Worker {
     _child: Child,
 }
 
+/// A port free now, picked at random below the kernel's ephemeral range
+/// (32768 and up on Linux), where outgoing connections take theirs.
 fn free_port() -> u16 {
+    for _ in 0..64 {
+        let mut b = [0u8; 2];
+        getrandom::fill(&mut b).expect("random");
+        let port = 20_000 + u16::from_le_bytes(b) % 12_000;
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
@@ -57,7 +67,7 @@ pub fn signing_keys_json(keys: &[(&str, &[u8])]) -> String {
 pub struct Setup {
     /// Raw wrangler.toml inserted before `[vars]` (e.g. `[[ratelimits]]`).
     pub extra_toml: String,
-    /// Leave out the `CLIENTS` KV binding.
+    /// Leave out the KV bindings (`CLIENTS` and `REVOCATIONS`).
     pub no_kv_binding: bool,
 }
 
@@ -91,8 +101,9 @@ impl Worker {
     /// As [`start_with_state`](Self::start_with_state), for the built
     /// Worker whose entry module is `main` (e.g. the example API's
     /// `examples/resource-worker/build/index.js`). Every Worker started here
-    /// binds `CLIENTS` to the same namespace id, so Workers given the same
-    /// `state` share its KV data.
+    /// binds `REVOCATIONS` to the same namespace id, and the issuer also
+    /// `CLIENTS` (an API gets only the denylist, as in its wrangler.toml),
+    /// so Workers given the same `state` share their KV data.
     pub fn start_at(
         main: &Path,
         name: &str,
@@ -149,12 +160,16 @@ impl Worker {
         let dir = root.join(format!("target/e2e/{name}-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create e2e dir");
-        let port = free_port();
         let mut toml = format!(
             "name = \"edge-token-e2e-{name}\"\nmain = {main:?}\ncompatibility_date = \"2026-04-01\"\n\n"
         );
         if !setup.no_kv_binding {
-            toml.push_str("[[kv_namespaces]]\nbinding = \"CLIENTS\"\nid = \"e2e-clients\"\n\n");
+            if main == root.join("build/index.js") {
+                toml.push_str("[[kv_namespaces]]\nbinding = \"CLIENTS\"\nid = \"e2e-clients\"\n\n");
+            }
+            toml.push_str(
+                "[[kv_namespaces]]\nbinding = \"REVOCATIONS\"\nid = \"e2e-revocations\"\n\n",
+            );
         }
         toml.push_str(&setup.extra_toml);
         toml.push_str("\n[vars]\n");
@@ -176,76 +191,89 @@ impl Worker {
         };
         std::fs::write(dir.join(".dev.vars"), dev_vars).expect("write .dev.vars");
         let state = state.unwrap_or_else(|| dir.join("state"));
-        let log = dir.join("worker.log");
-        let log_file = std::fs::File::create(&log).expect("log file");
+        // wrangler dev picks further ports of its own; if one was taken in
+        // the meantime (other tests start Workers in parallel), it exits
+        // with "Address already in use": start it again on new ports.
+        for attempt in 1.. {
+            let port = free_port();
+            let log = dir.join("worker.log");
+            let log_file = std::fs::File::create(&log).expect("log file");
 
-        let mut cmd = Command::new(root.join("scripts/run-guarded.sh"));
-        cmd.arg(std::process::id().to_string())
-            .arg(&wrangler)
-            .args([
-                "dev",
-                "--local",
-                "--ip",
-                "127.0.0.1",
-                "--show-interactive-dev-session=false",
-            ])
-            .arg("--port")
-            .arg(port.to_string())
-            .arg("--inspector-port")
-            .arg(free_port().to_string())
-            .arg("--config")
-            .arg(&config)
-            .arg("--persist-to")
-            .arg(&state);
-        if https_upstream {
-            cmd.args([
-                "--local-upstream",
-                "issuer.test",
-                "--upstream-protocol",
-                "https",
-            ]);
+            let mut cmd = Command::new(root.join("scripts/run-guarded.sh"));
+            cmd.arg(std::process::id().to_string())
+                .arg(&wrangler)
+                .args([
+                    "dev",
+                    "--local",
+                    "--ip",
+                    "127.0.0.1",
+                    "--show-interactive-dev-session=false",
+                ])
+                .arg("--port")
+                .arg(port.to_string())
+                .arg("--inspector-port")
+                .arg(free_port().to_string())
+                .arg("--config")
+                .arg(&config)
+                .arg("--persist-to")
+                .arg(&state);
+            if https_upstream {
+                cmd.args([
+                    "--local-upstream",
+                    "issuer.test",
+                    "--upstream-protocol",
+                    "https",
+                ]);
+            }
+            let child = cmd
+                .current_dir(&dir)
+                .env("WRANGLER_SEND_METRICS", "false")
+                .env("NO_COLOR", "1")
+                .stdin(Stdio::null())
+                .stdout(log_file.try_clone().expect("log"))
+                .stderr(log_file)
+                .spawn()
+                .expect("cannot start wrangler dev");
+
+            let (kid, key) = serde_json::from_str::<serde_json::Value>(signing_keys)
+                .ok()
+                .and_then(|v| {
+                    let first = v.get(0)?;
+                    let kid = first.get("kid")?.as_str()?.to_owned();
+                    let key = URL_SAFE_NO_PAD.decode(first.get("key")?.as_str()?).ok()?;
+                    Some((kid, key))
+                })
+                .unwrap_or_default();
+            let mut worker = Worker {
+                cli_lock: std::sync::Mutex::new(()),
+                port,
+                config: config.clone(),
+                state: state.clone(),
+                log: log.clone(),
+                key,
+                kid,
+                _child: child,
+            };
+            match worker.wait_ready() {
+                Ok(()) => return worker,
+                Err(e) if attempt < 4 && e.contains("Address already in use") => {
+                    eprintln!("{name}: port clash, starting wrangler dev again ({attempt})");
+                    drop(worker); // wrangler dev has exited already
+                }
+                Err(e) => panic!("{e}"),
+            }
         }
-        let child = cmd
-            .current_dir(&dir)
-            .env("WRANGLER_SEND_METRICS", "false")
-            .env("NO_COLOR", "1")
-            .stdin(Stdio::null())
-            .stdout(log_file.try_clone().expect("log"))
-            .stderr(log_file)
-            .spawn()
-            .expect("cannot start wrangler dev");
-
-        let (kid, key) = serde_json::from_str::<serde_json::Value>(signing_keys)
-            .ok()
-            .and_then(|v| {
-                let first = v.get(0)?;
-                let kid = first.get("kid")?.as_str()?.to_owned();
-                let key = URL_SAFE_NO_PAD.decode(first.get("key")?.as_str()?).ok()?;
-                Some((kid, key))
-            })
-            .unwrap_or_default();
-        let mut worker = Worker {
-            cli_lock: std::sync::Mutex::new(()),
-            port,
-            config,
-            state,
-            log,
-            key,
-            kid,
-            _child: child,
-        };
-        worker.wait_ready();
-        worker
+        unreachable!("the loop returns or panics")
     }
 
-    fn wait_ready(&mut self) {
+    fn wait_ready(&mut self) -> Result<(), String> {
         let deadline = Instant::now() + Duration::from_secs(120);
         while Instant::now() < deadline {
             if let Ok(Some(status)) = self._child.try_wait() {
-                panic!(
+                return Err(format!(
                     "wrangler dev exited ({status}) before it was ready:\n{}",
                     self.log_text()
-                );
+                ));
             }
             if self.log_text().contains("Ready on") {
                 if let Ok(r) = try_request(
@@ -253,16 +281,16 @@ impl Worker {
                     b"GET /__ready HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
                 ) {
                     if r.status == 404 {
-                        return;
+                        return Ok(());
                     }
                 }
             }
             std::thread::sleep(Duration::from_millis(250));
         }
-        panic!(
+        Err(format!(
             "the Worker did not become ready within 120 s:\n{}",
             self.log_text()
-        );
+        ))
     }
 
     /// Stops the Worker (its guard kills the whole process group) and
@@ -336,6 +364,12 @@ impl Worker {
             .arg("--persist-to")
             .arg(&self.state)
             .current_dir(ROOT)
+            // The test's wrangler.toml is not beside the project's
+            // node_modules: name the project's wrangler, as a user would.
+            .env(
+                "EDGE_TOKEN_WRANGLER",
+                Path::new(ROOT).join("node_modules/.bin/wrangler"),
+            )
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

@@ -644,7 +644,7 @@ fn hostile_sizes_within_the_limit() {
         distinct.push_str(&format!("s{i}+"));
         i += 1;
     }
-    // 15 KiB of one allowed token, repeated: deduplicated.
+    // 15 KiB of one allowed token, repeated: bounded before de-duplication.
     let repeated = format!("{GRANT}&scope={}", "read+".repeat(15 * 1024 / 5));
     let bad_tail = format!("{repeated}%22");
     let scope = |s: &str| form(TOKEN, a, format!("{GRANT}&scope={s}").as_bytes());
@@ -682,7 +682,45 @@ fn hostile_sizes_within_the_limit() {
         case(
             "15 KiB of 'read' repeated",
             form(TOKEN, a, repeated.as_bytes()),
+            bad_scope,
+        ),
+        case(
+            "'read' repeated 64 times (the bound)",
+            scope(&vec!["read"; edge_token::scope::MAX_SCOPES].join("+")),
             Expect::TokenScope("read"),
+        ),
+        case(
+            "'read' repeated 65 times",
+            scope(&vec!["read"; edge_token::scope::MAX_SCOPES + 1].join("+")),
+            bad_scope,
+        ),
+        case(
+            "a 129-byte scope token",
+            scope(&"r".repeat(edge_token::scope::MAX_SCOPE_LEN + 1)),
+            bad_scope,
+        ),
+        case(
+            "one resource repeated 17 times",
+            form(
+                TOKEN,
+                a,
+                format!("{GRANT}{}", "&resource=urn:r0".repeat(17)).as_bytes(),
+            ),
+            Expect::Error(400, "invalid_target"),
+        ),
+        case(
+            "a 513-byte resource",
+            form(
+                TOKEN,
+                a,
+                format!("{GRANT}&resource=urn:{}", "r".repeat(509)).as_bytes(),
+            ),
+            Expect::Error(400, "invalid_target"),
+        ),
+        case(
+            "an audience with a quote",
+            form(TOKEN, a, format!("{GRANT}&audience=urn:a%22b").as_bytes()),
+            Expect::Error(400, "invalid_target"),
         ),
         case(
             "15 KiB scope ending in a quote",

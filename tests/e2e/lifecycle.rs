@@ -252,6 +252,43 @@ fn revocation_makes_token_inactive() {
     assert_eq!(r.status, 200, "{}", r.body);
 }
 
+/// An API's introspecting client bound to its own audience learns nothing
+/// about tokens meant for other APIs: they look like any inactive token.
+#[test]
+fn introspection_bound_to_audiences_hides_other_apis_tokens() {
+    let w = worker();
+    let (id, secret) = standard_client();
+    let (bound, bound_secret) = w.create_client(&[
+        "--scope",
+        "read",
+        "--introspect",
+        "--introspect-audience",
+        "urn:two",
+    ]);
+    let shown = w.cli(&["client", "show", &bound]);
+    assert!(shown.stdout.contains("urn:two"), "{}", shown.stdout);
+    let ask = |token: &str| {
+        w.post(
+            "/oauth2/introspect",
+            &[("Authorization", &basic(&bound, &bound_secret))],
+            &format!("token={token}"),
+        )
+    };
+    let for_two = token_for(w, id, secret, "&resource=urn:two");
+    let for_one = token_for(w, id, secret, "&resource=https://api.one.example");
+    let r = ask(&for_two);
+    assert_eq!(r.json()["active"], true, "{}", r.body);
+    let hidden = ask(&for_one);
+    assert_inactive(&hidden);
+    let garbage = ask("garbage");
+    assert_eq!(
+        (hidden.status, &hidden.body),
+        (garbage.status, &garbage.body)
+    );
+    // The unbound introspector still sees both.
+    assert_eq!(introspect(w, &for_one).json()["active"], true);
+}
+
 #[test]
 fn revocation_of_another_clients_token_is_refused() {
     let w = worker();

@@ -10,7 +10,7 @@
 //! * Refusals follow [RFC 6750 §3]: `401` (no token, or `invalid_token`),
 //!   `400 invalid_request`, `403 insufficient_scope`, each with a
 //!   `WWW-Authenticate: Bearer realm="resource-worker", ...` challenge.
-//! * Revocation: when the issuer's KV namespace is bound as `CLIENTS`, a
+//! * Revocation: when the issuer's denylist namespace is bound as `REVOCATIONS`, a
 //!   verified token whose `jti` is on the denylist is refused. KV is
 //!   eventually consistent, so a revocation takes up to about 60 s to bite
 //!   everywhere.
@@ -45,8 +45,9 @@ const REALM: &str = "resource-worker";
 /// The protected route and the scopes it requires.
 const HELLO_PATH: &str = "/api/hello";
 const HELLO_SCOPES: &[&str] = &["read"];
-/// The issuer's KV namespace. If bound, its revocation denylist is checked.
-const CLIENTS_BINDING: &str = "CLIENTS";
+/// The issuer's revocation denylist namespace. If bound, it is checked.
+/// (Only this one: an API never needs, and never gets, the client records.)
+const REVOCATIONS_BINDING: &str = "REVOCATIONS";
 
 thread_local! {
     /// The verifier, built on the isolate's first request (synchronously, so
@@ -152,7 +153,7 @@ async fn handle(req: &Request, env: &Env) -> Outcome {
     };
 
     // Only a verified (signed) jti causes a KV read.
-    if let Ok(kv) = env.kv(CLIENTS_BINDING) {
+    if let Ok(kv) = env.kv(REVOCATIONS_BINDING) {
         match kv.get(&revoked_key(&claims.jti)).text().await {
             Ok(None) => {}
             Ok(Some(_)) => {
