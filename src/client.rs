@@ -17,11 +17,16 @@ use subtle::{Choice, ConstantTimeEq};
 use crate::credentials::ClientSecret;
 use crate::random::{Random, RandomError};
 use crate::scope::{
-    check_audiences, check_scopes, MAX_AUDIENCES, MAX_AUDIENCE_BYTES, MAX_SCOPE_BYTES,
+    check_audiences, check_scopes, is_absolute_uri, MAX_AUDIENCES, MAX_AUDIENCE_BYTES,
+    MAX_SCOPE_BYTES,
 };
 
 /// Version of the record layout this build reads and writes.
 pub const RECORD_VERSION: u32 = 1;
+/// The version of a record with `introspect_audiences`, written so that an
+/// older Worker (which knows only version 1 and would ignore the field,
+/// widening the client's reach) refuses the record instead.
+pub const RECORD_VERSION_INTROSPECT_AUDIENCES: u32 = 2;
 /// KV key prefix for client records.
 pub const KEY_PREFIX: &str = "client:";
 /// Prefix of generated client ids.
@@ -120,7 +125,11 @@ impl SecretEntry {
 /// A registered client, as stored in KV under `client:<client_id>`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ClientRecord {
-    /// Layout version; this build understands [`RECORD_VERSION`].
+    /// Layout version; this build reads [`RECORD_VERSION`] and
+    /// [`RECORD_VERSION_INTROSPECT_AUDIENCES`]. In memory it is always
+    /// [`RECORD_VERSION`] (one layout, whatever was read);
+    /// [`ClientRecord::to_json`] writes the lowest version that holds the
+    /// record.
     pub version: u32,
     /// The client id (also in the key).
     pub client_id: String,
@@ -263,11 +272,15 @@ pub const MAX_CLAIMS_JSON_BYTES: usize = 160
 
 /// The largest token the issuer can mint: header with the longest `kid`,
 /// the budgeted claims, an HS256 signature, all base64url.
-pub const MAX_MINTED_TOKEN_LEN: usize = (38 + crate::token::MAX_KID_LEN).div_ceil(3) * 4
+pub const MAX_MINTED_TOKEN_LEN: usize = (4 * (HEADER_JSON_BYTES + crate::token::MAX_KID_LEN))
+    .div_ceil(3)
     + 1
-    + MAX_CLAIMS_JSON_BYTES.div_ceil(3) * 4
+    + (4 * MAX_CLAIMS_JSON_BYTES).div_ceil(3)
     + 1
     + 43;
+
+/// The JOSE header `{"alg":"HS256","kid":"","typ":"at+jwt"}` without its kid.
+const HEADER_JSON_BYTES: usize = 39;
 
 // The issuer never mints a token its own verifier rejects as too large.
 const _: () = assert!(MAX_MINTED_TOKEN_LEN <= crate::token::MAX_TOKEN_LEN);
@@ -320,11 +333,12 @@ impl ClientRecord {
 
     /// Parses and validates a stored record for `client_id`.
     pub fn from_json(client_id: &str, json: &str) -> Result<Self, RecordError> {
-        let record: ClientRecord =
+        let mut record: ClientRecord =
             serde_json::from_str(json).map_err(|e| RecordError::Malformed(e.to_string()))?;
-        if record.version != RECORD_VERSION {
+        if !(RECORD_VERSION..=RECORD_VERSION_INTROSPECT_AUDIENCES).contains(&record.version) {
             return Err(RecordError::UnsupportedVersion(record.version));
         }
+        record.version = RECORD_VERSION;
         if record.client_id != client_id {
             return Err(RecordError::IdMismatch);
         }
@@ -335,7 +349,8 @@ impl ClientRecord {
     /// The rules every record obeys, checked by the CLI before it writes one
     /// and by the Worker when it reads one: a client id of at most
     /// [`MAX_CLIENT_ID_LEN`] visible ASCII characters, scope and audience
-    /// lists within [`check_scopes`] / [`check_audiences`], defaults among
+    /// lists within [`check_scopes`] / [`check_audiences`] (audiences each an
+    /// absolute URI, [`is_absolute_uri`]), defaults among
     /// the allowed values, a positive lifetime, and extra claims within
     /// [`MAX_EXTRA_CLAIMS_BYTES`]. Together these bound the largest token
     /// the client can get below what verifiers accept (see
@@ -372,6 +387,11 @@ impl ClientRecord {
         ] {
             check_audiences(list.iter().map(String::as_str))
                 .map_err(|e| format!("{what}: {}", e.audience_message()))?;
+            if let Some(bad) = list.iter().find(|a| !is_absolute_uri(a)) {
+                return Err(format!(
+                    "{what}: {bad:?} is not an absolute URI without a fragment"
+                ));
+            }
         }
         if let Some(extra) = self
             .default_audiences
@@ -396,10 +416,27 @@ impl ClientRecord {
             || self.introspect_audiences.iter().any(|i| aud.contains(i))
     }
 
-    /// Serialises the record for storage.
+    /// Serialises the record for storage, as the lowest version that holds
+    /// it: [`RECORD_VERSION_INTROSPECT_AUDIENCES`] once it has introspection
+    /// audiences, so no older reader can ignore them.
     pub fn to_json(&self) -> String {
+        let version = if self.introspect_audiences.is_empty() {
+            RECORD_VERSION
+        } else {
+            RECORD_VERSION_INTROSPECT_AUDIENCES
+        };
+        let stored;
+        let record = if version == self.version {
+            self
+        } else {
+            stored = ClientRecord {
+                version,
+                ..self.clone()
+            };
+            &stored
+        };
         // A record holds only strings, numbers and bools: serialisation cannot fail.
-        serde_json::to_string(self).unwrap_or_default()
+        serde_json::to_string(record).unwrap_or_default()
     }
 
     /// The record without secret digests, for display.
@@ -620,10 +657,10 @@ mod tests {
             ClientRecord::from_json("etc_other", &r.to_json()),
             Err(RecordError::IdMismatch)
         );
-        let v2 = r.to_json().replace("\"version\":1", "\"version\":2");
+        let v99 = r.to_json().replace("\"version\":1", "\"version\":99");
         assert_eq!(
-            ClientRecord::from_json("etc_x", &v2),
-            Err(RecordError::UnsupportedVersion(2))
+            ClientRecord::from_json("etc_x", &v99),
+            Err(RecordError::UnsupportedVersion(99))
         );
         let bad_digest = r
             .to_json()
@@ -632,6 +669,31 @@ mod tests {
             ClientRecord::from_json("etc_x", &bad_digest),
             Err(RecordError::Malformed(_))
         ));
+    }
+
+    #[test]
+    fn introspect_audiences_are_written_as_version_2_and_read_back() {
+        let mut r = ClientRecord::new("etc_x", "x", 1);
+        r.introspect = true;
+        let v: serde_json::Value = serde_json::from_str(&r.to_json()).unwrap();
+        assert_eq!(v["version"], RECORD_VERSION);
+        r.introspect_audiences = vec!["https://api.example".into()];
+        let json = r.to_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["version"], RECORD_VERSION_INTROSPECT_AUDIENCES);
+        let back = ClientRecord::from_json("etc_x", &json).unwrap();
+        assert_eq!(back.introspect_audiences, r.introspect_audiences);
+        let v3 = json.replace("\"version\":2", "\"version\":3");
+        assert_eq!(
+            ClientRecord::from_json("etc_x", &v3),
+            Err(RecordError::UnsupportedVersion(3))
+        );
+    }
+
+    #[test]
+    fn header_budget_matches_the_minted_header() {
+        let header = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": ""});
+        assert_eq!(header.to_string().len(), HEADER_JSON_BYTES);
     }
 
     #[test]

@@ -1,7 +1,7 @@
 //! Worker configuration, parsed once per isolate from vars and secrets.
 
 use crate::client::MAX_ISSUER_LEN;
-use crate::scope::{check_audiences, is_audience};
+use crate::scope::{check_audiences, is_absolute_uri, is_audience};
 use crate::token::KeySet;
 
 /// Default access-token lifetime, seconds.
@@ -99,6 +99,7 @@ impl Config {
                 issuer.len()
             ));
         } else if !(issuer.starts_with("https://") || issuer.starts_with("http://"))
+            || !is_absolute_uri(&issuer)
             || !is_audience(&issuer)
             || issuer.contains('?')
             || issuer
@@ -478,7 +479,7 @@ mod tests {
         let e = from(&[
             ("ISSUER", "https://a"),
             ("SIGNING_KEYS", KEYS),
-            ("DEFAULT_AUDIENCE", "not-a-uri"),
+            ("DEFAULT_AUDIENCE", "has\"quote"),
         ])
         .unwrap_err();
         assert!(e.to_string().contains("DEFAULT_AUDIENCE"), "{e}");

@@ -84,7 +84,7 @@ pub trait Limiter {
     async fn hit(&self, kind: LimitKind, key: &str) -> Result<bool, String>;
 }
 
-/// No rate limiting: every failure is within the limit.
+/// No rate limiting: every event (failure or revocation) is within its limit.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct NoLimiter;
 

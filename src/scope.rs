@@ -55,7 +55,8 @@ impl ListError {
             }
             ListError::Malformed if what == "scope" => "a malformed scope".to_owned(),
             ListError::Malformed => {
-                "an audience that is not an absolute URI without a fragment".to_owned()
+                "an audience with a character other than visible ASCII (or with '\"' or '\\')"
+                    .to_owned()
             }
         }
     }
@@ -187,11 +188,15 @@ pub fn is_absolute_uri(uri: &str) -> bool {
         && uri.bytes().all(|b| b.is_ascii_graphic())
 }
 
-/// Whether `value` may be an audience: an absolute URI without a fragment
-/// ([`is_absolute_uri`]) with no `"` or `\\` (never literal in a URI, RFC 3986
-/// §2), so it takes exactly its own length in a token.
+/// Whether `value` may be an audience: visible ASCII other than `"` and
+/// `\`, so it takes exactly its own length in a token. (`resource` values
+/// must also be absolute URIs, RFC 8707 §2, and the CLI registers only
+/// absolute URIs; `audience` values and `DEFAULT_AUDIENCE` need not be.)
 pub fn is_audience(value: &str) -> bool {
-    is_absolute_uri(value) && !value.bytes().any(|b| b == b'"' || b == b'\\')
+    !value.is_empty()
+        && value
+            .bytes()
+            .all(|b| b.is_ascii_graphic() && b != b'"' && b != b'\\')
 }
 
 /// The audiences for the token's `aud` claim.
@@ -208,10 +213,7 @@ pub fn grant_audiences(
     client: &ClientRecord,
     config_default: &[String],
 ) -> Result<Vec<String>, OAuthError> {
-    if resources
-        .iter()
-        .any(|r| !is_absolute_uri(r) || r.len() > MAX_AUDIENCE_LEN)
-    {
+    if resources.iter().any(|r| !is_absolute_uri(r)) {
         return Err(OAuthError::InvalidTarget(
             "resource must be an absolute URI without a fragment",
         ));

@@ -21,6 +21,11 @@ pub enum StoreError {
     Unavailable(String),
     /// Not configured (e.g. no KV binding): retrying will not help (`500`).
     Misconfigured(String),
+    /// A write refused as too many (KV's `429`): most often another write
+    /// to the same key within the last second (Workers KV allows one per
+    /// key per second), but also an account's write limit. The caller may
+    /// retry once after a second; a second refusal is `503`.
+    WriteConflict(String),
 }
 
 impl std::fmt::Display for StoreError {
@@ -28,6 +33,7 @@ impl std::fmt::Display for StoreError {
         match self {
             StoreError::Unavailable(e) => write!(f, "client store unavailable: {e}"),
             StoreError::Misconfigured(e) => write!(f, "client store misconfigured: {e}"),
+            StoreError::WriteConflict(e) => write!(f, "concurrent write to the same key: {e}"),
         }
     }
 }
@@ -62,7 +68,7 @@ pub struct MemoryStore {
     revoked: RefCell<HashMap<String, u64>>,
     unavailable: Cell<bool>,
     hanging: Cell<bool>,
-    write_conflict: Cell<bool>,
+    write_conflicts: Cell<u32>,
     reads: Cell<u64>,
     writes: Cell<u64>,
 }
@@ -93,11 +99,12 @@ impl MemoryStore {
         self.hanging.set(hanging);
     }
 
-    /// Makes every denylist write land and then fail, as when a concurrent
-    /// request wrote the same key first and KV refuses a second write to it
-    /// within a second.
-    pub fn set_write_conflict(&self, conflict: bool) {
-        self.write_conflict.set(conflict);
+    /// Makes the next `writes` denylist writes fail as a
+    /// [`StoreError::WriteConflict`] without landing (KV's `429`: a
+    /// concurrent write to the key, not yet visible to reads here, or an
+    /// exhausted write limit).
+    pub fn set_write_conflicts(&self, writes: u32) {
+        self.write_conflicts.set(writes);
     }
 
     /// How many denylist writes were attempted.
@@ -146,12 +153,13 @@ impl ClientStore for MemoryStore {
     async fn revoke(&self, jti: &str, _client_id: &str, expires_at: u64) -> Result<(), StoreError> {
         self.writes.set(self.writes.get() + 1);
         self.check().await?;
-        self.revoked.borrow_mut().insert(jti.to_owned(), expires_at);
-        if self.write_conflict.get() {
-            return Err(StoreError::Unavailable(
+        if self.write_conflicts.get() > 0 {
+            self.write_conflicts.set(self.write_conflicts.get() - 1);
+            return Err(StoreError::WriteConflict(
                 "KV PUT failed: 429 Too Many Requests (injected)".into(),
             ));
         }
+        self.revoked.borrow_mut().insert(jti.to_owned(), expires_at);
         Ok(())
     }
 }

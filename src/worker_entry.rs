@@ -150,11 +150,19 @@ impl ClientStore for KvClientStore<'_> {
             .expiration(expires_at)
             .execute()
             .await
-            .map_err(|e| StoreError::Unavailable(e.to_string()))
+            .map_err(|e| {
+                let e = e.to_string();
+                // KV's answer to a second write to one key within a second.
+                if e.contains("429") {
+                    StoreError::WriteConflict(e)
+                } else {
+                    StoreError::Unavailable(e)
+                }
+            })
     }
 }
 
-/// The Workers Rate Limiting bindings as a [`FailureLimiter`]. A binding
+/// The Workers Rate Limiting bindings as a [`Limiter`]. A binding
 /// that is not configured limits nothing (see wrangler.toml).
 struct BindingLimiter<'e> {
     env: &'e Env,

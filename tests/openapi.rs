@@ -1259,7 +1259,7 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
     let req = post(token, Some(&owner), GRANT);
     let body = c.check("issue (write conflict)", &req, &racing.handle(&req));
     let issued = body["access_token"].as_str().unwrap().to_owned();
-    racing.store.set_write_conflict(true);
+    racing.store.set_write_conflicts(1);
     let req = post(revoke, Some(&owner), &format!("token={issued}"));
     let out = racing.handle(&req);
     c.check("revocation whose write lost a race", &req, &out);

@@ -1036,8 +1036,8 @@ fn token_corrupt_record_server_error() {
     let cases = [
         ("{not json".to_owned(), "malformed client record"),
         (
-            good.replace("\"version\":1", "\"version\":2"),
-            "unsupported client record version 2",
+            good.replace("\"version\":1", "\"version\":99"),
+            "unsupported client record version 99",
         ),
         (other.record.to_json(), "does not match its key"),
         (
@@ -2594,7 +2594,7 @@ fn revocations_over_client_limit_429_with_retry_after() {
 }
 
 #[test]
-fn revoke_write_refused_after_a_concurrent_write_is_still_revoked() {
+fn revoke_write_refused_once_is_written_again_and_twice_is_503() {
     let config = default_config();
     let (store, subject) = stored_client();
     let limiter = MemoryLimiter::new(100);
@@ -2604,12 +2604,30 @@ fn revoke_write_refused_after_a_concurrent_write_is_still_revoked() {
         limiter: &limiter,
         blocklist: None,
     };
+    // KV refuses the first write (a concurrent revocation wrote the key
+    // within the second, unseen by our read): written again, revoked.
     let token = issue(&config, &store, &subject, NOW);
-    store.set_write_conflict(true);
+    let jti = verify(&config.keys, &token).unwrap().jti;
+    store.set_write_conflicts(1);
+    let writes = store.writes();
     let outcome = revoke_as(&rig, &subject, &token, NOW);
     assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
     assert_eq!(outcome.audit.outcome, "revoked");
-    assert!(outcome.audit.cause.unwrap().contains("already revoked"));
+    assert!(outcome
+        .audit
+        .cause
+        .unwrap()
+        .contains("written on the second try"));
+    assert_eq!(store.writes(), writes + 2);
+    assert!(store.revoked_until(&jti).is_some());
+    // Refused twice (an exhausted write limit): 503, never a false 200.
+    let token = issue(&config, &store, &subject, NOW);
+    let jti = verify(&config.keys, &token).unwrap().jti;
+    store.set_write_conflicts(2);
+    let outcome = revoke_as(&rig, &subject, &token, NOW);
+    assert_error(&outcome, 503, "temporarily_unavailable");
+    assert!(store.revoked_until(&jti).is_none());
+    assert_eq!(store.writes(), writes + 4);
 }
 
 #[test]

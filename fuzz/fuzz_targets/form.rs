@@ -25,7 +25,8 @@ use edge_token::credentials::{self, AuthMethod, MAX_CREDENTIAL_LEN};
 use edge_token::form::{decode_component, encode_component, parse};
 use edge_token::http::split_url;
 use edge_token::scope::{
-    grant_audiences, grant_scopes, is_absolute_uri, is_scope_token, parse_scope,
+    check_audiences, check_scopes, grant_audiences, grant_scopes, is_absolute_uri, is_scope_token,
+    parse_scope,
 };
 use edge_token::service::Params;
 use edge_token::token::{AccessTokenClaims, KeySet};
@@ -139,9 +140,14 @@ fn scopes(input: &mut Input) {
     let record = &client().record;
     if let Ok(tokens) = parse_scope(s) {
         assert!(tokens.iter().all(|t| is_scope_token(t)));
-        let mut dedup = tokens.clone();
-        dedup.dedup();
-        assert_eq!(dedup.len(), tokens.len());
+        let distinct: std::collections::HashSet<&str> = tokens.iter().copied().collect();
+        assert_eq!(distinct.len(), tokens.len(), "repeated scope in {tokens:?}");
+        // The bound holds for the list as sent, repeats included.
+        assert_eq!(
+            check_scopes(s.split(' ').filter(|t| !t.is_empty())),
+            Ok(()),
+            "parse_scope accepted a list beyond the bound"
+        );
     }
     match which % 3 {
         0 => {
@@ -158,6 +164,19 @@ fn scopes(input: &mut Input) {
             let defaults = [CONFIG_AUDIENCE.to_owned()];
             if let Ok(aud) = grant_audiences(&resources, audience, record, &defaults) {
                 assert!(!aud.is_empty());
+                // Granted, and requested as sent (repeats included), within the bound.
+                assert_eq!(check_audiences(aud.iter().map(String::as_str)), Ok(()));
+                let sent = resources.iter().copied().chain(
+                    audience
+                        .unwrap_or_default()
+                        .split(' ')
+                        .filter(|a| !a.is_empty()),
+                );
+                assert_eq!(
+                    check_audiences(sent),
+                    Ok(()),
+                    "beyond the bound: {resources:?}"
+                );
                 for a in &aud {
                     assert!(
                         record.allowed_audiences.contains(a)

@@ -35,8 +35,12 @@
 //! A's real secret gets 200/403 from a POST endpoint; issued tokens verify
 //! with the right claims; introspection and revocation of minted tokens
 //! give exactly the expected answer (and mutated tokens are inactive / a
-//! no-op); with follow-ups, the same request again gives the same answer,
-//! an issued token introspects as active, a revoked one as inactive.
+//! no-op; a token stays revocable until `exp` plus the largest verifier
+//! leeway); with follow-ups, the same request again gives the same answer
+//! (a repeated revocation is a no-op that writes nothing), an issued token
+//! introspects as active, a revoked one as inactive, and after failed
+//! attempts (limiter on) client A's valid credentials from the same address
+//! still get a token.
 #![no_main]
 
 use std::sync::OnceLock;
@@ -47,6 +51,7 @@ use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
+use edge_token::bearer::MAX_LEEWAY_SECS;
 use edge_token::cache::RecordCache;
 use edge_token::config::Config;
 use edge_token::form::{decode_component, encode_component, parse};
@@ -122,6 +127,21 @@ struct Env<'a, L, T> {
 }
 
 impl<L: Limiter, T: Timer> Env<'_, L, T> {
+    /// Runs `req` and checks the answer with [`check_response`], telling it
+    /// whether the request's token was on the denylist beforehand.
+    fn run_checked(&self, req: &HttpRequest, now: u64) -> Outcome {
+        let revoked_before = known_token_revoked(self.f, &self.store, req);
+        let out = self.run(req, now);
+        if debug() {
+            eprintln!(
+                "{req:?}\n  -> {} {} {:?}",
+                out.response.status, out.response.body, out.audit
+            );
+        }
+        check_response(self.f, req, &out, now, self.hanging, revoked_before);
+        out
+    }
+
     fn run(&self, req: &HttpRequest, now: u64) -> Outcome {
         handle(
             self.f,
@@ -317,6 +337,13 @@ fn token_param(req: &HttpRequest) -> Option<String> {
     tokens.next().is_none().then_some(first.1)
 }
 
+/// Whether the request's `token` is a known token already on the denylist.
+fn known_token_revoked(f: &Fixture, store: &MemoryStore, req: &HttpRequest) -> bool {
+    token_param(req)
+        .and_then(|t| f.tokens.iter().find(|k| k.token == t))
+        .is_some_and(|k| store.revoked_until(&k.claims.jti).is_some())
+}
+
 /// Whether client A's introspection of `known` at `now` must say active.
 fn expected_active(f: &Fixture, known: &KnownToken, now: u64) -> bool {
     let c = &known.claims;
@@ -324,7 +351,14 @@ fn expected_active(f: &Fixture, known: &KnownToken, now: u64) -> bool {
     c.iss == ISSUER && now < c.exp && now >= nbf && c.client_id == f.clients[0].id
 }
 
-fn check_response(f: &Fixture, req: &HttpRequest, out: &Outcome, now: u64, hanging: bool) {
+fn check_response(
+    f: &Fixture,
+    req: &HttpRequest,
+    out: &Outcome,
+    now: u64,
+    hanging: bool,
+    revoked_before: bool,
+) {
     let r = &out.response;
     let route = route(&req.path);
     let status = r.status;
@@ -445,15 +479,21 @@ fn check_response(f: &Fixture, req: &HttpRequest, out: &Outcome, now: u64, hangi
         (Route::Introspect, _) => panic!("403 from introspection for client A: {r:?}"),
         (Route::Revoke, _) => {
             let token = token_param(req).expect("revocation answered without one token");
-            let known = f
-                .tokens
-                .iter()
-                .find(|t| t.token == token)
-                .filter(|k| k.claims.iss == ISSUER && now < k.claims.exp);
+            // Revocable while an API may still accept it: until `exp` plus
+            // the largest verifier leeway.
+            let known = f.tokens.iter().find(|t| t.token == token).filter(|k| {
+                k.claims.iss == ISSUER && now < k.claims.exp.saturating_add(MAX_LEEWAY_SECS)
+            });
             match known {
                 Some(k) if k.claims.client_id == a.id => {
                     assert_eq!(status, 200);
-                    assert_eq!(out.audit.outcome, "revoked");
+                    if revoked_before {
+                        // Read first: an already revoked token is a no-op.
+                        assert_eq!(out.audit.outcome, "noop", "re-revoked {token:?}");
+                        assert_eq!(out.audit.cause.as_deref(), Some("already revoked"));
+                    } else {
+                        assert_eq!(out.audit.outcome, "revoked");
+                    }
                 }
                 Some(_) => assert_eq!(status, 403, "revoked another client's token"),
                 None => {
@@ -466,6 +506,26 @@ fn check_response(f: &Fixture, req: &HttpRequest, out: &Outcome, now: u64, hangi
             }
         }
         _ => {}
+    }
+}
+
+/// Client A asks for a token with its real secret, from the address (the
+/// `CF-Connecting-IP` headers) of `like` (follow-up checks).
+fn token_as_a(f: &Fixture, like: &HttpRequest) -> HttpRequest {
+    let mut headers: Vec<(String, String)> = like
+        .headers
+        .iter()
+        .filter(|(n, _)| n.eq_ignore_ascii_case("cf-connecting-ip"))
+        .cloned()
+        .collect();
+    headers.push(("Authorization".into(), f.clients[0].basic()));
+    headers.push(("Content-Type".into(), FORM.into()));
+    HttpRequest {
+        method: "POST".into(),
+        path: routes::TOKEN.into(),
+        https: true,
+        headers,
+        body: Body::Bytes(b"grant_type=client_credentials".to_vec()),
     }
 }
 
@@ -486,11 +546,30 @@ fn introspect_as_a(f: &Fixture, token: &str) -> HttpRequest {
 fn follow_up<L: Limiter, T: Timer>(env: &Env<L, T>, req: &HttpRequest, first: &Outcome, now: u64) {
     let f = env.f;
     // The same request again: same answer (the cache and the limiter aside).
-    let again = env.run(req, now);
-    check_response(f, req, &again, now, env.hanging);
+    let writes = env.store.writes();
+    let again = env.run_checked(req, now);
     let (s1, s2) = (first.response.status, again.response.status);
+    if route(&req.path) == Route::Revoke && first.audit.outcome == "revoked" {
+        // Repeating a revocation reads, finds it done, and writes nothing.
+        assert_eq!(
+            env.store.writes(),
+            writes,
+            "repeated revocation wrote again"
+        );
+        assert_eq!(again.audit.outcome, "noop");
+    }
     if env.limited && matches!(s1, 401 | 429) {
         assert!(matches!(s2, 401 | 429), "{s1} then {s2}");
+        // Whatever the failures did to this address's and ids' counters,
+        // valid credentials from the same address are still served.
+        let valid = token_as_a(f, req);
+        let out = env.run_checked(&valid, now);
+        let expected = if env.hanging { 503 } else { 200 };
+        assert_eq!(
+            out.response.status, expected,
+            "valid credentials refused after failures from the same address: {valid:?} -> {:?}",
+            out.response
+        );
     } else {
         assert_eq!(s1, s2, "same request, different status: {req:?}");
         if route(&req.path) != Route::Token {
@@ -636,14 +715,7 @@ fn fuzz_one(data: &[u8]) {
                 timer: $timer,
                 hanging,
             };
-            let out = env.run(&req, now);
-            if debug() {
-                eprintln!(
-                    "{req:?}\n  -> {} {} {:?}",
-                    out.response.status, out.response.body, out.audit
-                );
-            }
-            check_response(f, &req, &out, now, hanging);
+            let out = env.run_checked(&req, now);
             if follow {
                 follow_up(&env, &req, &out, now);
             }

@@ -16,7 +16,7 @@ use edge_token::client::{
 };
 use edge_token::random::{OsRandom, Random};
 use edge_token::scope::{
-    check_audiences, check_scopes, is_audience, is_scope_token, MAX_AUDIENCE_LEN,
+    check_audiences, check_scopes, is_absolute_uri, is_audience, is_scope_token, MAX_AUDIENCE_LEN,
 };
 use edge_token::token::{KeyEntry, KeySet};
 use serde_json::Value;
@@ -392,7 +392,8 @@ fn split_scopes(values: Vec<String>) -> Result<Vec<String>, String> {
 }
 
 /// Audience option values of `flag`: each an audience as the Worker accepts
-/// it ([`is_audience`], at most [`MAX_AUDIENCE_LEN`] bytes); `""` stands for
+/// it ([`is_audience`], at most [`MAX_AUDIENCE_LEN`] bytes) and, as every
+/// registered audience, an absolute URI; `""` stands for
 /// none. Repeats are dropped. How many a list may hold is [`check_record`]'s.
 fn parse_audiences(flag: &str, values: Vec<String>) -> Result<Vec<String>, String> {
     let mut out: Vec<String> = Vec::new();
@@ -403,7 +404,7 @@ fn parse_audiences(flag: &str, values: Vec<String>) -> Result<Vec<String>, Strin
                 aud.len()
             ));
         }
-        if !is_audience(&aud) {
+        if !is_absolute_uri(&aud) || !is_audience(&aud) {
             return Err(format!("{flag} {aud:?} must be an absolute URI without a fragment, quotes or backslashes (e.g. https://api.example.com)"));
         }
         if !out.contains(&aud) {

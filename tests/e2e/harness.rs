@@ -157,7 +157,11 @@ impl Worker {
             "wrangler is not installed: run `make install`"
         );
 
-        let dir = root.join(format!("target/e2e/{name}-{}", std::process::id()));
+        // One directory per Worker: two tests may start Workers of one name,
+        // and each must not delete or overwrite the other's files.
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = root.join(format!("target/e2e/{name}-{}-{seq}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create e2e dir");
         let mut toml = format!(
