@@ -40,18 +40,20 @@ cli:
 dev: install
 	@API_PORT=$(API_PORT) scripts/dev.sh $(PORT)
 
+# Native: every crate but the two Workers and the floor (wasm only), all
+# targets. wasm32: what ships in a Worker.
 lint: install
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
-	cargo clippy --lib --target wasm32-unknown-unknown -- -D warnings
-	cargo clippy -p resource-worker --target wasm32-unknown-unknown -- -D warnings
+	cargo clippy -p edge-token-worker -p edge-token-core -p edge-token-verify -p resource-worker --target wasm32-unknown-unknown -- -D warnings
 
+# Unit, service, property, OpenAPI and timing tests, and doc tests.
 unit:
-	cargo test --lib --bins --test service --test openapi --test props --test timing
-	cargo test --doc
+	cargo test -p edge-token-verify -p edge-token-core -p edge-token-cli -p edge-token-testkit
 
 e2e: build
-	cargo test --test e2e -- --test-threads 8
+	cargo build --bin edge-token
+	cargo test -p edge-token-worker --test e2e -- --test-threads 8
 
 # Proves the bundle deploys (offline): wrangler bundles it and prints the upload size.
 deploy-check: build
@@ -67,7 +69,7 @@ bench: install build-issuer
 	cd bench/peer && npm ci --no-audit --no-fund --loglevel=error
 	@scripts/build-worker.sh bench/rust-floor
 	cargo build --release --bin edge-token
-	cargo bench --bench core -- --warm-up-time 1 --measurement-time 5
+	cargo bench -p edge-token-bench --bench core -- --warm-up-time 1 --measurement-time 5
 	node bench/run.mjs
 
 # Property-based API tests of the release Worker against openapi.yaml
@@ -98,4 +100,4 @@ fuzz: install
 	@SCHEMATHESIS_MAX_TIME=$(FUZZ_SECONDS) scripts/schemathesis.sh
 
 clean:
-	rm -rf target build .wrangler $(RESOURCE_WORKER)/build fuzz/target fuzz/corpus fuzz/artifacts
+	rm -rf target build crates/edge-token-worker/build .wrangler $(RESOURCE_WORKER)/build bench/rust-floor/build fuzz/target fuzz/corpus fuzz/artifacts

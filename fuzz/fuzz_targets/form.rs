@@ -13,6 +13,13 @@
 //! 5. `ClientRecord::from_json`: accepted records survive `to_json` unchanged.
 //! 6. `AccessTokenClaims` JSON and `KeySet::parse`: claims round-trip.
 #![no_main]
+// Test code: a failed fixture or assertion is a failed run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
@@ -20,16 +27,16 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-use edge_token::client::{is_extra_claim_name, ClientRecord};
-use edge_token::credentials::{self, AuthMethod, MAX_CREDENTIAL_LEN};
-use edge_token::form::{decode_component, encode_component, parse};
-use edge_token::http::split_url;
-use edge_token::scope::{
+use edge_token_core::client::{is_extra_claim_name, ClientRecord};
+use edge_token_core::credentials::{self, AuthMethod, MAX_CREDENTIAL_LEN};
+use edge_token_core::form::{decode_component, encode_component, parse};
+use edge_token_core::http::split_url;
+use edge_token_core::scope::{
     check_audiences, check_scopes, grant_audiences, grant_scopes, is_absolute_uri, is_scope_token,
     parse_scope,
 };
-use edge_token::service::Params;
-use edge_token::token::{AccessTokenClaims, KeySet};
+use edge_token_core::service::Params;
+use edge_token_core::token::{AccessTokenClaims, KeySet};
 use edge_token_fuzz::{basic_header, clients, Client, Input, CONFIG_AUDIENCE};
 
 fn client() -> &'static Client {

@@ -42,6 +42,13 @@
 //! attempts (limiter on) client A's valid credentials from the same address
 //! still get a token.
 #![no_main]
+// Test code: a failed fixture or assertion is a failed run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::OnceLock;
 
@@ -51,22 +58,24 @@ use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 use serde_json::Value;
 
-use edge_token::bearer::MAX_LEEWAY_SECS;
-use edge_token::cache::RecordCache;
-use edge_token::config::Config;
-use edge_token::form::{decode_component, encode_component, parse};
-use edge_token::http::{Body, HttpRequest};
-use edge_token::limit::{Blocklist, Limiter, MemoryLimiter, NoLimiter};
-use edge_token::metadata::MAX_AGE_SECS;
-use edge_token::routes::{self, route, Route};
-use edge_token::service::{Outcome, Service};
-use edge_token::store::MemoryStore;
-use edge_token::timer::{ImmediateTimer, NoTimer, Timer};
-use edge_token::token::{self, KeySet};
+use edge_token_core::bearer::MAX_LEEWAY_SECS;
+use edge_token_core::cache::RecordCache;
+use edge_token_core::config::Config;
+use edge_token_core::form::{decode_component, encode_component, parse};
+use edge_token_core::http::{Body, HttpRequest};
+use edge_token_core::limit::{Blocklist, Limiter};
+use edge_token_core::metadata::MAX_AGE_SECS;
+use edge_token_core::routes::{self, route, Route};
+use edge_token_core::service::{Outcome, Service};
+use edge_token_core::timer::Timer;
+use edge_token_core::token::{self, KeySet};
 use edge_token_fuzz::{
     basic_header, block_on, clients, config, keyset, known_tokens, Client, Input, KnownToken,
     SeqRandom, API, BILLING, CONFIG_AUDIENCE, ISSUER, NOW,
 };
+use edge_token_testkit::MemoryStore;
+use edge_token_testkit::{ImmediateTimer, NoTimer};
+use edge_token_testkit::{MemoryLimiter, NoLimiter};
 
 struct Fixture {
     config: Config,
@@ -344,11 +353,24 @@ fn known_token_revoked(f: &Fixture, store: &MemoryStore, req: &HttpRequest) -> b
         .is_some_and(|k| store.revoked_until(&k.claims.jti).is_some())
 }
 
+/// The verify crate's validity rule, written out independently: issuer,
+/// then exp, iat and nbf with `leeway`; an nbf that is not a whole number
+/// makes the token invalid.
+fn valid_at(c: &edge_token_core::token::AccessTokenClaims, now: u64, leeway: u64) -> bool {
+    let nbf_ok = match c.extra.get("nbf") {
+        None => true,
+        Some(v) => v.as_u64().is_some_and(|nbf| nbf <= now + leeway),
+    };
+    c.iss == ISSUER && now < c.exp + leeway && c.iat <= now + leeway && nbf_ok
+}
+
 /// Whether client A's introspection of `known` at `now` must say active.
 fn expected_active(f: &Fixture, known: &KnownToken, now: u64) -> bool {
-    let c = &known.claims;
-    let nbf = c.extra.get("nbf").and_then(Value::as_u64).unwrap_or(0);
-    c.iss == ISSUER && now < c.exp && now >= nbf && c.client_id == f.clients[0].id
+    valid_at(
+        &known.claims,
+        now,
+        edge_token_core::bearer::DEFAULT_LEEWAY_SECS,
+    ) && known.claims.client_id == f.clients[0].id
 }
 
 fn check_response(
@@ -448,8 +470,8 @@ fn check_response(
                 assert!(a.record.allowed_scopes.iter().any(|x| x == s), "scope {s}");
             }
             let auds: Vec<String> = match &claims.aud {
-                edge_token::token::Audience::One(x) => vec![x.clone()],
-                edge_token::token::Audience::Many(v) => v.clone(),
+                edge_token_core::token::Audience::One(x) => vec![x.clone()],
+                edge_token_core::token::Audience::Many(v) => v.clone(),
             };
             assert!(!auds.is_empty());
             for x in &auds {
@@ -481,9 +503,11 @@ fn check_response(
             let token = token_param(req).expect("revocation answered without one token");
             // Revocable while an API may still accept it: until `exp` plus
             // the largest verifier leeway.
-            let known = f.tokens.iter().find(|t| t.token == token).filter(|k| {
-                k.claims.iss == ISSUER && now < k.claims.exp.saturating_add(MAX_LEEWAY_SECS)
-            });
+            let known = f
+                .tokens
+                .iter()
+                .find(|t| t.token == token)
+                .filter(|k| valid_at(&k.claims, now, MAX_LEEWAY_SECS));
             match known {
                 Some(k) if k.claims.client_id == a.id => {
                     assert_eq!(status, 200);

@@ -31,6 +31,13 @@
 //! audience and scopes hold; extraction and rendering never break the header
 //! grammar.
 #![no_main]
+// Test code: a failed fixture or assertion is a failed run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::sync::OnceLock;
 
@@ -38,8 +45,8 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use libfuzzer_sys::fuzz_target;
 
-use edge_token::bearer::{extract_bearer, BearerError, Verifier, DEFAULT_LEEWAY_SECS};
-use edge_token::token::{self, AccessTokenClaims, KeySet};
+use edge_token_core::bearer::{extract_bearer, BearerError, Verifier, DEFAULT_LEEWAY_SECS};
+use edge_token_core::token::{self, AccessTokenClaims, KeySet};
 use edge_token_fuzz::{
     clients, keyset, known_tokens, Input, KnownToken, API, ISSUER, KEY1, KEY2, NOW,
 };
@@ -193,9 +200,9 @@ fn check_error(e: &BearerError, realm: &str) {
     let body: serde_json::Value =
         serde_json::from_str(&response.body).expect("bearer error body is JSON");
     assert!(body.is_object());
-    assert_eq!(response.get_header("Cache-Control"), Some("no-store"));
+    assert_eq!(response.header("Cache-Control"), Some("no-store"));
     let challenge = response
-        .get_header("WWW-Authenticate")
+        .header("WWW-Authenticate")
         .expect("every bearer error has a challenge");
     check_challenge(challenge);
     // Each parameter appears once: the realm cannot inject another `error=`.

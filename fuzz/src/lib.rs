@@ -4,23 +4,29 @@
 //!
 //! Everything here is deterministic (fixed keys, a seeded random source), so
 //! a crash input reproduces exactly and committed seeds stay meaningful.
+// Test code: a failed fixture or assertion is a failed run.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
+pub use edge_token_testkit::block_on;
 use std::cell::Cell;
 use std::collections::{BTreeMap, HashMap};
-use std::future::Future;
-use std::task::{Context, Poll, Waker};
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
 
-use edge_token::client::{
+use edge_token_core::client::{
     generate_client_id, generate_client_secret, ClientRecord, SecretEntry, SecretHash,
 };
-use edge_token::config::Config;
-use edge_token::credentials::ClientSecret;
-use edge_token::form::encode_component;
-use edge_token::random::{Random, RandomError};
-use edge_token::token::{mint, AccessTokenClaims, Audience, KeySet};
+use edge_token_core::config::Config;
+use edge_token_core::credentials::ClientSecret;
+use edge_token_core::form::encode_component;
+use edge_token_core::random::{Random, RandomError};
+use edge_token_core::token::{mint, AccessTokenClaims, Audience, KeySet};
 
 /// The fixed "current time" of every fuzz run (Unix seconds).
 pub const NOW: u64 = 1_700_000_000;
@@ -37,20 +43,6 @@ pub const CONFIG_AUDIENCE: &str = "https://default.example";
 pub const KEY1: &[u8; 32] = b"0123456789abcdef0123456789abcdef";
 /// See [`KEY1`].
 pub const KEY2: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz123456";
-
-/// Runs `fut` to completion with a no-op waker. Everything the fuzz targets
-/// await (the in-memory store, limiter) is ready at once, so a future still
-/// pending after a few polls is a hang: panic, so libFuzzer reports it.
-pub fn block_on<F: Future>(fut: F) -> F::Output {
-    let mut fut = std::pin::pin!(fut);
-    let mut cx = Context::from_waker(Waker::noop());
-    for _ in 0..64 {
-        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
-            return out;
-        }
-    }
-    panic!("future still pending after 64 polls of always-ready dependencies");
-}
 
 /// A deterministic random source (SplitMix64): reproducible ids, secrets
 /// and `jti`s. Never use outside tests.

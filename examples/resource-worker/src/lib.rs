@@ -2,7 +2,7 @@
 //!
 //! An example API (a resource server) on Cloudflare Workers that accepts
 //! edge-token access tokens. It checks them itself with
-//! [`edge_token::bearer`], using the issuer's `SIGNING_KEYS`: no call to the
+//! [`edge_token_verify::bearer`], using the issuer's `SIGNING_KEYS`: no call to the
 //! issuer per request.
 //!
 //! * `GET /api/hello` needs the scope `read` and answers
@@ -34,9 +34,10 @@
 use std::cell::OnceCell;
 use std::rc::Rc;
 
-use edge_token::bearer::{extract_bearer, revoked_key, BearerError, Verifier};
-use edge_token::http::{split_url, HttpResponse};
-use edge_token::token::{AccessTokenClaims, Audience, KeySet};
+use edge_token_verify::bearer::{
+    extract_bearer, revoked_key, BearerError, ErrorResponse, Verifier,
+};
+use edge_token_verify::token::{AccessTokenClaims, Audience, KeySet};
 use serde_json::{json, Map, Value};
 use worker::{console_error, console_log, event, Context, Env, Headers, Method, Request, Response};
 
@@ -97,9 +98,42 @@ fn load_verifier(lookup: impl Fn(&str) -> Option<String>) -> Result<Verifier, St
     }
 }
 
+/// A response to send: status, headers, JSON body.
+struct Reply {
+    status: u16,
+    headers: Vec<(&'static str, String)>,
+    body: String,
+}
+
+impl Reply {
+    /// A JSON answer that no cache keeps.
+    fn json(status: u16, body: String) -> Self {
+        let headers = vec![
+            ("Content-Type", "application/json".to_owned()),
+            ("Cache-Control", "no-store".to_owned()),
+            ("Pragma", "no-cache".to_owned()),
+        ];
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+}
+
+impl From<ErrorResponse> for Reply {
+    fn from(e: ErrorResponse) -> Self {
+        Reply {
+            status: e.status,
+            headers: e.headers,
+            body: e.body,
+        }
+    }
+}
+
 /// What one request produced: the response and the fields of its log line.
 struct Outcome {
-    response: HttpResponse,
+    response: Reply,
     client_id: Option<String>,
     error: Option<&'static str>,
     cause: Option<String>,
@@ -109,7 +143,7 @@ impl Outcome {
     /// A refusal with an RFC 6750 challenge.
     fn refused(e: BearerError, client_id: Option<String>) -> Self {
         Outcome {
-            response: e.render(REALM),
+            response: e.render(REALM).into(),
             client_id,
             error: e.code(),
             cause: e.description().map(str::to_owned),
@@ -119,7 +153,7 @@ impl Outcome {
     /// Any other failure: `{"error": code}`, no-store. `cause` is only logged.
     fn failed(status: u16, code: &'static str, cause: Option<String>) -> Self {
         Outcome {
-            response: HttpResponse::json(status, json!({ "error": code }).to_string()),
+            response: Reply::json(status, json!({ "error": code }).to_string()),
             client_id: None,
             error: Some(code),
             cause,
@@ -128,13 +162,12 @@ impl Outcome {
 }
 
 async fn handle(req: &Request, env: &Env) -> Outcome {
-    let url = req.inner().url();
-    if split_url(&url).1 != HELLO_PATH {
+    if req.path() != HELLO_PATH {
         return Outcome::failed(404, "not_found", None);
     }
     if req.method() != Method::Get {
         let mut outcome = Outcome::failed(405, "method_not_allowed", None);
-        outcome.response.header("Allow", "GET".to_owned());
+        outcome.response.headers.push(("Allow", "GET".to_owned()));
         return outcome;
     }
     let config = verifier(env);
@@ -172,7 +205,7 @@ async fn handle(req: &Request, env: &Env) -> Outcome {
     }
 
     Outcome {
-        response: HttpResponse::json(200, hello(&claims).to_string()),
+        response: Reply::json(200, hello(&claims).to_string()),
         client_id: Some(claims.client_id),
         error: None,
         cause: None,
@@ -193,7 +226,7 @@ fn hello(claims: &AccessTokenClaims) -> Value {
     Value::Object(body)
 }
 
-fn to_worker(response: HttpResponse) -> Response {
+fn to_worker(response: Reply) -> Response {
     let headers = Headers::new();
     for (name, value) in &response.headers {
         let _ = headers.set(name, value);

@@ -1,0 +1,52 @@
+//! Where client records and the revocation denylist live: the
+//! [`ClientStore`] capability (the test kit has an in-memory one).
+//! On Workers they are two KV namespaces: `CLIENTS` (records, the issuer
+//! only) and `REVOCATIONS` (the denylist, which APIs may read).
+
+pub use edge_token_verify::revocation::{revoked_key, REVOKED_KEY_PREFIX};
+
+/// Why the store could not answer. The text is logged, never sent to callers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreError {
+    /// Unreachable or timed out: worth retrying (`503`).
+    Unavailable(String),
+    /// Not configured (e.g. no KV binding): retrying will not help (`500`).
+    Misconfigured(String),
+    /// A write refused as too many (KV's `429`): most often another write
+    /// to the same key within the last second (Workers KV allows one per
+    /// key per second), but also an account's write limit. The caller may
+    /// retry once after a second; a second refusal is `503`.
+    WriteConflict(String),
+}
+
+impl std::fmt::Display for StoreError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            StoreError::Unavailable(e) => write!(f, "client store unavailable: {e}"),
+            StoreError::Misconfigured(e) => write!(f, "client store misconfigured: {e}"),
+            StoreError::WriteConflict(e) => write!(f, "concurrent write to the same key: {e}"),
+        }
+    }
+}
+
+/// Client records (read) and the revocation denylist (read and write).
+/// Implementations return the raw stored JSON; parsing and validation
+/// belong to the core.
+// Implementations run on a single-threaded runtime (Workers); no Send bound wanted.
+#[allow(async_fn_in_trait)]
+pub trait ClientStore {
+    /// The record stored for `client_id`, if any. `cache_ttl` is how long an
+    /// edge cache may serve it (KV's `cacheTtl`); stores without a cache ignore it.
+    async fn get_record(
+        &self,
+        client_id: &str,
+        cache_ttl: u64,
+    ) -> Result<Option<String>, StoreError>;
+
+    /// Whether the token with this `jti` has been revoked.
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError>;
+
+    /// Puts `jti` (issued to `client_id`) on the denylist until `expires_at`
+    /// (Unix seconds; at least a minute ahead, as KV requires).
+    async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError>;
+}

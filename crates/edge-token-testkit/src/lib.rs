@@ -1,0 +1,247 @@
+//! Dev-only test kit for edge-token's tests, fuzz targets and benchmarks:
+//! in-memory doubles of the store, limiter and timer the Worker provides,
+//! and the small builders every test needs. Never a dependency of a crate
+//! that ships.
+// Test code: a failed fixture is a failed test.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use edge_token_core::config::Config;
+use edge_token_core::limit::{LimitKind, Limiter};
+use edge_token_core::random::{OsRandom, Random};
+use edge_token_core::store::{ClientStore, StoreError};
+use edge_token_core::timer::Timer;
+
+/// Polls `fut` to completion. The doubles' futures are always ready, so a
+/// future still pending after many polls means the service awaited
+/// something that never becomes ready: a failed test, not a hang.
+pub fn block_on<F: Future>(fut: F) -> F::Output {
+    let mut fut = std::pin::pin!(fut);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000 {
+        if let Poll::Ready(out) = fut.as_mut().poll(&mut cx) {
+            return out;
+        }
+    }
+    panic!("future did not complete: the service awaited something that never became ready");
+}
+
+/// `SIGNING_KEYS` JSON with one fresh random 32-byte key, kid `k1`.
+pub fn random_signing_keys() -> String {
+    let mut key = [0u8; 32];
+    OsRandom.fill(&mut key).unwrap();
+    format!(
+        r#"[{{"kid":"k1","key":"{}"}}]"#,
+        URL_SAFE_NO_PAD.encode(key)
+    )
+}
+
+/// A configuration from `vars`; `SIGNING_KEYS` is [`random_signing_keys`]
+/// unless given. Panics if it is invalid.
+pub fn config_from(vars: &[(&str, &str)]) -> Config {
+    let mut map: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    map.entry("SIGNING_KEYS".to_owned())
+        .or_insert_with(random_signing_keys);
+    Config::from_lookup(|name| map.get(name).cloned()).expect("test config must be valid")
+}
+
+/// An in-memory store, with switches that make every operation fail or
+/// never answer (fault injection for tests).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    records: RefCell<HashMap<String, String>>,
+    revoked: RefCell<HashMap<String, u64>>,
+    unavailable: Cell<bool>,
+    hanging: Cell<bool>,
+    write_conflicts: Cell<u32>,
+    reads: Cell<u64>,
+    writes: Cell<u64>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Stores raw JSON for `client_id`.
+    pub fn put(&self, client_id: &str, json: String) {
+        self.records.borrow_mut().insert(client_id.to_owned(), json);
+    }
+
+    /// Removes a client record.
+    pub fn delete(&self, client_id: &str) {
+        self.records.borrow_mut().remove(client_id);
+    }
+
+    /// Makes operations fail (or succeed again).
+    pub fn set_unavailable(&self, unavailable: bool) {
+        self.unavailable.set(unavailable);
+    }
+
+    /// Makes operations never complete (or answer again).
+    pub fn set_hanging(&self, hanging: bool) {
+        self.hanging.set(hanging);
+    }
+
+    /// Makes the next `writes` denylist writes fail as a
+    /// [`StoreError::WriteConflict`] without landing (KV's `429`: a
+    /// concurrent write to the key, not yet visible to reads here, or an
+    /// exhausted write limit).
+    pub fn set_write_conflicts(&self, writes: u32) {
+        self.write_conflicts.set(writes);
+    }
+
+    /// How many denylist writes were attempted.
+    pub fn writes(&self) -> u64 {
+        self.writes.get()
+    }
+
+    /// How many reads were made.
+    pub fn reads(&self) -> u64 {
+        self.reads.get()
+    }
+
+    /// The denylist expiry recorded for `jti`, if revoked.
+    pub fn revoked_until(&self, jti: &str) -> Option<u64> {
+        self.revoked.borrow().get(jti).copied()
+    }
+
+    async fn check(&self) -> Result<(), StoreError> {
+        if self.hanging.get() {
+            std::future::pending::<()>().await;
+        }
+        if self.unavailable.get() {
+            return Err(StoreError::Unavailable("injected failure".into()));
+        }
+        Ok(())
+    }
+}
+
+impl ClientStore for MemoryStore {
+    async fn get_record(
+        &self,
+        client_id: &str,
+        _cache_ttl: u64,
+    ) -> Result<Option<String>, StoreError> {
+        self.reads.set(self.reads.get() + 1);
+        self.check().await?;
+        Ok(self.records.borrow().get(client_id).cloned())
+    }
+
+    async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
+        self.reads.set(self.reads.get() + 1);
+        self.check().await?;
+        Ok(self.revoked.borrow().contains_key(jti))
+    }
+
+    async fn revoke(&self, jti: &str, _client_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.writes.set(self.writes.get() + 1);
+        self.check().await?;
+        if self.write_conflicts.get() > 0 {
+            self.write_conflicts.set(self.write_conflicts.get() - 1);
+            return Err(StoreError::WriteConflict(
+                "KV PUT failed: 429 Too Many Requests (injected)".into(),
+            ));
+        }
+        self.revoked.borrow_mut().insert(jti.to_owned(), expires_at);
+        Ok(())
+    }
+}
+
+/// No rate limiting: every event (failure or revocation) is within its limit.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoLimiter;
+
+impl Limiter for NoLimiter {
+    async fn hit(&self, _kind: LimitKind, _key: &str) -> Result<bool, String> {
+        Ok(true)
+    }
+}
+
+/// An in-memory fixed-count limiter for tests: `limit` failures per key are
+/// allowed, the next ones are over. (No time window: tests call
+/// [`MemoryLimiter::reset`].)
+#[derive(Debug, Default)]
+pub struct MemoryLimiter {
+    limit: u64,
+    counts: RefCell<HashMap<(LimitKind, String), u64>>,
+    failing: std::cell::Cell<bool>,
+}
+
+impl MemoryLimiter {
+    /// A limiter allowing `limit` failures per key.
+    pub fn new(limit: u64) -> Self {
+        MemoryLimiter {
+            limit,
+            ..Self::default()
+        }
+    }
+
+    /// Failures counted for `key`.
+    pub fn count(&self, kind: LimitKind, key: &str) -> u64 {
+        self.counts
+            .borrow()
+            .get(&(kind, key.to_owned()))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// How many keys are counted (all kinds).
+    pub fn keys(&self) -> usize {
+        self.counts.borrow().len()
+    }
+
+    /// Forgets every count (a new period).
+    pub fn reset(&self) {
+        self.counts.borrow_mut().clear();
+    }
+
+    /// Makes the limiter fail (or work again).
+    pub fn set_failing(&self, failing: bool) {
+        self.failing.set(failing);
+    }
+}
+
+impl Limiter for MemoryLimiter {
+    async fn hit(&self, kind: LimitKind, key: &str) -> Result<bool, String> {
+        if self.failing.get() {
+            return Err("injected limiter failure".to_owned());
+        }
+        let mut counts = self.counts.borrow_mut();
+        let count = counts.entry((kind, key.to_owned())).or_insert(0);
+        *count = count.saturating_add(1);
+        Ok(*count <= self.limit)
+    }
+}
+
+/// A timer that never fires: nothing times out (for stores that always
+/// answer, such as the in-memory one in benchmarks).
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoTimer;
+
+impl Timer for NoTimer {
+    fn sleep(&self, _ms: u64) -> impl Future<Output = ()> {
+        std::future::pending()
+    }
+}
+
+/// A timer for tests that fires at once: the awaited future wins only if it
+/// is ready on its first poll.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct ImmediateTimer;
+
+impl Timer for ImmediateTimer {
+    fn sleep(&self, _ms: u64) -> impl Future<Output = ()> {
+        std::future::ready(())
+    }
+}
