@@ -103,9 +103,15 @@ fn run_rate_limit_scenario(w: &Worker) {
     let ok = token_from(w, "203.0.113.5", &other_id, &other_secret);
     assert_eq!(ok.status, 200, "{}", ok.body);
     // IPv6 by its /64: failures from hosts of one /64 add up.
+    // (Each an id of its own: the per-id limit must not be what trips.)
     for i in 0..ADDRESS_LIMIT {
-        token_from(w, &format!("2001:db8:9:9::{i:x}"), "etc_v6", "ets_x")
-            .assert_error(401, "invalid_client");
+        token_from(
+            w,
+            &format!("2001:db8:9:9::{i:x}"),
+            &format!("etc_v6_{i}"),
+            "ets_x",
+        )
+        .assert_error(401, "invalid_client");
     }
     assert_rate_limited(&token_from(w, "2001:db8:9:9:ffff::1", "etc_v6b", "ets_x"));
     let ok = token_from(w, "2001:db8:9:9:ffff::2", &other_id, &other_secret);
