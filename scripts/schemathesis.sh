@@ -38,6 +38,9 @@ fi
 make --no-print-directory build-issuer
 cargo build --quiet --bin edge-token
 CLI="$ROOT/target/debug/edge-token"
+# The Worker's wrangler.toml is in target/schemathesis, where no wrangler is
+# installed: the CLI uses the project's.
+export EDGE_TOKEN_WRANGLER="$ROOT/node_modules/.bin/wrangler"
 
 # 3. A Worker of its own: config, key, state and log under target/schemathesis.
 rm -rf "$DIR"
