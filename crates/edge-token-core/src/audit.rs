@@ -13,8 +13,8 @@ pub struct AuditRecord {
     pub event: &'static str,
     /// HTTP status sent.
     pub status: u16,
-    /// `issued`, `rejected` (4xx) or `error` (5xx).
-    pub outcome: &'static str,
+    /// What became of the request.
+    pub outcome: Verdict,
     /// The client id presented (whether or not it exists).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<String>,
@@ -30,7 +30,7 @@ pub struct AuditRecord {
     /// `jti` of the issued token.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub jti: Option<String>,
-    /// Granted scope.
+    /// Granted scope (absent when none was granted).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<String>,
     /// Granted audiences.
@@ -45,6 +45,71 @@ pub struct AuditRecord {
     /// Cloudflare data centre, set by the adapter.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub colo: Option<String>,
+}
+
+/// The log line's `outcome`: what became of the request.
+#[derive(Debug, Clone, Copy, Default, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Verdict {
+    /// A `200` with nothing more specific (metadata).
+    #[default]
+    Ok,
+    /// A token was issued.
+    Issued,
+    /// Introspection: the token is active.
+    Active,
+    /// Introspection: the token is inactive (`{"active":false}`).
+    Inactive,
+    /// Revocation wrote the token to the denylist.
+    Revoked,
+    /// Revocation answered `200` without writing (already revoked, invalid).
+    Noop,
+    /// `429`: a rate limit.
+    RateLimited,
+    /// Any other 4xx.
+    Rejected,
+    /// A 5xx.
+    Error,
+}
+
+impl Verdict {
+    /// The name as logged.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Ok => "ok",
+            Verdict::Issued => "issued",
+            Verdict::Active => "active",
+            Verdict::Inactive => "inactive",
+            Verdict::Revoked => "revoked",
+            Verdict::Noop => "noop",
+            Verdict::RateLimited => "rate_limited",
+            Verdict::Rejected => "rejected",
+            Verdict::Error => "error",
+        }
+    }
+
+    /// The verdict a status implies when the endpoint gave none more
+    /// specific (or failed).
+    pub fn from_status(status: u16) -> Self {
+        match status {
+            200 => Verdict::Ok,
+            429 => Verdict::RateLimited,
+            500.. => Verdict::Error,
+            _ => Verdict::Rejected,
+        }
+    }
+}
+
+impl PartialEq<&str> for Verdict {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for Verdict {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl AuditRecord {

@@ -11,7 +11,7 @@
 
 use std::rc::Rc;
 
-use crate::audit::AuditRecord;
+use crate::audit::{AuditRecord, Verdict};
 use crate::cache::{Cached, RecordCache};
 use crate::client::{authenticate, is_extra_claim_name, ClientRecord};
 use crate::config::{Config, ConfigError};
@@ -214,13 +214,10 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
         };
         let response = result.unwrap_or_else(|failure| failure.render(&mut audit));
         audit.status = response.status;
-        if audit.outcome.is_empty() || response.status != 200 {
-            audit.outcome = match response.status {
-                200 => "ok",
-                429 => "rate_limited",
-                500.. => "error",
-                _ => "rejected",
-            };
+        // An endpoint's own verdict stands for a 200 it produced; any other
+        // status (and a plain 200) says what it is.
+        if audit.outcome == Verdict::Ok || response.status != 200 {
+            audit.outcome = Verdict::from_status(response.status);
         }
         Outcome { response, audit }
     }
@@ -446,9 +443,9 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
         let body = serde_json::to_string(&body)
             .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
 
-        audit.outcome = "issued";
+        audit.outcome = Verdict::Issued;
         audit.jti = Some(claims.jti);
-        audit.scope = Some(claims.scope);
+        audit.scope = (!claims.scope.is_empty()).then_some(claims.scope);
         audit.aud = Some(audiences);
         audit.exp = Some(claims.exp);
         Ok(HttpResponse::json(200, body))
@@ -479,12 +476,12 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
             .active_claims(config, &caller, token, now, audit)
             .await?
         else {
-            audit.outcome = "inactive";
+            audit.outcome = Verdict::Inactive;
             return Ok(HttpResponse::json(200, r#"{"active":false}"#.to_owned()));
         };
         let body = serde_json::to_string(&ActiveIntrospection(&claims))
             .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
-        audit.outcome = "active";
+        audit.outcome = Verdict::Active;
         Ok(HttpResponse::json(200, body))
     }
 
@@ -573,7 +570,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
                 if let Ok(claims) = token::verify(&config.keys, token) {
                     audit.jti = Some(claims.jti);
                 }
-                audit.outcome = "noop";
+                audit.outcome = Verdict::Noop;
                 audit.cause = Some(e.to_string());
                 return Ok(HttpResponse::json(200, "{}".to_owned()));
             }
@@ -592,7 +589,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
             .bounded(config, self.store.is_revoked(&claims.jti))
             .await?
         {
-            audit.outcome = "noop";
+            audit.outcome = Verdict::Noop;
             audit.cause = Some("already revoked".to_owned());
             return Ok(HttpResponse::json(200, "{}".to_owned()));
         }
@@ -632,7 +629,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
             }
             Err(e) => return Err(store_failure(e)),
         }
-        audit.outcome = "revoked";
+        audit.outcome = Verdict::Revoked;
         Ok(HttpResponse::json(200, "{}".to_owned()))
     }
 
