@@ -5,6 +5,13 @@
 
 pub use edge_token_verify::revocation::{revoked_key, REVOKED_KEY_PREFIX};
 
+/// The KV binding of client records (`client:<id>`), read by the issuer
+/// only and written by the CLI.
+pub const CLIENTS_BINDING: &str = "CLIENTS";
+/// The KV binding of the revocation denylist (`revoked:<jti>`): written by
+/// the issuer, read by APIs, which never need the client records.
+pub const REVOCATIONS_BINDING: &str = "REVOCATIONS";
+
 /// Why the store could not answer. The text is logged, never sent to callers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum StoreError {

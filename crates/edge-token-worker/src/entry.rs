@@ -20,11 +20,6 @@ use edge_token_core::random::OsRandom;
 use edge_token_core::service::Service;
 use edge_token_core::timer::Timer;
 
-/// KV binding holding client records (read by the issuer only).
-pub(crate) const CLIENTS_BINDING: &str = "CLIENTS";
-/// KV binding holding the revocation denylist (written by the issuer, read
-/// by APIs, which never need the client records).
-pub(crate) const REVOCATIONS_BINDING: &str = "REVOCATIONS";
 /// Rate Limiting binding counting failed authentications per client id.
 const CLIENT_LIMIT_BINDING: &str = "AUTH_FAILURES_BY_CLIENT";
 /// Rate Limiting binding counting failed authentications per caller address.

@@ -1,10 +1,10 @@
 //! The [`ClientStore`] on Workers KV: client records in `CLIENTS`, the
 //! revocation denylist in `REVOCATIONS`.
 
-use edge_token_core::store::{revoked_key, ClientStore, StoreError};
+use edge_token_core::store::{
+    revoked_key, ClientStore, StoreError, CLIENTS_BINDING, REVOCATIONS_BINDING,
+};
 use worker::Env;
-
-use crate::entry::{CLIENTS_BINDING, REVOCATIONS_BINDING};
 
 /// Workers KV as a [`ClientStore`]: client records in `CLIENTS`, the
 /// denylist in `REVOCATIONS`. Each binding is looked up on first use: a
