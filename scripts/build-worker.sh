@@ -13,6 +13,19 @@ export PATH="$root/.tools/bin:$PATH"
 export WASM_BINDGEN_BIN="$root/.tools/bin/wasm-bindgen"
 export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 crate="${1:-crates/edge-token-worker}"
+out="$crate/build"
+[ "$crate" = crates/edge-token-worker ] && out=build
+# Nothing to do when the output is newer than every input (the workspace's
+# crates, this crate, the manifests, the toolchain, this script): a second
+# `make dev` (whose wrangler runs this on every start) is ready in seconds.
+# FORCE_BUILD=1 builds anyway.
+if [ "${FORCE_BUILD:-0}" != 1 ] && [ -f "$out/index_bg.wasm" ] && [ -f "$out/index.js" ] \
+  && [ -z "$(find crates "$crate" Cargo.toml Cargo.lock rust-toolchain.toml scripts/build-worker.sh \
+        -type f \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock -o -name '*.sh' -o -name rust-toolchain.toml \) \
+        -not -path '*/build/*' -newer "$out/index_bg.wasm" -print -quit)" ]; then
+  echo "$out is up to date"
+  exit 0
+fi
 # worker-build builds the package in the current directory.
 cd "$crate"
 worker-build --release

@@ -17,9 +17,15 @@ STATE="$ROOT/.wrangler/state"
 WRANGLER="$ROOT/node_modules/.bin/wrangler"
 API_DIR="$ROOT/examples/resource-worker"
 export WRANGLER_SEND_METRICS=false
+# No fetch of the Request.cf object from Cloudflare (offline it fails with a
+# stack trace per Worker); the local placeholder is used.
+export CLOUDFLARE_CF_FETCH_ENABLED=false
 
 cargo build --quiet --bin edge-token
 CLI=target/debug/edge-token
+# Both Workers, before wrangler starts: its own build command then finds them
+# up to date (scripts/build-worker.sh), so the servers answer at once.
+make --no-print-directory build
 
 if [ ! -f .dev.vars ]; then
   key=$("$CLI" key generate --kid dev-1 2>/dev/null)
@@ -96,7 +102,7 @@ pids+=($!)
 answers() { # PORT PATH STATUS
   [ "$(curl -s -o /dev/null -m 5 -w '%{http_code}' "http://127.0.0.1:$1$2" 2>/dev/null)" = "$3" ]
 }
-for _ in $(seq 1 600); do
+for _ in $(seq 1 1200); do
   if ! command -v curl >/dev/null \
     || { answers "$PORT" /oauth2/token 405 && answers "$API_PORT" /api/hello 401; }; then
     cat <<MSG
@@ -118,7 +124,7 @@ MSG
   for pid in "${pids[@]}"; do
     kill -0 "$pid" 2>/dev/null || exit 1
   done
-  sleep 1
+  sleep 0.5
 done
 
 # Runs until either server exits or the script is interrupted.

@@ -249,6 +249,7 @@ impl Worker {
             let child = cmd
                 .current_dir(&dir)
                 .env("WRANGLER_SEND_METRICS", "false")
+                .env("CLOUDFLARE_CF_FETCH_ENABLED", "false")
                 .env("NO_COLOR", "1")
                 .stdin(Stdio::null())
                 .stdout(log_file.try_clone().expect("log"))
