@@ -46,6 +46,10 @@ lint: install
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p edge-token-worker -p edge-token-core -p edge-token-verify -p resource-worker --target wasm32-unknown-unknown -- -D warnings
+	@# The verify crate is what APIs link: nothing Workers-specific, and publishable.
+	@if cargo tree -p edge-token-verify -e normal --target wasm32-unknown-unknown --prefix none | grep -E '^(worker|wasm-bindgen|getrandom|js-sys) '; then \
+	  echo "edge-token-verify must not depend on the crates above" >&2; exit 1; fi
+	cargo package -p edge-token-verify --allow-dirty --quiet
 
 # Unit, service, property, OpenAPI and timing tests, and doc tests.
 unit:
