@@ -12,13 +12,23 @@ RESOURCE_WORKER := examples/resource-worker
 .PHONY: help install build build-issuer build-resource-worker dev test lint unit e2e schemathesis deploy-check cli clean bench soak fuzz
 
 help:
-	@echo "make dev    run the issuer on http://127.0.0.1:$(PORT) with a demo client, and the example API on :$(API_PORT)"
-	@echo "make test   formatting, lints (native + wasm32), unit, service and end-to-end tests"
-	@echo "make build  build the release Workers: the issuer into build/, the example API into $(RESOURCE_WORKER)/build/"
-	@echo "make cli    build the admin CLI (target/release/edge-token)"
-	@echo "make fuzz   cargo-fuzz the service, token verification and parsers ($(FUZZ_SECONDS) s per target), then a long schemathesis run"
-	@echo "make soak   sustained mixed load on workerd for $(SOAK_MINUTES) min: errors, p50/p99 and memory over time"
-	@echo "make bench  micro-benchmarks + load run on workerd vs the floor Worker and oidc-provider (see BENCHMARKS.md)"
+	@echo "make dev                    run the issuer on http://127.0.0.1:$(PORT) with a demo client, and the example API on :$(API_PORT)"
+	@echo "make test                   everything CI runs, in order: install, lint, unit, e2e, schemathesis, deploy-check"
+	@echo "make install                install the pinned tools into .tools/ and node_modules/ (wasm32 target, worker-build, wasm-bindgen, wrangler)"
+	@echo "make build                  build the release Workers: the issuer into build/, the example API into $(RESOURCE_WORKER)/build/"
+	@echo "make build-issuer           build only the issuer (what wrangler.toml's [build] runs)"
+	@echo "make build-resource-worker  build only the example API (what its wrangler.toml's [build] runs)"
+	@echo "make cli                    build the admin CLI (target/release/edge-token)"
+	@echo "make lint                   cargo fmt --check; clippy -D warnings natively (all targets) and for wasm32"
+	@echo "make unit                   unit, service, property, OpenAPI, timing and doc tests (no Worker build)"
+	@echo "make e2e                    build both Workers and the CLI, then the end-to-end tests on real workerd"
+	@echo "make schemathesis           property-based API tests of the release issuer against openapi.yaml ($(SCHEMATHESIS_MAX_TIME) s)"
+	@echo "make deploy-check           build, then wrangler deploy --dry-run of both Workers (offline); prints the wasm sizes"
+	@echo "make fuzz                   cargo-fuzz the service, token verification and parsers ($(FUZZ_SECONDS) s per target), then a long schemathesis run"
+	@echo "make soak                   sustained mixed load on workerd for $(SOAK_MINUTES) min: errors, p50/p99 and memory over time"
+	@echo "make bench                  micro-benchmarks + load run on workerd vs the floor Worker and oidc-provider (see BENCHMARKS.md)"
+	@echo "make clean                  remove target/, both Workers' build/, .wrangler/ (local KV: the next make dev makes a new demo client) and fuzz output"
+	@echo "make help                   this list"
 
 install:
 	@scripts/install-tools.sh
