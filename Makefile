@@ -53,6 +53,7 @@ dev: install
 # Native: every crate but the two Workers and the floor (wasm only), all
 # targets. wasm32: what ships in a Worker.
 lint: install
+	python3 scripts/check-links.py
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p edge-token-worker -p edge-token-core -p edge-token-verify -p resource-worker --target wasm32-unknown-unknown -- -D warnings

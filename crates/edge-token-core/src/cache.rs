@@ -3,7 +3,7 @@
 //!
 //! Entries live at most `ttl` seconds (misses `negative_ttl`), so the cache
 //! adds at most that much to the time a disable, delete or rotation takes to
-//! bite (see the README's consistency section). The entry count is bounded:
+//! bite (see docs/consistency.md). The entry count is bounded:
 //! a flood of unknown client ids cannot grow memory.
 
 use std::cell::RefCell;
