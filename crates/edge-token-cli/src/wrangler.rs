@@ -1,0 +1,303 @@
+//! Finding and running wrangler, and the KV namespace reached through it.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use edge_token_core::client::{record_key, ClientRecord};
+use edge_token_core::random::{OsRandom, Random};
+
+use crate::args::StoreArgs;
+
+/// Runs wrangler with `args`, `stdin` piped in if given; its stdout on success.
+pub fn run_wrangler(
+    wrangler: &[String],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String, String> {
+    let (program, pre) = wrangler.split_first().ok_or("no wrangler command")?;
+    let mut child = Command::new(program)
+        .args(pre)
+        .args(args)
+        .env("WRANGLER_SEND_METRICS", "false")
+        .env("NO_COLOR", "1")
+        .env("FORCE_COLOR", "0")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run wrangler ({program}): {e}"))?;
+    if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+        // A wrangler that exits early closes the pipe; its status tells why.
+        let _ = pipe.write_all(text.as_bytes());
+    }
+    let output = child
+        .wait_with_output()
+        .map_err(|e| format!("cannot run wrangler ({program}): {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    if output.status.success() {
+        Ok(stdout)
+    } else {
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let detail = stderr
+            .lines()
+            .chain(stdout.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && l.chars().any(char::is_alphanumeric))
+            .find(|l| l.contains("ERROR") || l.contains("rror"))
+            .or_else(|| stderr.lines().map(str::trim).rfind(|l| !l.is_empty()))
+            .unwrap_or("no output")
+            .to_owned();
+        Err(format!(
+            "wrangler {} failed: {detail}",
+            args.iter().take(3).copied().collect::<Vec<_>>().join(" ")
+        ))
+    }
+}
+
+/// The KV namespace, reached through wrangler.
+pub struct Store {
+    pub(crate) wrangler: Vec<String>,
+    pub(crate) common: Vec<String>,
+}
+
+impl Store {
+    pub fn from_args(args: &StoreArgs) -> Result<Self, String> {
+        if args.local && args.remote {
+            return Err("choose one of --local and --remote".to_owned());
+        }
+        if args.persist_to.is_some() && args.remote {
+            return Err("--persist-to applies to the local store only".to_owned());
+        }
+        // The Worker reads the binding named CLIENTS (wrangler.toml).
+        let mut common = vec!["--binding".to_owned(), "CLIENTS".to_owned()];
+        common.push(if args.remote { "--remote" } else { "--local" }.to_owned());
+        for (flag, value) in [
+            ("--env", &args.env),
+            ("--config", &args.config),
+            ("--persist-to", &args.persist_to),
+        ] {
+            if let Some(value) = value {
+                common.push(flag.to_owned());
+                common.push(value.clone());
+            }
+        }
+        Ok(Store {
+            wrangler: find_wrangler(args.config.as_deref())?,
+            common,
+        })
+    }
+
+    pub fn wrangler(&self, args: &[&str]) -> Result<String, String> {
+        let all: Vec<&str> = args
+            .iter()
+            .copied()
+            .chain(self.common.iter().map(String::as_str))
+            .collect();
+        run_wrangler(&self.wrangler, &all, None)
+    }
+
+    pub fn load(&self, id: &str) -> Result<ClientRecord, String> {
+        if id.is_empty() || id.len() > 256 || id.starts_with('-') {
+            return Err(format!("bad client id {id:?}"));
+        }
+        let out = self.wrangler(&["kv", "key", "get", &record_key(id), "--text"])?;
+        let text = out.trim();
+        if text.is_empty() || text == "Value not found" {
+            return Err(format!("no client {id}"));
+        }
+        ClientRecord::from_json(id, text).map_err(|e| format!("client {id}: {e}"))
+    }
+
+    /// Writes the record. Its JSON holds secret digests, so it never goes on
+    /// wrangler's command line (visible to every local user in the process
+    /// list): wrangler reads it from a private temporary file (`--path`),
+    /// removed afterwards whatever happens. The metadata (name, disabled)
+    /// is no secret.
+    pub fn save(&self, record: &ClientRecord) -> Result<(), String> {
+        let metadata =
+            serde_json::json!({"name": record.name, "disabled": record.disabled}).to_string();
+        let file = PrivateTempFile::create(&record.to_json())?;
+        let path = file.path.to_str().ok_or_else(|| {
+            format!(
+                "the temporary directory {} is not a UTF-8 path; set TMPDIR to one that is",
+                std::env::temp_dir().display()
+            )
+        })?;
+        self.wrangler(&[
+            "kv",
+            "key",
+            "put",
+            &record_key(&record.client_id),
+            "--path",
+            path,
+            "--metadata",
+            &metadata,
+        ])?;
+        Ok(())
+    }
+}
+
+/// A file only its owner can read (mode 0600), created new under an
+/// unguessable name in the system temporary directory, and removed when
+/// dropped: on success, on error and on unwinding.
+pub struct PrivateTempFile {
+    pub path: PathBuf,
+}
+
+impl PrivateTempFile {
+    pub fn create(content: &str) -> Result<Self, String> {
+        let name = format!(
+            "edge-token-{}.json",
+            OsRandom.token::<16>().map_err(|e| e.to_string())?
+        );
+        let path = std::env::temp_dir().join(name);
+        let mut options = std::fs::OpenOptions::new();
+        // create_new: never follow or reuse something already at the path.
+        options.write(true).create_new(true);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::OpenOptionsExt;
+            options.mode(0o600);
+        }
+        let mut file = options
+            .open(&path)
+            .map_err(|e| format!("cannot create the temporary file {}: {e}", path.display()))?;
+        // From here on the guard removes the file, also if writing fails.
+        let guard = PrivateTempFile { path };
+        file.write_all(content.as_bytes())
+            .and_then(|()| file.flush())
+            .map_err(|e| format!("cannot write {}: {e}", guard.path.display()))?;
+        Ok(guard)
+    }
+}
+
+impl Drop for PrivateTempFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+/// The wrangler command: `$EDGE_TOKEN_WRANGLER` (split on whitespace), else
+/// the project's own (see [`project_wrangler`]).
+pub fn find_wrangler(config: Option<&str>) -> Result<Vec<String>, String> {
+    if config.is_some_and(str::is_empty) {
+        return Err("--config needs the path of a wrangler.toml".to_owned());
+    }
+    if let Ok(cmd) = std::env::var("EDGE_TOKEN_WRANGLER") {
+        let parts: Vec<String> = cmd.split_whitespace().map(str::to_owned).collect();
+        if !parts.is_empty() {
+            return Ok(parts);
+        }
+    }
+    let cwd = std::env::current_dir()
+        .map_err(|e| format!("cannot find wrangler: no current directory ({e})"))?;
+    project_wrangler(config.map(Path::new), &cwd)
+}
+
+/// `node_modules/.bin/wrangler` next to the wrangler.toml in use: in the
+/// directory of `config` (relative to `cwd`) when given, else in `cwd`,
+/// where wrangler looks for wrangler.toml. Never a parent directory: a
+/// `node_modules` further up is not this project's and might be anyone's.
+pub fn project_wrangler(config: Option<&Path>, cwd: &Path) -> Result<Vec<String>, String> {
+    let dir = match config {
+        Some(file) => {
+            let file = cwd.join(file);
+            match file.parent() {
+                Some(d) => d.to_path_buf(),
+                None => return Err(format!("--config {}: not a file path", file.display())),
+            }
+        }
+        None => cwd.to_path_buf(),
+    };
+    let candidate = dir.join("node_modules").join(".bin").join("wrangler");
+    if candidate.is_file() {
+        return candidate
+            .to_str()
+            .map(|c| vec![c.to_owned()])
+            .ok_or_else(|| {
+                format!(
+                    "{} is not a UTF-8 path; set EDGE_TOKEN_WRANGLER",
+                    candidate.display()
+                )
+            });
+    }
+    Err(format!(
+        "wrangler not found at {} (next to the wrangler.toml in use): run `make install` in the edge-token checkout, or set EDGE_TOKEN_WRANGLER",
+        candidate.display()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testutil::TempDir;
+
+    #[test]
+    fn wrangler_is_found_next_to_the_config_never_in_a_parent() {
+        let root = TempDir::new("wrangler-lookup");
+        let install = |dir: &Path| {
+            let bin = dir.join("node_modules").join(".bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("wrangler"), "#!/bin/sh\n").unwrap();
+            bin.join("wrangler")
+        };
+        // A wrangler in a parent of the working directory is not the project's.
+        install(&root.0);
+        let cwd = root.0.join("work");
+        std::fs::create_dir_all(cwd.join("sub")).unwrap();
+        let err = project_wrangler(None, &cwd).unwrap_err();
+        let looked_at = cwd.join("node_modules").join(".bin").join("wrangler");
+        assert!(err.contains(&looked_at.display().to_string()), "{err}");
+        assert!(
+            err.contains("make install") && err.contains("EDGE_TOKEN_WRANGLER"),
+            "{err}"
+        );
+        assert!(project_wrangler(Some(Path::new("wrangler.toml")), &cwd).is_err());
+        // Nor is one in a parent of the config file's directory.
+        let err = project_wrangler(Some(Path::new("sub/wrangler.toml")), &cwd).unwrap_err();
+        assert!(err.contains("sub"), "{err}");
+
+        // One next to the config file is found, however the path is given.
+        let proj = root.0.join("proj");
+        let theirs = install(&proj);
+        let found = project_wrangler(Some(&proj.join("wrangler.toml")), &cwd).unwrap();
+        assert_eq!(found, vec![theirs.to_str().unwrap().to_owned()]);
+        let found = project_wrangler(Some(Path::new("../proj/wrangler.toml")), &cwd).unwrap();
+        assert_eq!(
+            Path::new(&found[0]).canonicalize().unwrap(),
+            theirs.canonicalize().unwrap()
+        );
+        // Without --config: the working directory's own.
+        let own = install(&cwd);
+        assert_eq!(
+            project_wrangler(None, &cwd).unwrap(),
+            vec![own.to_str().unwrap().to_owned()]
+        );
+        // A config elsewhere never falls back to the working directory's.
+        assert!(project_wrangler(Some(Path::new("sub/wrangler.toml")), &cwd).is_err());
+        assert!(find_wrangler(Some("")).unwrap_err().contains("--config"));
+    }
+
+    #[test]
+    fn private_temp_files_are_new_unguessable_and_removed_on_drop() {
+        let a = PrivateTempFile::create("one").unwrap();
+        let b = PrivateTempFile::create("two").unwrap();
+        assert_ne!(a.path, b.path);
+        assert_eq!(std::fs::read_to_string(&a.path).unwrap(), "one");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&b.path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "mode {mode:o}");
+        }
+        let path = a.path.clone();
+        drop(a);
+        assert!(!path.exists());
+        assert!(b.path.exists());
+    }
+}
