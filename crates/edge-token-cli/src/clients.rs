@@ -17,7 +17,7 @@ use serde_json::Value;
 
 use crate::args::{ClientCommand, CreateArgs, StoreArgs, UpdateArgs};
 use crate::wrangler::Store;
-use crate::{now, pretty};
+use crate::{note, now, pretty};
 
 /// `30`, `30s`, `15m`, `24h`, `7d` to seconds.
 pub(crate) fn parse_duration(text: &str) -> Result<u64, String> {
@@ -544,11 +544,11 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
             match update.apply(&record, now())? {
                 Some(updated) => {
                     store.save(&updated)?;
-                    eprintln!("client {id} updated ({CONSISTENCY})");
+                    note(&format!("client {id} updated ({CONSISTENCY})"));
                     pretty(&updated.public_view())
                 }
                 None => {
-                    eprintln!("client {id} already matches; nothing written");
+                    note(&format!("client {id} already matches; nothing written"));
                     pretty(&record.public_view())
                 }
             }
@@ -565,7 +565,7 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
             let store = Store::from_args(&args.store)?;
             store.load(id)?;
             store.wrangler(&["kv", "key", "delete", &record_key(id)])?;
-            eprintln!("client {id} deleted");
+            note(&format!("client {id} deleted"));
             Ok(String::new())
         }
         ClientCommand::RotateSecret(args) => {
@@ -582,7 +582,7 @@ fn set_disabled(id: &str, store: &StoreArgs, disabled: bool) -> Result<String, S
     record.updated_at = now();
     store.save(&record)?;
     let done = if disabled { "disabled" } else { "enabled" };
-    eprintln!("client {id} {done} ({CONSISTENCY})");
+    note(&format!("client {id} {done} ({CONSISTENCY})"));
     Ok(String::new())
 }
 

@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::args::{ApplyArgs, KeyCommand};
 use crate::wrangler::{find_wrangler, run_wrangler};
-use crate::{now, pretty};
+use crate::{note, now, pretty};
 
 /// A fresh 32-byte key; the kid defaults to `k<days since 1970>-<random>`.
 /// The kid is checked the same way the Worker checks it.
@@ -38,10 +38,10 @@ fn new_key_entry(kid: Option<String>) -> Result<KeyEntry, String> {
 
 fn key_generate(kid: Option<String>) -> Result<String, String> {
     let entry = new_key_entry(kid)?;
-    eprintln!(
+    note(
         "New signing key entry below. Add it to the SIGNING_KEYS JSON array (first entry signs, all verify)\n\
          and store the array with: wrangler secret put SIGNING_KEYS. Keep it secret.\n\
-         (edge-token key add --keys FILE does this in a local file.)"
+         (edge-token key add --keys FILE does this in a local file.)",
     );
     Ok(serde_json::json!({"kid": entry.kid, "key": entry.key}).to_string())
 }
@@ -350,12 +350,12 @@ fn finish_key_change(
                 path.display()
             )
         })?;
-        eprintln!(
+        note(&format!(
             "stored {} as the Worker's SIGNING_KEYS secret",
             path.display()
-        );
+        ));
     }
-    eprintln!("{}", change.step.next(path, apply.is_some()));
+    note(&change.step.next(path, apply.is_some()));
     Ok(change.listing)
 }
 

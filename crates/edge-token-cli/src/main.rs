@@ -11,6 +11,7 @@ mod clients;
 mod keys;
 mod wrangler;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
@@ -36,17 +37,35 @@ fn main() -> ExitCode {
         }
     };
     match run(cli) {
-        Ok(output) => {
-            if !output.is_empty() {
-                println!("{output}");
+        Ok(output) if output.is_empty() => ExitCode::SUCCESS,
+        Ok(output) => match emit(&mut std::io::stdout().lock(), &output) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                note(&format!("edge-token: cannot write the output: {e}"));
+                ExitCode::FAILURE
             }
-            ExitCode::SUCCESS
-        }
+        },
         Err(message) => {
-            eprintln!("edge-token: {message}");
+            note(&format!("edge-token: {message}"));
             ExitCode::FAILURE
         }
     }
+}
+
+/// Writes `text` and a newline to `out` (stdout). A reader that has gone
+/// away (`edge-token ... | head -1`) is no error: there is no one left to
+/// tell, and the command itself succeeded.
+fn emit(out: &mut impl Write, text: &str) -> std::io::Result<()> {
+    match writeln!(out, "{text}").and_then(|()| out.flush()) {
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+        other => other,
+    }
+}
+
+/// A line on stderr: progress, hints, warnings and errors. Never panics
+/// (`eprintln!` does when stderr is closed).
+fn note(line: &str) {
+    let _ = writeln!(std::io::stderr().lock(), "{line}");
 }
 
 /// Runs the command; its stdout on success, the error message otherwise.
@@ -66,6 +85,46 @@ fn now() -> u64 {
 
 fn pretty(value: &Value) -> Result<String, String> {
     serde_json::to_string_pretty(value).map_err(|e| e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A stdout whose reader has gone away.
+    struct ClosedPipe;
+
+    impl Write for ClosedPipe {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Err(std::io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    /// A stdout that is full.
+    struct Full;
+
+    impl Write for Full {
+        fn write(&mut self, _: &[u8]) -> std::io::Result<usize> {
+            Err(std::io::ErrorKind::StorageFull.into())
+        }
+
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn output_to_a_closed_pipe_is_no_error_but_other_failures_are() {
+        assert!(emit(&mut ClosedPipe, "{}").is_ok());
+        assert!(emit(&mut Full, "{}").is_err());
+        let mut out = Vec::new();
+        emit(&mut out, "{\"a\":1}").unwrap();
+        assert_eq!(out, b"{\"a\":1}\n");
+    }
 }
 
 /// Helpers shared by the unit tests of every module.
