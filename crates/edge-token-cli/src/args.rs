@@ -350,6 +350,24 @@ mod tests {
     }
 
     #[test]
+    fn no_command_is_a_usage_error() {
+        use clap::error::ErrorKind;
+        for list in [&[][..], &["client"], &["key"]] {
+            let err =
+                Cli::try_parse_from(std::iter::once("edge-token").chain(list.iter().copied()))
+                    .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
+                "{list:?}"
+            );
+            assert!(err.use_stderr(), "{list:?}");
+        }
+        let err = Cli::try_parse_from(["edge-token", "client", "show"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
     fn options_apply_per_command() {
         assert!(create(&["--name", "x", "--no-introspect"]).is_err());
         assert!(parse(&["client", "update", "x", "--no-introspect"]).is_ok());

@@ -14,18 +14,16 @@ mod wrangler;
 use std::io::Write;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser};
+use clap::Parser;
 use serde_json::Value;
 
 use crate::args::{Cli, Command};
 
 fn main() -> ExitCode {
-    let raw: Vec<std::ffi::OsString> = std::env::args_os().collect();
-    if raw.len() <= 1 {
-        let _ = Cli::command().print_long_help();
-        return ExitCode::SUCCESS;
-    }
-    let cli = match Cli::try_parse_from(raw) {
+    // Usage errors (a bare `edge-token` included: it prints the usage to
+    // stderr) exit 1 like every other error; --help and --version go to
+    // stdout and succeed.
+    let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

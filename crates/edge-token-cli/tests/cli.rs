@@ -52,3 +52,51 @@ fn a_closed_stdout_is_no_panic() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
     }
 }
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+#[test]
+fn bare_edge_token_prints_usage_to_stderr_and_fails() {
+    for args in [&[][..], &["client"], &["key"]] {
+        let out = run(args);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        assert!(stderr.contains("Usage: edge-token"), "{args:?}: {stderr}");
+    }
+    // Asked for, help goes to stdout and succeeds.
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("Usage: edge-token"));
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("edge-token "));
+}
+
+#[test]
+fn a_missing_argument_is_reported_as_missing() {
+    for (args, missing) in [
+        (&["client", "show"][..], "<ID>"),
+        (&["client", "disable"], "<ID>"),
+        (&["client", "update", "--name", "x"], "<ID>"),
+        (&["client", "rotate-secret"], "<ID>"),
+        (&["key", "promote", "--keys", "f"], "<KID>"),
+        (&["key", "list"], "--keys <FILE>"),
+        (&["client", "create", "--scope", "read"], "--name <NAME>"),
+    ] {
+        let out = run(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("required arguments were not provided") && stderr.contains(missing),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("unknown command"), "{args:?}: {stderr}");
+    }
+    let out = run(&["client", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("frobnicate"));
+}
