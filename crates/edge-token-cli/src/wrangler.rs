@@ -38,11 +38,14 @@ pub fn run_wrangler(
     let output = child
         .wait_with_output()
         .map_err(|e| format!("cannot run wrangler ({program}): {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    // NO_COLOR and FORCE_COLOR ask wrangler for plain text; what it prints
+    // anyway (a tool it runs, a terminal link) is stripped here, so no
+    // escape sequence reaches the CLI's output or its error messages.
+    let stdout = strip_ansi(&String::from_utf8_lossy(&output.stdout));
     if output.status.success() {
         Ok(stdout)
     } else {
-        let stderr = String::from_utf8_lossy(&output.stderr);
+        let stderr = strip_ansi(&String::from_utf8_lossy(&output.stderr));
         let detail = stderr
             .lines()
             .chain(stdout.lines())
@@ -51,12 +54,48 @@ pub fn run_wrangler(
             .find(|l| l.contains("ERROR") || l.contains("rror"))
             .or_else(|| stderr.lines().map(str::trim).rfind(|l| !l.is_empty()))
             .unwrap_or("no output")
-            .to_owned();
+            .chars()
+            .filter(|c| !c.is_control() || *c == '\t')
+            .collect::<String>();
         Err(format!(
             "wrangler {} failed: {detail}",
             args.iter().take(3).copied().collect::<Vec<_>>().join(" ")
         ))
     }
+}
+
+/// `text` without terminal escape sequences: CSI (`ESC [ ... final`, colours
+/// and cursor moves, also as the one-byte C1 CSI), OSC (`ESC ] ... BEL` or
+/// `... ESC \\`, terminal links and titles) and the other `ESC` sequences.
+pub fn strip_ansi(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        let csi = match c {
+            '\u{9b}' => true,
+            '\x1b' => chars.next_if_eq(&'[').is_some(),
+            _ => {
+                out.push(c);
+                continue;
+            }
+        };
+        if csi {
+            // Parameter and intermediate bytes, then one final byte.
+            while chars.next_if(|n| matches!(n, ' '..='?')).is_some() {}
+            chars.next_if(|n| matches!(n, '@'..='~'));
+        } else if chars.next_if_eq(&']').is_some() {
+            while let Some(n) = chars.next() {
+                if n == '\x07' || (n == '\x1b' && chars.next_if_eq(&'\\').is_some()) {
+                    break;
+                }
+            }
+        } else {
+            // ESC, intermediate bytes, one final byte (e.g. `ESC ( B`).
+            while chars.next_if(|n| matches!(n, ' '..='/')).is_some() {}
+            chars.next_if(|n| matches!(n, '0'..='~'));
+        }
+    }
+    out
 }
 
 /// The KV namespace, reached through wrangler.
@@ -236,6 +275,52 @@ pub fn project_wrangler(config: Option<&Path>, cwd: &Path) -> Result<Vec<String>
 mod tests {
     use super::*;
     use crate::testutil::TempDir;
+
+    /// wrangler's error line as it prints it on a colour terminal.
+    const COLOURED_ERROR: &str = "\x1b[31m\u{2718} \x1b[41;31m[\x1b[41;97mERROR\x1b[41;31m]\x1b[0m \x1b[1mno such namespace\x1b[0m";
+
+    #[test]
+    fn strip_ansi_removes_escape_sequences_only() {
+        assert_eq!(
+            strip_ansi(COLOURED_ERROR),
+            "\u{2718} [ERROR] no such namespace"
+        );
+        assert_eq!(strip_ansi("plain [text] ok"), "plain [text] ok");
+        assert_eq!(strip_ansi("a\x1b[2Kb\x1b[1;31mc"), "abc");
+        assert_eq!(
+            strip_ansi("\x1b]8;;https://x\x07link\x1b]8;;\x1b\\!"),
+            "link!"
+        );
+        assert_eq!(strip_ansi("\x1b(Bx\x1b=y\u{9b}0mz"), "xyz");
+        assert_eq!(
+            strip_ansi("{\"a\":\"\\u001b[1m\"}"),
+            "{\"a\":\"\\u001b[1m\"}"
+        );
+        assert_eq!(strip_ansi("end\x1b"), "end");
+        assert_eq!(strip_ansi("end\x1b["), "end");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn wrangler_colour_never_reaches_an_error_message() {
+        let script = format!("printf '%s\\n' \"$NO_COLOR/$FORCE_COLOR\" >&2; printf '{COLOURED_ERROR}\\n\\033]8;;https://x.example\\007link\\033]8;;\\007\\n' >&2; exit 1");
+        let wrangler = vec!["sh".to_owned(), "-c".to_owned(), script];
+        let err = run_wrangler(&wrangler, &["kv", "key", "get"], None).unwrap_err();
+        assert!(!err.contains('\x1b') && !err.contains('\x07'), "{err:?}");
+        assert!(err.contains("[ERROR] no such namespace"), "{err:?}");
+        // wrangler is asked not to colour in the first place.
+        let env = run_wrangler(
+            &[
+                "sh".to_owned(),
+                "-c".to_owned(),
+                "printf '%s' \"$NO_COLOR/$FORCE_COLOR\"".to_owned(),
+            ],
+            &[],
+            None,
+        )
+        .unwrap();
+        assert_eq!(env, "1/0");
+    }
 
     #[test]
     fn wrangler_is_found_next_to_the_config_never_in_a_parent() {
