@@ -8,6 +8,7 @@ use edge_token_core::client::{
     record_key, ClientRecord, RotateError, SecretEntry, SecretHash, KEY_PREFIX,
     MAX_EXTRA_CLAIM_NAME, RECORD_VERSION, RESERVED_CLAIMS,
 };
+use edge_token_core::config::DEFAULT_MAX_TOKEN_TTL;
 use edge_token_core::random::OsRandom;
 use edge_token_core::scope::{
     check_audiences, check_scopes, is_absolute_uri, is_audience, is_scope_token, split_list,
@@ -94,12 +95,41 @@ fn parse_name(name: &str) -> Result<String, String> {
     Ok(name.to_owned())
 }
 
-/// `--ttl`: a DURATION greater than 0.
+/// What a DURATION is, for the messages of every option that takes one.
+const DURATION_FORMAT: &str = "seconds or a number with s, m, h or d (90, 15m, 24h, 7d)";
+
+/// `--ttl` of `client create`: a DURATION greater than 0.
 fn parse_ttl(text: &str) -> Result<u64, String> {
     parse_duration(text)
         .ok()
         .filter(|n| *n > 0)
-        .ok_or_else(|| format!("bad --ttl {text:?}: a DURATION greater than 0"))
+        .ok_or_else(|| format!("bad --ttl {text:?}: a DURATION greater than 0, {DURATION_FORMAT}"))
+}
+
+/// `--ttl` of `client update`: a DURATION greater than 0, or `default`
+/// (`None`: back to `TOKEN_TTL`).
+fn parse_update_ttl(text: &str) -> Result<Option<u64>, String> {
+    if text == "default" {
+        return Ok(None);
+    }
+    parse_ttl(text)
+        .map(Some)
+        .map_err(|e| format!("{e}; or `default` for TOKEN_TTL"))
+}
+
+/// `--grace`: a DURATION (0 ends the previous secret at once).
+fn parse_grace(text: &str) -> Result<u64, String> {
+    parse_duration(text).map_err(|_| format!("bad --grace {text:?}: a DURATION, {DURATION_FORMAT}"))
+}
+
+/// The warning for a `--ttl` the Worker will not honour in full: every
+/// lifetime is capped at `MAX_TOKEN_TTL` when a token is issued.
+fn ttl_warning(ttl: Option<u64>, max_token_ttl: u64) -> Option<String> {
+    ttl.filter(|t| *t > max_token_ttl).map(|t| {
+        format!(
+            "warning: --ttl {t} s is above MAX_TOKEN_TTL ({max_token_ttl} s): tokens are capped at MAX_TOKEN_TTL; the record keeps {t} s"
+        )
+    })
 }
 
 fn check_claim_name(name: &str) -> Result<(), String> {
@@ -234,7 +264,9 @@ fn new_record(
     };
     let allowed_audiences = parse_audiences("--audience", a.audience.clone())?;
     let mut default_audiences = parse_audiences("--default-audience", a.default_audience.clone())?;
-    if default_audiences.is_empty() && allowed_audiences.len() == 1 {
+    // One --audience is also the default unless --default-audience is
+    // given at all: `--default-audience ""` means no default, as at update.
+    if a.default_audience.is_empty() && allowed_audiences.len() == 1 {
         default_audiences = allowed_audiences.clone();
     }
     let introspect = a.introspect;
@@ -287,7 +319,8 @@ fn create_output(record: &ClientRecord, secret: &str) -> Value {
     })
 }
 
-fn client_create(store: &Store, args: &CreateArgs) -> Result<String, String> {
+/// `client create`: the options are checked before wrangler is looked for.
+fn client_create(args: &CreateArgs) -> Result<String, String> {
     let client_id = generate_client_id(&OsRandom).map_err(|e| e.to_string())?;
     let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
     let record = new_record(
@@ -296,6 +329,10 @@ fn client_create(store: &Store, args: &CreateArgs) -> Result<String, String> {
         SecretHash::compute(&client_id, &secret),
         now(),
     )?;
+    let store = Store::from_args(&args.store)?;
+    if let Some(warning) = ttl_warning(record.token_ttl, DEFAULT_MAX_TOKEN_TTL) {
+        note(&warning);
+    }
     store.save(&record)?;
     pretty(&create_output(&record, secret.expose()))
 }
@@ -365,11 +402,7 @@ impl ClientUpdate {
                     a.default_audience.clone(),
                 )?)
             },
-            token_ttl: match a.ttl.as_deref() {
-                Some("default") => Some(None),
-                Some(t) => Some(Some(parse_ttl(t)?)),
-                None => None,
-            },
+            token_ttl: a.ttl.as_deref().map(parse_update_ttl).transpose()?,
             introspect: match (a.introspect, args.no_introspect) {
                 (true, true) => {
                     return Err("choose one of --introspect and --no-introspect".to_owned())
@@ -535,10 +568,13 @@ const CONSISTENCY: &str = "takes effect within KV's consistency window, about 60
 /// Runs a `client` command; its stdout on success.
 pub fn run(command: ClientCommand) -> Result<String, String> {
     match command {
-        ClientCommand::Create(args) => client_create(&Store::from_args(&args.store)?, &args),
+        ClientCommand::Create(args) => client_create(&args),
         ClientCommand::Update(args) => {
             let update = ClientUpdate::from_args(&args)?;
             let store = Store::from_args(&args.store)?;
+            if let Some(warning) = ttl_warning(update.token_ttl.flatten(), DEFAULT_MAX_TOKEN_TTL) {
+                note(&warning);
+            }
             let id = &args.id;
             let record = store.load(id)?;
             match update.apply(&record, now())? {
@@ -569,7 +605,7 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
             Ok(String::new())
         }
         ClientCommand::RotateSecret(args) => {
-            let grace = parse_duration(&args.grace)?;
+            let grace = parse_grace(&args.grace)?;
             client_rotate(&Store::from_args(&args.store)?, &args.id, grace, args.force)
         }
     }
@@ -743,6 +779,68 @@ mod tests {
             create(&["--audience", "urn:a"]).unwrap().default_audiences,
             vec!["urn:a"]
         );
+    }
+
+    #[test]
+    fn an_empty_default_audience_means_no_default_at_create_and_update() {
+        let r = create(&["--audience", "urn:a", "--default-audience", ""]).unwrap();
+        assert_eq!(r.allowed_audiences, vec!["urn:a"]);
+        assert!(r.default_audiences.is_empty(), "{:?}", r.default_audiences);
+        // Without the option, one audience is also the default.
+        let single = create(&["--audience", "urn:a"]).unwrap();
+        assert_eq!(single.default_audiences, vec!["urn:a"]);
+        // The same option at update leaves the same record.
+        let cleared = update(&["--default-audience", ""])
+            .unwrap()
+            .apply(&single, 2)
+            .unwrap()
+            .unwrap();
+        assert_eq!(cleared.default_audiences, r.default_audiences);
+        // And --default-scope "" at create, as at update.
+        let r = create(&["--scope", "a b", "--default-scope", ""]).unwrap();
+        assert!(r.default_scopes.is_empty());
+    }
+
+    #[test]
+    fn a_bad_duration_explains_the_format() {
+        for (err, flag) in [
+            (create(&["--ttl", "forever"]).unwrap_err(), "--ttl"),
+            (create(&["--ttl", "0"]).unwrap_err(), "--ttl"),
+            (create(&["--ttl", "1w"]).unwrap_err(), "--ttl"),
+            (update(&["--ttl", "forever"]).unwrap_err(), "--ttl"),
+            (parse_grace("1w").unwrap_err(), "--grace"),
+            (parse_grace("-1").unwrap_err(), "--grace"),
+        ] {
+            assert!(err.contains(flag), "{err}");
+            assert!(
+                err.contains("seconds or a number with s, m, h or d") && err.contains("15m"),
+                "{err}"
+            );
+        }
+        // --ttl default exists at update only, and the update message says so.
+        assert!(update(&["--ttl", "x"]).unwrap_err().contains("default"));
+        assert!(create(&["--ttl", "default"]).is_err());
+        assert_eq!(parse_grace("0").unwrap(), 0);
+        assert_eq!(parse_grace("10m").unwrap(), 600);
+    }
+
+    #[test]
+    fn a_ttl_above_max_token_ttl_is_accepted_with_a_warning() {
+        use edge_token_core::config::DEFAULT_MAX_TOKEN_TTL;
+        assert_eq!(DEFAULT_MAX_TOKEN_TTL, 3600);
+        let r = create(&["--ttl", "2h"]).unwrap();
+        assert_eq!(r.token_ttl, Some(7200));
+        let warning = ttl_warning(r.token_ttl, DEFAULT_MAX_TOKEN_TTL).unwrap();
+        assert!(
+            warning.contains("7200")
+                && warning.contains("MAX_TOKEN_TTL")
+                && warning.contains("3600"),
+            "{warning}"
+        );
+        assert_eq!(ttl_warning(Some(3600), DEFAULT_MAX_TOKEN_TTL), None);
+        assert_eq!(ttl_warning(None, DEFAULT_MAX_TOKEN_TTL), None);
+        assert!(ttl_warning(Some(3601), DEFAULT_MAX_TOKEN_TTL).is_some());
+        assert!(ttl_warning(Some(3601), 7200).is_none());
     }
 
     #[test]
