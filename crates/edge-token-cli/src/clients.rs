@@ -802,6 +802,18 @@ mod tests {
     }
 
     #[test]
+    fn an_audience_without_a_host_is_refused() {
+        for bad in ["http://", "https:///x", "https://?q"] {
+            for flag in ["--audience", "--default-audience", "--introspect-audience"] {
+                let err = create(&["--introspect", flag, bad]).unwrap_err();
+                assert!(err.contains(flag) && err.contains("absolute URI"), "{err}");
+            }
+            assert!(update(&["--audience", bad]).is_err());
+        }
+        assert!(create(&["--audience", "http://a"]).is_ok());
+    }
+
+    #[test]
     fn a_bad_duration_explains_the_format() {
         for (err, flag) in [
             (create(&["--ttl", "forever"]).unwrap_err(), "--ttl"),
