@@ -80,8 +80,8 @@ pub enum ClientCommand {
     Disable(IdArgs),
     /// Undo `client disable`
     Enable(IdArgs),
-    /// Remove the client's record (there is no undo)
-    Delete(IdArgs),
+    /// Remove the client's record (there is no undo; needs --yes or a confirmation)
+    Delete(DeleteArgs),
     /// Issue a new secret; the previous one stays valid for --grace
     RotateSecret(RotateArgs),
 }
@@ -220,6 +220,18 @@ pub struct IdArgs {
     /// The client id
     #[arg(value_name = "ID")]
     pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// The client id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Delete without asking (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
     #[command(flatten)]
     pub store: StoreArgs,
 }

@@ -16,7 +16,7 @@ use edge_token_core::scope::{
 };
 use serde_json::Value;
 
-use crate::args::{ClientCommand, CreateArgs, StoreArgs, UpdateArgs};
+use crate::args::{ClientCommand, CreateArgs, DeleteArgs, StoreArgs, UpdateArgs};
 use crate::wrangler::Store;
 use crate::{note, now, pretty};
 
@@ -596,14 +596,7 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
         }
         ClientCommand::Disable(args) => set_disabled(&args.id, &args.store, true),
         ClientCommand::Enable(args) => set_disabled(&args.id, &args.store, false),
-        ClientCommand::Delete(args) => {
-            let id = &args.id;
-            let store = Store::from_args(&args.store)?;
-            store.load(id)?;
-            store.wrangler(&["kv", "key", "delete", &record_key(id)])?;
-            note(&format!("client {id} deleted"));
-            Ok(String::new())
-        }
+        ClientCommand::Delete(args) => client_delete(&args),
         ClientCommand::RotateSecret(args) => {
             let grace = parse_grace(&args.grace)?;
             client_rotate(&Store::from_args(&args.store)?, &args.id, grace, args.force)
@@ -611,15 +604,67 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
     }
 }
 
+/// `client disable` / `client enable`: writes only a change, and prints
+/// `{"client_id", "disabled", "changed"}`.
 fn set_disabled(id: &str, store: &StoreArgs, disabled: bool) -> Result<String, String> {
     let store = Store::from_args(store)?;
     let mut record = store.load(id)?;
-    record.disabled = disabled;
-    record.updated_at = now();
-    store.save(&record)?;
-    let done = if disabled { "disabled" } else { "enabled" };
-    note(&format!("client {id} {done} ({CONSISTENCY})"));
-    Ok(String::new())
+    let state = if disabled { "disabled" } else { "enabled" };
+    let changed = record.disabled != disabled;
+    if changed {
+        record.disabled = disabled;
+        record.updated_at = now();
+        store.save(&record)?;
+        note(&format!("client {id} {state} ({CONSISTENCY})"));
+    } else {
+        note(&format!("client {id} is already {state}; nothing written"));
+    }
+    pretty(&serde_json::json!({
+        "client_id": id,
+        "disabled": disabled,
+        "changed": changed,
+    }))
+}
+
+/// `client delete`: only with `--yes`, or once confirmed on a terminal;
+/// prints `{"client_id", "deleted": true}`.
+fn client_delete(args: &DeleteArgs) -> Result<String, String> {
+    use std::io::IsTerminal;
+    let id = &args.id;
+    let ask = !args.yes;
+    if ask && !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "client delete {id} needs --yes: there is no undo (stdin is not a terminal, so it cannot ask)"
+        ));
+    }
+    let store = Store::from_args(&args.store)?;
+    let record = store.load(id)?;
+    if ask && !confirm_delete(&record)? {
+        return Err(format!("client {id} not deleted"));
+    }
+    store.wrangler(&["kv", "key", "delete", &record_key(id)])?;
+    note(&format!("client {id} deleted ({CONSISTENCY})"));
+    pretty(&serde_json::json!({"client_id": id, "deleted": true}))
+}
+
+/// Asks on the terminal; true only for `y` or `yes`.
+fn confirm_delete(record: &ClientRecord) -> Result<bool, String> {
+    use std::io::Write;
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(
+        stderr,
+        "Delete client {} ({:?})? There is no undo. [y/N] ",
+        record.client_id, record.name
+    );
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 #[cfg(test)]

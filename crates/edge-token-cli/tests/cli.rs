@@ -9,6 +9,7 @@
     clippy::indexing_slicing
 )]
 
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn bin() -> Command {
@@ -99,4 +100,230 @@ fn a_missing_argument_is_reported_as_missing() {
     let out = run(&["client", "frobnicate"]);
     assert_eq!(out.status.code(), Some(1));
     assert!(text(&out.stderr).contains("frobnicate"));
+}
+/// A scratch directory under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "edge-token-cli-test-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A stand-in wrangler (run by `sh`) that keeps the KV namespace in a
+/// directory and logs every call, one line each, to `calls`.
+const FAKE_WRANGLER: &str = r#"dir=$(dirname "$0")
+printf '%s\n' "$*" >> "$dir/calls"
+if [ "$1 $2" != "kv key" ]; then
+  echo "fake wrangler: unsupported: $*" >&2
+  exit 1
+fi
+op=$3
+file="$dir/kv/$(printf '%s' "$4" | tr ':' '_')"
+case $op in
+  get)
+    if [ -f "$file" ]; then cat "$file"; else echo "Value not found"; fi ;;
+  put)
+    shift 4
+    while [ $# -gt 0 ]; do
+      case $1 in
+        --path) cp "$2" "$file"; shift 2 ;;
+        --metadata) printf '%s' "$2" > "$file.meta"; shift 2 ;;
+        *) shift ;;
+      esac
+    done ;;
+  delete)
+    rm -f "$file" "$file.meta" ;;
+  list)
+    printf '['
+    sep=
+    for f in "$dir"/kv/client_*; do
+      case $f in *.meta) continue ;; esac
+      [ -f "$f" ] || continue
+      name=$(basename "$f" | sed 's/^client_/client:/')
+      printf '%s{"name":"%s","metadata":%s}' "$sep" "$name" "$(cat "$f.meta")"
+      sep=,
+    done
+    printf ']\n' ;;
+esac
+"#;
+
+/// A directory with [`FAKE_WRANGLER`] and its KV namespace.
+struct FakeKv(Scratch);
+
+impl FakeKv {
+    fn new(name: &str) -> Self {
+        let dir = Scratch::new(name);
+        std::fs::create_dir_all(dir.path().join("kv")).unwrap();
+        std::fs::write(dir.path().join("wrangler.sh"), FAKE_WRANGLER).unwrap();
+        FakeKv(dir)
+    }
+
+    /// Runs `edge-token <args>` against this namespace.
+    fn cli(&self, args: &[&str]) -> Output {
+        let script = self.0.path().join("wrangler.sh");
+        bin()
+            .args(args)
+            .current_dir(self.0.path())
+            .env("EDGE_TOKEN_WRANGLER", format!("sh {}", script.display()))
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `edge-token <args>`, which must succeed; its stdout as JSON.
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out.stdout)))
+    }
+
+    /// The wrangler calls so far, one per line.
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.0.path().join("calls")).unwrap_or_default()
+    }
+
+    fn create(&self) -> String {
+        let created = self.json(&["client", "create", "--name", "t", "--scope", "read"]);
+        created["client_id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn disable_and_enable_print_the_result_and_write_only_a_change() {
+    let kv = FakeKv::new("disable");
+    let id = kv.create();
+    let puts = |kv: &FakeKv| kv.calls().matches("kv key put").count();
+    assert_eq!(puts(&kv), 1);
+    for (cmd, disabled) in [("disable", true), ("enable", false)] {
+        let out = kv.cli(&["client", cmd, &id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"client_id": id, "disabled": disabled, "changed": true})
+        );
+        assert!(
+            text(&out.stderr).contains(&format!("{cmd}d")),
+            "{}",
+            text(&out.stderr)
+        );
+        let shown = kv.json(&["client", "show", &id]);
+        assert_eq!(shown["disabled"], disabled);
+        let written = puts(&kv);
+        // Again: nothing to change, nothing written, and it says so.
+        let out = kv.cli(&["client", cmd, &id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"client_id": id, "disabled": disabled, "changed": false})
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("already {cmd}d")) && stderr.contains("nothing written"),
+            "{stderr}"
+        );
+        assert_eq!(puts(&kv), written, "{cmd} wrote again");
+    }
+    let out = kv.cli(&["client", "disable", "etc_nobody"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no client etc_nobody"));
+}
+
+#[test]
+fn delete_needs_yes_and_prints_the_result() {
+    let kv = FakeKv::new("delete");
+    let id = kv.create();
+    // stdin is not a terminal: no confirmation possible, so --yes is needed.
+    let out = kv.cli(&["client", "delete", &id]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--yes") && stderr.contains("no undo"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!kv.calls().contains("kv key delete"), "{}", kv.calls());
+    assert_eq!(kv.json(&["client", "show", &id])["client_id"], id.as_str());
+
+    let v = kv.json(&["client", "delete", &id, "--yes"]);
+    assert_eq!(v, serde_json::json!({"client_id": id, "deleted": true}));
+    assert!(kv.calls().contains("kv key delete"));
+    let out = kv.cli(&["client", "show", &id]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no client"));
+    // A client that is not there is an error, with or without --yes.
+    let out = kv.cli(&["client", "delete", &id, "--yes"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no client"));
+}
+
+/// `client delete` on a terminal (util-linux `script` provides one) asks,
+/// and deletes only on `y`/`yes`.
+#[cfg(target_os = "linux")]
+#[test]
+fn delete_on_a_terminal_asks_first() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to provide a terminal");
+        return;
+    }
+    let kv = FakeKv::new("delete-tty");
+    let id = kv.create();
+    let script = kv.0.path().join("wrangler.sh");
+    let on_tty = |answer: &str| {
+        let mut child = Command::new("script")
+            .args(["-qec"])
+            .arg(format!(
+                "{} client delete {id}",
+                env!("CARGO_BIN_EXE_edge-token")
+            ))
+            .arg("/dev/null")
+            .current_dir(kv.0.path())
+            .env("EDGE_TOKEN_WRANGLER", format!("sh {}", script.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), text(&out.stdout))
+    };
+    let (ok, shown) = on_tty("n");
+    assert!(!ok, "{shown}");
+    assert!(
+        shown.contains("There is no undo") && shown.contains("not deleted"),
+        "{shown}"
+    );
+    assert!(!kv.calls().contains("kv key delete"));
+    let (ok, shown) = on_tty("yes");
+    assert!(ok, "{shown}");
+    assert!(shown.contains("\"deleted\": true"), "{shown}");
+    assert!(kv.calls().contains("kv key delete"));
 }
