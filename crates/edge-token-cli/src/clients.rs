@@ -302,21 +302,15 @@ fn new_record(
     Ok(record)
 }
 
-/// What `client create` prints: the record's settings and the secret.
-fn create_output(record: &ClientRecord, secret: &str) -> Value {
-    serde_json::json!({
-        "client_id": record.client_id,
-        "client_secret": secret,
-        "name": record.name,
-        "scope": record.allowed_scopes.join(" "),
-        "default_scope": record.default_scopes.join(" "),
-        "audiences": record.allowed_audiences,
-        "default_audiences": record.default_audiences,
-        "token_ttl": record.token_ttl,
-        "introspect": record.introspect,
-        "introspect_audiences": record.introspect_audiences,
-        "claims": record.extra_claims,
-    })
+/// What `client create` prints: the record as `client show` prints it
+/// ([`ClientRecord::public_view`], one schema everywhere) and the secret,
+/// shown this once.
+fn create_output(record: &ClientRecord, secret: &str) -> Result<Value, String> {
+    let mut view = record.public_view();
+    view.as_object_mut()
+        .ok_or("the public view of a record is not a JSON object")?
+        .insert("client_secret".to_owned(), Value::String(secret.to_owned()));
+    Ok(view)
 }
 
 /// `client create`: the options are checked before wrangler is looked for.
@@ -334,7 +328,7 @@ fn client_create(args: &CreateArgs) -> Result<String, String> {
         note(&warning);
     }
     store.save(&record)?;
-    pretty(&create_output(&record, secret.expose()))
+    pretty(&create_output(&record, secret.expose())?)
 }
 
 /// The options of `client update` that change the record, as `--a, --b or
@@ -802,17 +796,20 @@ mod tests {
         assert_eq!(r.extra_claims["tenant"], "acme");
         assert_eq!(r.extra_claims["tier"], 3);
         assert_eq!(r.default_scopes, vec!["read", "write"]);
-        let out = create_output(&r, "ets_secret");
+        let out = create_output(&r, "ets_secret").unwrap();
         assert_eq!(out["introspect"], true);
         assert_eq!(
-            out["claims"],
+            out["extra_claims"],
             serde_json::json!({"tenant": "acme", "tier": 3})
         );
         assert_eq!(out["client_secret"], "ets_secret");
         assert_eq!(ClientRecord::from_json("etc_x", &r.to_json()).unwrap(), r);
         let plain = record(&[]);
         assert!(!plain.introspect && plain.extra_claims.is_empty());
-        assert_eq!(create_output(&plain, "s")["claims"], serde_json::json!({}));
+        assert_eq!(
+            create_output(&plain, "s").unwrap()["extra_claims"],
+            serde_json::json!({})
+        );
         assert!(create(&["--claim", "sub=x"]).is_err());
         assert!(create(&["--scope", "a", "--default-scope", "b"]).is_err());
         assert!(create(&["--audience", "urn:a", "--default-audience", "urn:b"]).is_err());
@@ -898,6 +895,45 @@ mod tests {
         assert_eq!(ttl_warning(None, DEFAULT_MAX_TOKEN_TTL), None);
         assert!(ttl_warning(Some(3601), DEFAULT_MAX_TOKEN_TTL).is_some());
         assert!(ttl_warning(Some(3601), 7200).is_none());
+    }
+
+    #[test]
+    fn create_prints_the_fields_of_show_and_the_secret() {
+        let r = record(&[
+            "--scope",
+            "read write",
+            "--default-scope",
+            "read",
+            "--audience",
+            "https://a.example",
+            "--claim",
+            "tenant=acme",
+            "--ttl",
+            "10m",
+        ]);
+        let out = create_output(&r, "ets_secret").unwrap();
+        let mut shown = r.public_view();
+        let shown = shown.as_object_mut().unwrap();
+        let out = out.as_object().unwrap();
+        assert_eq!(out["client_secret"], "ets_secret");
+        // Exactly show's fields, with show's values, plus the secret.
+        let mut without_secret = out.clone();
+        without_secret.remove("client_secret");
+        assert_eq!(&without_secret, &*shown);
+        assert_eq!(out["allowed_scopes"], serde_json::json!(["read", "write"]));
+        assert_eq!(out["default_scopes"], serde_json::json!(["read"]));
+        assert_eq!(
+            out["allowed_audiences"],
+            serde_json::json!(["https://a.example"])
+        );
+        assert_eq!(out["extra_claims"], serde_json::json!({"tenant": "acme"}));
+        assert_eq!(out["token_ttl"], 600);
+        for old in ["scope", "default_scope", "audiences", "claims"] {
+            assert!(!out.contains_key(old), "{old}");
+        }
+        // No digest, only the secret itself.
+        let text = pretty(&Value::Object(out.clone())).unwrap();
+        assert!(!text.contains("digest"), "{text}");
     }
 
     #[test]
@@ -1186,7 +1222,7 @@ mod tests {
             vec!["https://a.example", "https://b.example"]
         );
         assert_eq!(ClientRecord::from_json("etc_x", &r.to_json()).unwrap(), r);
-        let out = create_output(&r, "ets_s");
+        let out = create_output(&r, "ets_s").unwrap();
         assert_eq!(
             out["introspect_audiences"],
             serde_json::json!(["https://a.example", "https://b.example"])
@@ -1194,7 +1230,7 @@ mod tests {
         let plain = record(&["--introspect"]);
         assert!(plain.introspect_audiences.is_empty());
         assert_eq!(
-            create_output(&plain, "s")["introspect_audiences"],
+            create_output(&plain, "s").unwrap()["introspect_audiences"],
             serde_json::json!([])
         );
         let err = try_create(&[
