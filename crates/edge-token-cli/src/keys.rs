@@ -11,7 +11,7 @@ use edge_token_core::token::{KeyEntry, KeySet};
 use serde_json::Value;
 
 use crate::args::{ApplyArgs, KeyCommand};
-use crate::wrangler::{find_wrangler, run_wrangler};
+use crate::wrangler::{current_dir, find_wrangler, run_wrangler, WranglerConfig};
 use crate::{note, now, pretty};
 
 /// A fresh 32-byte key; the kid defaults to `k<days since 1970>-<random>`.
@@ -367,13 +367,33 @@ struct SecretPut {
 
 impl SecretPut {
     /// `None` without `--apply`. Checked before any file is touched.
+    /// Options that would do nothing are refused: `--local` and
+    /// `--persist-to` always, `--env`, `--config` and `--remote` without
+    /// `--apply`; and an `--env` the wrangler configuration does not define.
     fn from_args(args: &ApplyArgs) -> Result<Option<Self>, String> {
-        if !args.apply {
-            return Ok(None);
-        }
         let store = &args.store;
         if store.local || store.persist_to.is_some() {
-            return Err("--apply stores the deployed Worker's secret; --local and --persist-to do not apply (for `make dev`, put the array in .dev.vars)".to_owned());
+            return Err("--local and --persist-to do not apply to key commands: they edit FILE, and --apply stores the deployed Worker's secret (for `make dev`, put the array in .dev.vars)".to_owned());
+        }
+        if !args.apply {
+            let idle: Vec<&str> = [
+                ("--remote", store.remote),
+                ("--env", store.env.is_some()),
+                ("--config", store.config.is_some()),
+            ]
+            .into_iter()
+            .filter_map(|(flag, given)| given.then_some(flag))
+            .collect();
+            if !idle.is_empty() {
+                return Err(format!(
+                    "{} only apply with --apply (it stores FILE in the deployed Worker's SIGNING_KEYS secret); without --apply the command edits FILE only",
+                    idle.join(", ")
+                ));
+            }
+            return Ok(None);
+        }
+        if let Some(env) = &store.env {
+            WranglerConfig::load(store.config.as_deref(), &current_dir()?)?.check_env(env)?;
         }
         let mut put = vec![
             "secret".to_owned(),
@@ -627,6 +647,35 @@ mod tests {
         assert!(err.contains("--apply"), "{err}");
         assert!(SecretPut::from_args(&apply_args(&["--apply", "--persist-to", "d"])).is_err());
         assert!(SecretPut::from_args(&apply_args(&[])).unwrap().is_none());
+    }
+
+    #[test]
+    fn key_options_that_would_do_nothing_are_refused() {
+        for list in [
+            &["--remote"][..],
+            &["--env", "prod"],
+            &["--config", "wrangler.toml"],
+            &["--remote", "--env", "prod"],
+        ] {
+            let err = SecretPut::from_args(&apply_args(list)).err().unwrap();
+            assert!(err.contains("only apply with --apply"), "{list:?}: {err}");
+            assert!(err.contains(list[0]), "{list:?}: {err}");
+        }
+        for list in [&["--local"][..], &["--persist-to", "d"]] {
+            let err = SecretPut::from_args(&apply_args(list)).err().unwrap();
+            assert!(err.contains("do not apply to key commands"), "{err}");
+        }
+        // --apply with an --env that the configuration does not define.
+        let dir = TempDir::new("apply-env");
+        let config = dir.file("wrangler.toml");
+        std::fs::write(&config, "[env.staging]\n").unwrap();
+        let config = config.to_str().unwrap();
+        let err = SecretPut::from_args(&apply_args(&[
+            "--apply", "--env", "prod", "--config", config,
+        ]))
+        .err()
+        .unwrap();
+        assert!(err.contains("[env.prod]"), "{err}");
     }
 
     #[cfg(unix)]

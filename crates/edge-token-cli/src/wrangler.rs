@@ -1,11 +1,13 @@
 //! Finding and running wrangler, and the KV namespace reached through it.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use edge_token_core::client::{record_key, ClientRecord};
 use edge_token_core::random::{OsRandom, Random};
+use serde_json::Value;
 
 use crate::args::StoreArgs;
 
@@ -111,6 +113,10 @@ impl Store {
         }
         if args.persist_to.is_some() && args.remote {
             return Err("--persist-to applies to the local store only".to_owned());
+        }
+        let config = WranglerConfig::load(args.config.as_deref(), &current_dir()?)?;
+        if let Some(env) = &args.env {
+            config.check_env(env)?;
         }
         // The Worker reads the binding named CLIENTS (wrangler.toml).
         let mut common = vec!["--binding".to_owned(), "CLIENTS".to_owned()];
@@ -221,6 +227,298 @@ impl Drop for PrivateTempFile {
     }
 }
 
+/// What the CLI reads from the wrangler configuration in use: the
+/// environments it defines (`[env.NAME]`) and the Worker's vars.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct WranglerConfig {
+    /// The file read; `None` when there is none.
+    pub path: Option<PathBuf>,
+    /// The names of the environments it defines.
+    pub envs: BTreeSet<String>,
+    /// `[vars]`.
+    pub vars: BTreeMap<String, String>,
+    /// `[env.NAME.vars]` by environment (wrangler does not inherit `[vars]`).
+    pub env_vars: BTreeMap<String, BTreeMap<String, String>>,
+}
+
+/// The files wrangler reads when no `--config` is given, in its order.
+const DEFAULT_CONFIGS: &[&str] = &["wrangler.json", "wrangler.jsonc", "wrangler.toml"];
+
+impl WranglerConfig {
+    /// The configuration in use: the `--config` file (relative to `cwd`),
+    /// else the first of [`DEFAULT_CONFIGS`] in `cwd`. No file is an empty
+    /// configuration (wrangler reports a missing `--config` itself).
+    pub fn load(config: Option<&str>, cwd: &Path) -> Result<Self, String> {
+        if config.is_some_and(str::is_empty) {
+            return Err("--config needs the path of a wrangler.toml".to_owned());
+        }
+        let path = match config {
+            Some(file) => cwd.join(file),
+            None => match DEFAULT_CONFIGS
+                .iter()
+                .map(|name| cwd.join(name))
+                .find(|p| p.is_file())
+            {
+                Some(p) => p,
+                None => return Ok(WranglerConfig::default()),
+            },
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => WranglerConfig::parse(&path, &text),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(WranglerConfig::default()),
+            Err(e) => Err(format!("cannot read {}: {e}", path.display())),
+        }
+    }
+
+    /// Reads `text`, JSON (with comments) for a `.json` or `.jsonc` file, else TOML.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, String> {
+        let json = path
+            .extension()
+            .is_some_and(|e| e == "json" || e == "jsonc");
+        let mut config = if json {
+            parse_json_config(text).map_err(|e| format!("cannot read {}: {e}", path.display()))?
+        } else {
+            parse_toml_config(text)
+        };
+        config.path = Some(path.to_path_buf());
+        Ok(config)
+    }
+
+    /// Refuses an `--env` the configuration does not define: wrangler
+    /// would quietly use the top-level settings instead.
+    pub fn check_env(&self, env: &str) -> Result<(), String> {
+        if self.envs.contains(env) {
+            return Ok(());
+        }
+        let Some(path) = &self.path else {
+            return Err(format!(
+                "--env {env}: no wrangler configuration ({}) here to define it; pass --config",
+                DEFAULT_CONFIGS.join(", ")
+            ));
+        };
+        let known = if self.envs.is_empty() {
+            "it defines none".to_owned()
+        } else {
+            format!(
+                "it defines {}",
+                self.envs.iter().cloned().collect::<Vec<_>>().join(", ")
+            )
+        };
+        Err(format!(
+            "--env {env}: {} has no [env.{env}] ({known})",
+            path.display()
+        ))
+    }
+}
+
+/// The environments and vars of a wrangler.toml, read line by line: table
+/// headers (`[env.NAME]`, `[[env.NAME.kv_namespaces]]`, `[env.NAME.vars]`,
+/// `[vars]`), dotted keys (`env.NAME.vars.X = ...`) and `KEY = value` lines.
+/// Enough for the settings the CLI needs; wrangler stays the judge of the rest.
+fn parse_toml_config(text: &str) -> WranglerConfig {
+    let mut config = WranglerConfig::default();
+    let mut table: Vec<String> = Vec::new();
+    for raw in text.lines() {
+        let line = strip_toml_comment(raw).trim();
+        if line.starts_with('[') {
+            if let Some(header) = toml_header(line) {
+                table = header;
+                note_env(&mut config, &table);
+            }
+            continue;
+        }
+        let Some((key, value)) = line.split_once('=') else {
+            continue;
+        };
+        let path: Vec<String> = table
+            .iter()
+            .cloned()
+            .chain(split_dotted(key.trim()))
+            .collect();
+        note_env(&mut config, &path);
+        let value = toml_scalar(value.trim());
+        match path.as_slice() {
+            [vars, name] if vars == "vars" => {
+                config.vars.insert(name.clone(), value);
+            }
+            [env, which, vars, name] if env == "env" && vars == "vars" => {
+                config
+                    .env_vars
+                    .entry(which.clone())
+                    .or_default()
+                    .insert(name.clone(), value);
+            }
+            _ => {}
+        }
+    }
+    config
+}
+
+/// Records `NAME` of a key path `env.NAME...`.
+fn note_env(config: &mut WranglerConfig, path: &[String]) {
+    if let [env, name, ..] = path {
+        if env == "env" {
+            config.envs.insert(name.clone());
+        }
+    }
+}
+
+/// The key path of a `[a.b]` or `[[a.b]]` header line; `None` for a line
+/// that is no header (a continued array, say).
+fn toml_header(line: &str) -> Option<Vec<String>> {
+    let inner = line
+        .strip_prefix("[[")
+        .and_then(|l| l.strip_suffix("]]"))
+        .or_else(|| line.strip_prefix('[').and_then(|l| l.strip_suffix(']')))?;
+    let inner = inner.trim();
+    // `["a"]` in a continued array is no header; `[env."a b"]` is.
+    if inner.is_empty() || inner.starts_with(['"', '\'']) || inner.contains([',', '[', ']']) {
+        return None;
+    }
+    let path = split_dotted(inner);
+    path.iter().all(|p| !p.is_empty()).then_some(path)
+}
+
+/// `line` without a `#` comment (a `#` in a quoted string is kept).
+fn strip_toml_comment(line: &str) -> &str {
+    let mut quote = None;
+    let mut escaped = false;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (Some('"'), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '#') => return line.get(..i).unwrap_or(line),
+            _ => {}
+        }
+        escaped = false;
+    }
+    line
+}
+
+/// `a.b."c.d"` to `[a, b, c.d]`.
+fn split_dotted(key: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut part = String::new();
+    let mut quote = None;
+    for c in key.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => part.push(c),
+            (None, '"' | '\'') => quote = Some(c),
+            (None, '.') => parts.push(std::mem::take(&mut part).trim().to_owned()),
+            (None, c) => part.push(c),
+        }
+    }
+    parts.push(part.trim().to_owned());
+    parts
+}
+
+/// A TOML value as text: a quoted string's content, else the bare value.
+fn toml_scalar(value: &str) -> String {
+    for q in ['"', '\''] {
+        if let Some(rest) = value.strip_prefix(q) {
+            return rest.split(q).next().unwrap_or_default().to_owned();
+        }
+    }
+    value.trim().to_owned()
+}
+
+/// The environments and vars of a wrangler.json(c).
+fn parse_json_config(text: &str) -> Result<WranglerConfig, String> {
+    let value: Value = serde_json::from_str(&strip_jsonc(text)).map_err(|e| e.to_string())?;
+    let vars = |v: Option<&Value>| -> BTreeMap<String, String> {
+        v.and_then(Value::as_object)
+            .map(|m| {
+                m.iter()
+                    .map(|(k, v)| {
+                        let text = v.as_str().map_or_else(|| v.to_string(), str::to_owned);
+                        (k.clone(), text)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let mut config = WranglerConfig {
+        vars: vars(value.get("vars")),
+        ..WranglerConfig::default()
+    };
+    if let Some(envs) = value.get("env").and_then(Value::as_object) {
+        for (name, env) in envs {
+            config.envs.insert(name.clone());
+            config.env_vars.insert(name.clone(), vars(env.get("vars")));
+        }
+    }
+    Ok(config)
+}
+
+/// JSON with comments (`//`, `/* */`) and trailing commas, as wrangler
+/// accepts it, to plain JSON.
+fn strip_jsonc(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut in_string = false;
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            match c {
+                '\\' => out.extend(chars.next()),
+                '"' => in_string = false,
+                _ => {}
+            }
+            continue;
+        }
+        match c {
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '/' if chars.next_if_eq(&'/').is_some() => {
+                while chars.next_if(|n| *n != '\n').is_some() {}
+            }
+            '/' if chars.next_if_eq(&'*').is_some() => {
+                let mut last = ' ';
+                for n in chars.by_ref() {
+                    if last == '*' && n == '/' {
+                        break;
+                    }
+                    last = n;
+                }
+            }
+            ',' => {
+                let rest: String = chars.clone().collect();
+                let next = strip_jsonc_lead(&rest);
+                if !(next.starts_with('}') || next.starts_with(']')) {
+                    out.push(c);
+                }
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `text` without its leading whitespace and comments.
+fn strip_jsonc_lead(text: &str) -> &str {
+    let mut rest = text.trim_start();
+    loop {
+        if let Some(r) = rest.strip_prefix("//") {
+            rest = r.split_once('\n').map_or("", |(_, r)| r).trim_start();
+        } else if let Some(r) = rest.strip_prefix("/*") {
+            rest = r.split_once("*/").map_or("", |(_, r)| r).trim_start();
+        } else {
+            return rest;
+        }
+    }
+}
+
+pub fn current_dir() -> Result<PathBuf, String> {
+    std::env::current_dir().map_err(|e| format!("no current directory: {e}"))
+}
+
 /// The wrangler command: `$EDGE_TOKEN_WRANGLER` (split on whitespace), else
 /// the project's own (see [`project_wrangler`]).
 pub fn find_wrangler(config: Option<&str>) -> Result<Vec<String>, String> {
@@ -233,9 +531,7 @@ pub fn find_wrangler(config: Option<&str>) -> Result<Vec<String>, String> {
             return Ok(parts);
         }
     }
-    let cwd = std::env::current_dir()
-        .map_err(|e| format!("cannot find wrangler: no current directory ({e})"))?;
-    project_wrangler(config.map(Path::new), &cwd)
+    project_wrangler(config.map(Path::new), &current_dir()?)
 }
 
 /// `node_modules/.bin/wrangler` next to the wrangler.toml in use: in the
@@ -278,6 +574,112 @@ mod tests {
 
     /// wrangler's error line as it prints it on a colour terminal.
     const COLOURED_ERROR: &str = "\x1b[31m\u{2718} \x1b[41;31m[\x1b[41;97mERROR\x1b[41;31m]\x1b[0m \x1b[1mno such namespace\x1b[0m";
+
+    const TOML: &str = r#"name = "edge-token"
+main = "build/index.js"
+env.dotted.vars.MAX_TOKEN_TTL = "7200"
+watch_dir = [
+  "crates/a", # [env.not_a_header]
+  ["nested"],
+]
+# [env.commented]
+
+[vars]
+ISSUER = "https://a.example" # the issuer
+KV_CACHE_TTL = "120"
+CLIENT_CACHE_TTL = 10
+
+[env.staging]
+name = "edge-token-staging"
+
+[[env.staging.kv_namespaces]]
+binding = "CLIENTS"
+
+[env.staging.vars]
+KV_CACHE_TTL = '90'
+HASH = "a#b"
+
+[env."with space"]
+vars = { KV_CACHE_TTL = "61" }
+"#;
+
+    #[test]
+    fn wrangler_toml_environments_and_vars() {
+        let c = WranglerConfig::parse(Path::new("w/wrangler.toml"), TOML).unwrap();
+        assert_eq!(
+            c.envs.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec!["dotted", "staging", "with space"]
+        );
+        assert_eq!(c.vars["ISSUER"], "https://a.example");
+        assert_eq!(c.vars["KV_CACHE_TTL"], "120");
+        assert_eq!(c.vars["CLIENT_CACHE_TTL"], "10");
+        assert_eq!(c.env_vars["staging"]["KV_CACHE_TTL"], "90");
+        assert_eq!(c.env_vars["staging"]["HASH"], "a#b");
+        assert_eq!(c.env_vars["dotted"]["MAX_TOKEN_TTL"], "7200");
+        assert!(!c.vars.contains_key("name") && !c.vars.contains_key("binding"));
+        assert!(c.check_env("staging").is_ok());
+        assert!(c.check_env("with space").is_ok());
+        let err = c.check_env("prod").unwrap_err();
+        assert!(
+            err.contains("[env.prod]")
+                && err.contains("w/wrangler.toml")
+                && err.contains("staging"),
+            "{err}"
+        );
+        assert!(c.check_env("commented").is_err());
+        assert!(c.check_env("not_a_header").is_err());
+        let none = WranglerConfig::parse(Path::new("wrangler.toml"), "name = \"x\"\n").unwrap();
+        assert!(none
+            .check_env("staging")
+            .unwrap_err()
+            .contains("defines none"));
+        let err = WranglerConfig::default().check_env("staging").unwrap_err();
+        assert!(err.contains("--config"), "{err}");
+    }
+
+    #[test]
+    fn wrangler_json_environments_and_vars() {
+        let text = r#"{
+          // comments and trailing commas, as wrangler allows
+          "name": "edge-token", /* block */
+          "vars": { "KV_CACHE_TTL": "120", "CLIENT_CACHE_TTL": 0, "URL": "http://x//y" },
+          "env": {
+            "staging": { "vars": { "KV_CACHE_TTL": "90", }, },
+            "prod": {},
+          },
+        }"#;
+        let c = WranglerConfig::parse(Path::new("wrangler.jsonc"), text).unwrap();
+        assert_eq!(
+            c.envs.iter().map(String::as_str).collect::<Vec<_>>(),
+            vec!["prod", "staging"]
+        );
+        assert_eq!(c.vars["CLIENT_CACHE_TTL"], "0");
+        assert_eq!(c.vars["URL"], "http://x//y");
+        assert_eq!(c.env_vars["staging"]["KV_CACHE_TTL"], "90");
+        assert!(c.check_env("qa").is_err());
+        assert!(WranglerConfig::parse(Path::new("wrangler.json"), "{").is_err());
+    }
+
+    #[test]
+    fn the_wrangler_config_in_use() {
+        let dir = TempDir::new("config-in-use");
+        assert_eq!(
+            WranglerConfig::load(None, &dir.0).unwrap(),
+            WranglerConfig::default()
+        );
+        std::fs::write(dir.file("wrangler.toml"), "[env.a]\n").unwrap();
+        let c = WranglerConfig::load(None, &dir.0).unwrap();
+        assert!(c.envs.contains("a"));
+        // wrangler prefers wrangler.json.
+        std::fs::write(dir.file("wrangler.json"), r#"{"env": {"b": {}}}"#).unwrap();
+        let c = WranglerConfig::load(None, &dir.0).unwrap();
+        assert!(c.envs.contains("b") && !c.envs.contains("a"));
+        std::fs::create_dir_all(dir.file("sub")).unwrap();
+        std::fs::write(dir.file("sub/w.toml"), "[env.c.vars]\nX = 1\n").unwrap();
+        let c = WranglerConfig::load(Some("sub/w.toml"), &dir.0).unwrap();
+        assert!(c.envs.contains("c"));
+        assert!(WranglerConfig::load(Some(""), &dir.0).is_err());
+    }
 
     #[test]
     fn strip_ansi_removes_escape_sequences_only() {

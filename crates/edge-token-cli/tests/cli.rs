@@ -327,3 +327,79 @@ fn delete_on_a_terminal_asks_first() {
     assert!(shown.contains("\"deleted\": true"), "{shown}");
     assert!(kv.calls().contains("kv key delete"));
 }
+
+#[test]
+fn an_env_the_config_does_not_define_is_refused() {
+    let kv = FakeKv::new("env");
+    std::fs::write(
+        kv.0.path().join("wrangler.toml"),
+        "name = \"x\"\n[env.staging]\nname = \"x-staging\"\n",
+    )
+    .unwrap();
+    let out = kv.cli(&["client", "list", "--env", "prod"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("[env.prod]") && stderr.contains("staging"),
+        "{stderr}"
+    );
+    assert_eq!(kv.calls(), "", "wrangler ran");
+    let listed = kv.json(&["client", "list", "--env", "staging"]);
+    assert_eq!(listed, serde_json::json!([]));
+    assert!(kv.calls().contains("--env staging"), "{}", kv.calls());
+    // The same for --config elsewhere, and for key ... --apply.
+    let out = kv.cli(&[
+        "client",
+        "list",
+        "--env",
+        "staging",
+        "--config",
+        "none/wrangler.toml",
+    ]);
+    assert!(!out.status.success());
+    let keys = kv.0.path().join("keys.json");
+    let keys = keys.to_str().unwrap();
+    let out = kv.cli(&["key", "add", "--keys", keys, "--apply", "--env", "prod"]);
+    assert!(
+        text(&out.stderr).contains("[env.prod]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!Path::new(keys).exists(), "the key file was written");
+}
+
+#[test]
+fn options_a_command_would_ignore_are_refused() {
+    let kv = FakeKv::new("ignored");
+    let keys = kv.0.path().join("keys.json");
+    let keys = keys.to_str().unwrap();
+    for extra in [
+        &["--remote"][..],
+        &["--env", "prod"],
+        &["--config", "wrangler.toml"],
+        &["--local"],
+        &["--persist-to", "state"],
+    ] {
+        let mut args = vec!["key", "add", "--keys", keys];
+        args.extend_from_slice(extra);
+        let out = kv.cli(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(extra[0]), "{extra:?}: {stderr}");
+        assert!(
+            !Path::new(keys).exists(),
+            "{extra:?}: the key file was written"
+        );
+    }
+    // Options of other commands are unknown here.
+    for args in [
+        &["key", "generate", "--remote"][..],
+        &["key", "list", "--keys", keys, "--apply"],
+        &["client", "show", "x", "--name", "y"],
+        &["client", "list", "--yes"],
+    ] {
+        let out = kv.cli(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+    assert_eq!(kv.calls(), "", "wrangler ran");
+}
