@@ -8,7 +8,9 @@ use edge_token_core::client::{
     record_key, ClientRecord, RotateError, SecretEntry, SecretHash, KEY_PREFIX,
     MAX_EXTRA_CLAIM_NAME, RECORD_VERSION, RESERVED_CLAIMS,
 };
-use edge_token_core::config::DEFAULT_MAX_TOKEN_TTL;
+use edge_token_core::config::{
+    DEFAULT_CLIENT_CACHE_TTL, DEFAULT_KV_CACHE_TTL, DEFAULT_MAX_TOKEN_TTL,
+};
 use edge_token_core::random::OsRandom;
 use edge_token_core::scope::{
     check_audiences, check_scopes, is_absolute_uri, is_audience, is_scope_token, split_list,
@@ -324,7 +326,8 @@ fn client_create(args: &CreateArgs) -> Result<String, String> {
         now(),
     )?;
     let store = Store::from_args(&args.store)?;
-    if let Some(warning) = ttl_warning(record.token_ttl, DEFAULT_MAX_TOKEN_TTL) {
+    let max_token_ttl = store.seconds("MAX_TOKEN_TTL", DEFAULT_MAX_TOKEN_TTL);
+    if let Some(warning) = ttl_warning(record.token_ttl, max_token_ttl) {
         note(&warning);
     }
     store.save(&record)?;
@@ -528,6 +531,10 @@ fn client_rotate(store: &Store, id: &str, grace: u64, force: bool) -> Result<Str
             format!("client {id} already has two active secrets; wait for the older to expire or pass --force to cut it off now")
         })?;
     store.save(&record)?;
+    note(&format!(
+        "client {id}: new secret stored; {} (until then some locations may refuse it)",
+        consistency_window(store)
+    ));
     let old_until = record.secrets.get(1).and_then(|s| s.expires_at);
     pretty(&serde_json::json!({
         "client_id": id,
@@ -556,8 +563,22 @@ fn client_list(store: &Store) -> Result<String, String> {
     pretty(&Value::Array(clients))
 }
 
-/// The consistency window of a client change, for stderr.
-const CONSISTENCY: &str = "takes effect within KV's consistency window, about 60 s + KV_CACHE_TTL";
+/// How long KV takes to carry a write to every location, about.
+const KV_PROPAGATION: u64 = 60;
+
+/// The time a client change takes to reach every location, for stderr:
+/// KV's propagation, plus KV_CACHE_TTL (the Worker's KV read cache), plus
+/// CLIENT_CACHE_TTL (a warm isolate's copy), with the values configured for
+/// the Worker (wrangler.toml vars), else the defaults. The one place this
+/// number is made.
+fn consistency_window(store: &Store) -> String {
+    let kv = store.seconds("KV_CACHE_TTL", DEFAULT_KV_CACHE_TTL);
+    let client = store.seconds("CLIENT_CACHE_TTL", DEFAULT_CLIENT_CACHE_TTL);
+    format!(
+        "takes effect everywhere within about {} s ({KV_PROPAGATION} s KV propagation + KV_CACHE_TTL {kv} s + CLIENT_CACHE_TTL {client} s)",
+        KV_PROPAGATION.saturating_add(kv).saturating_add(client)
+    )
+}
 
 /// Runs a `client` command; its stdout on success.
 pub fn run(command: ClientCommand) -> Result<String, String> {
@@ -566,7 +587,8 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
         ClientCommand::Update(args) => {
             let update = ClientUpdate::from_args(&args)?;
             let store = Store::from_args(&args.store)?;
-            if let Some(warning) = ttl_warning(update.token_ttl.flatten(), DEFAULT_MAX_TOKEN_TTL) {
+            let max_token_ttl = store.seconds("MAX_TOKEN_TTL", DEFAULT_MAX_TOKEN_TTL);
+            if let Some(warning) = ttl_warning(update.token_ttl.flatten(), max_token_ttl) {
                 note(&warning);
             }
             let id = &args.id;
@@ -574,7 +596,10 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
             match update.apply(&record, now())? {
                 Some(updated) => {
                     store.save(&updated)?;
-                    note(&format!("client {id} updated ({CONSISTENCY})"));
+                    note(&format!(
+                        "client {id} updated; {}",
+                        consistency_window(&store)
+                    ));
                     pretty(&updated.public_view())
                 }
                 None => {
@@ -609,7 +634,10 @@ fn set_disabled(id: &str, store: &StoreArgs, disabled: bool) -> Result<String, S
         record.disabled = disabled;
         record.updated_at = now();
         store.save(&record)?;
-        note(&format!("client {id} {state} ({CONSISTENCY})"));
+        note(&format!(
+            "client {id} {state}; {}",
+            consistency_window(&store)
+        ));
     } else {
         note(&format!("client {id} is already {state}; nothing written"));
     }
@@ -637,7 +665,10 @@ fn client_delete(args: &DeleteArgs) -> Result<String, String> {
         return Err(format!("client {id} not deleted"));
     }
     store.wrangler(&["kv", "key", "delete", &record_key(id)])?;
-    note(&format!("client {id} deleted ({CONSISTENCY})"));
+    note(&format!(
+        "client {id} deleted; {}",
+        consistency_window(&store)
+    ));
     pretty(&serde_json::json!({"client_id": id, "deleted": true}))
 }
 
@@ -880,7 +911,6 @@ mod tests {
 
     #[test]
     fn a_ttl_above_max_token_ttl_is_accepted_with_a_warning() {
-        use edge_token_core::config::DEFAULT_MAX_TOKEN_TTL;
         assert_eq!(DEFAULT_MAX_TOKEN_TTL, 3600);
         let r = create(&["--ttl", "2h"]).unwrap();
         assert_eq!(r.token_ttl, Some(7200));
@@ -934,6 +964,37 @@ mod tests {
         // No digest, only the secret itself.
         let text = pretty(&Value::Object(out.clone())).unwrap();
         assert!(!text.contains("digest"), "{text}");
+    }
+
+    #[test]
+    fn the_consistency_window_is_one_sum_of_the_configured_values() {
+        let store = |vars: &[(&str, &str)]| Store {
+            wrangler: vec![],
+            common: vec![],
+            vars: vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect(),
+        };
+        let window = consistency_window(&store(&[]));
+        assert!(
+            window.contains(
+                "about 150 s (60 s KV propagation + KV_CACHE_TTL 60 s + CLIENT_CACHE_TTL 30 s)"
+            ),
+            "{window}"
+        );
+        let window = consistency_window(&store(&[
+            ("KV_CACHE_TTL", "300"),
+            ("CLIENT_CACHE_TTL", "0"),
+        ]));
+        assert!(window.contains("about 360 s ("), "{window}");
+        // A value the Worker would refuse counts as the default.
+        let window = consistency_window(&store(&[("KV_CACHE_TTL", "soon")]));
+        assert!(window.contains("about 150 s ("), "{window}");
+        assert_eq!(
+            store(&[("MAX_TOKEN_TTL", " 7200 ")]).seconds("MAX_TOKEN_TTL", 1),
+            7200
+        );
     }
 
     #[test]
@@ -1162,6 +1223,7 @@ mod tests {
             let store = Store {
                 wrangler: fake_wrangler(&dir, status),
                 common: vec!["--binding".into(), "CLIENTS".into(), "--local".into()],
+                vars: BTreeMap::new(),
             };
             let result = store.save(&r);
             if status == 0 {

@@ -104,6 +104,9 @@ pub fn strip_ansi(text: &str) -> String {
 pub struct Store {
     pub(crate) wrangler: Vec<String>,
     pub(crate) common: Vec<String>,
+    /// The Worker's vars in the wrangler configuration in use (of the
+    /// `--env` given, if any).
+    pub(crate) vars: BTreeMap<String, String>,
 }
 
 impl Store {
@@ -131,10 +134,24 @@ impl Store {
                 common.push(value.clone());
             }
         }
+        let vars = match &args.env {
+            Some(env) => config.env_vars.get(env).cloned().unwrap_or_default(),
+            None => config.vars,
+        };
         Ok(Store {
             wrangler: find_wrangler(args.config.as_deref())?,
             common,
+            vars,
         })
+    }
+
+    /// The Worker's setting `name` in seconds as configured (wrangler.toml
+    /// vars), else `default` (also for a value the Worker would refuse).
+    pub fn seconds(&self, name: &str, default: u64) -> u64 {
+        self.vars
+            .get(name)
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(default)
     }
 
     pub fn wrangler(&self, args: &[&str]) -> Result<String, String> {

@@ -403,3 +403,69 @@ fn options_a_command_would_ignore_are_refused() {
     }
     assert_eq!(kv.calls(), "", "wrangler ran");
 }
+
+/// The window printed after a change: one number, about 60 s +
+/// KV_CACHE_TTL + CLIENT_CACHE_TTL, with the configured values.
+#[test]
+fn changes_print_one_consistency_window() {
+    let kv = FakeKv::new("window");
+    let id = kv.create();
+    let window = |kv: &FakeKv, args: &[&str]| {
+        let out = kv.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    // No wrangler.toml: the defaults, 60 + 60 + 30.
+    let stderr = window(&kv, &["client", "disable", &id]);
+    assert!(
+        stderr.contains(
+            "about 150 s (60 s KV propagation + KV_CACHE_TTL 60 s + CLIENT_CACHE_TTL 30 s)"
+        ),
+        "{stderr}"
+    );
+    std::fs::write(
+        kv.0.path().join("wrangler.toml"),
+        "[vars]\nKV_CACHE_TTL = \"120\"\nCLIENT_CACHE_TTL = \"0\"\n\n[env.prod.vars]\nKV_CACHE_TTL = \"300\"\n",
+    )
+    .unwrap();
+    for args in [
+        &["client", "enable", &id][..],
+        &["client", "update", &id, "--name", "renamed"],
+        &["client", "rotate-secret", &id],
+    ] {
+        let stderr = window(&kv, args);
+        assert!(stderr.contains("about 180 s ("), "{args:?}: {stderr}");
+        assert_eq!(stderr.matches(" s (60 s KV").count(), 1, "{stderr}");
+    }
+    // Environments do not inherit [vars].
+    let stderr = window(&kv, &["client", "disable", &id, "--env", "prod"]);
+    assert!(stderr.contains("about 390 s ("), "{stderr}");
+    let stderr = window(&kv, &["client", "delete", &id, "--yes"]);
+    assert!(stderr.contains("about 180 s ("), "{stderr}");
+}
+
+#[test]
+fn a_ttl_above_the_configured_max_token_ttl_warns() {
+    let kv = FakeKv::new("ttl-warning");
+    let out = kv.cli(&["client", "create", "--name", "t", "--ttl", "2h"]);
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: --ttl 7200 s is above MAX_TOKEN_TTL (3600 s)"),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["token_ttl"], 7200);
+    std::fs::write(
+        kv.0.path().join("wrangler.toml"),
+        "[vars]\nMAX_TOKEN_TTL = \"7200\"\n",
+    )
+    .unwrap();
+    let out = kv.cli(&["client", "create", "--name", "t", "--ttl", "2h"]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
