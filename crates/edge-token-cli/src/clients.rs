@@ -587,14 +587,14 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
         ClientCommand::Update(args) => {
             let update = ClientUpdate::from_args(&args)?;
             let store = Store::from_args(&args.store)?;
-            let max_token_ttl = store.seconds("MAX_TOKEN_TTL", DEFAULT_MAX_TOKEN_TTL);
-            if let Some(warning) = ttl_warning(update.token_ttl.flatten(), max_token_ttl) {
-                note(&warning);
-            }
             let id = &args.id;
             let record = store.load(id)?;
             match update.apply(&record, now())? {
                 Some(updated) => {
+                    let max_token_ttl = store.seconds("MAX_TOKEN_TTL", DEFAULT_MAX_TOKEN_TTL);
+                    if let Some(warning) = ttl_warning(update.token_ttl.flatten(), max_token_ttl) {
+                        note(&warning);
+                    }
                     store.save(&updated)?;
                     note(&format!(
                         "client {id} updated; {}",

@@ -469,3 +469,28 @@ fn a_ttl_above_the_configured_max_token_ttl_warns() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn update_warns_about_a_ttl_above_max_token_ttl_once_it_writes() {
+    let kv = FakeKv::new("update-ttl");
+    let id = kv.create();
+    let out = kv.cli(&["client", "update", &id, "--ttl", "1d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("warning: --ttl 86400 s is above MAX_TOKEN_TTL"));
+    // A refused update writes nothing and warns about nothing.
+    let out = kv.cli(&[
+        "client",
+        "update",
+        &id,
+        "--ttl",
+        "2d",
+        "--default-scope",
+        "admin",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
