@@ -527,14 +527,32 @@ fn scope_request(pool: Vec<String>) -> impl Strategy<Value = Option<String>> {
 }
 
 /// An absolute URI as RFC 3986 §4.3 and this crate define it (scheme, `:`,
-/// non-empty rest of visible ASCII without `#`).
+/// non-empty rest of visible ASCII without `#`; after `//`, a non-empty
+/// authority).
 fn absolute_uri() -> impl Strategy<Value = String> {
-    r"[a-zA-Z][a-zA-Z0-9+.\-]{0,8}:[!-\x22\x24-~]{1,24}"
+    prop_oneof![
+        r"[a-zA-Z][a-zA-Z0-9+.\-]{0,8}:[!-\x22\x24-~]{1,24}".prop_filter(
+            "an empty authority",
+            |u: &String| !u
+                .split_once(':')
+                .is_some_and(|(_, rest)| reference_empty_authority(rest))
+        ),
+        r"[a-zA-Z][a-zA-Z0-9+.\-]{0,8}://[!-\x22\x24-\x2e\x30-\x3e\x40-~]{1,12}(/[!-\x22\x24-~]{0,12})?",
+    ]
+}
+
+/// `//` and then nothing before `/`, `?`, `#` or the end.
+fn reference_empty_authority(rest: &str) -> bool {
+    let b = rest.as_bytes();
+    b.len() >= 2
+        && b[0] == b'/'
+        && b[1] == b'/'
+        && matches!(b.get(2), None | Some(b'/' | b'?' | b'#'))
 }
 
 /// A reference reading of RFC 3986 `absolute-URI` restricted the way
 /// `is_absolute_uri` documents (no fragment, non-empty after the scheme,
-/// visible ASCII only).
+/// an authority after `//`, visible ASCII only).
 fn reference_is_absolute_uri(uri: &str) -> bool {
     let Some(colon) = uri.find(':') else {
         return false;
@@ -544,6 +562,7 @@ fn reference_is_absolute_uri(uri: &str) -> bool {
     chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && chars.all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         && !rest.is_empty()
+        && !reference_empty_authority(rest)
         && uri.chars().all(|c| ('!'..='~').contains(&c) && c != '#')
 }
 

@@ -33,7 +33,9 @@ pub fn split_list(list: &str) -> impl Iterator<Item = &str> + Clone {
 }
 
 /// Whether `uri` is an absolute URI without a fragment, as RFC 8707 §2
-/// requires of `resource`.
+/// requires of `resource`: a scheme, `:` and a non-empty rest of visible
+/// ASCII without `#`. A rest that starts with `//` must name an authority
+/// (`http://` and `https:///x` are refused: they identify no server).
 pub fn is_absolute_uri(uri: &str) -> bool {
     let Some((scheme, rest)) = uri.split_once(':') else {
         return false;
@@ -42,8 +44,16 @@ pub fn is_absolute_uri(uri: &str) -> bool {
     scheme_chars.next().is_some_and(|c| c.is_ascii_alphabetic())
         && scheme_chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, b'+' | b'-' | b'.'))
         && !rest.is_empty()
+        && !has_empty_authority(rest)
         && !uri.contains('#')
         && uri.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// Whether the part of a URI after `scheme:` is `//` and an empty
+/// authority: nothing before the next `/`, `?` (or `#`) or the end.
+fn has_empty_authority(rest: &str) -> bool {
+    rest.strip_prefix("//")
+        .is_some_and(|after| after.is_empty() || after.starts_with(['/', '?', '#']))
 }
 
 /// Whether `value` may be an audience: visible ASCII other than `"` and
@@ -104,4 +114,61 @@ pub fn is_extra_claim_name(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.' | b':'))
         && !name.starts_with(|c: char| c.is_ascii_digit())
         && !RESERVED_CLAIMS.iter().any(|r| r.eq_ignore_ascii_case(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn absolute_uris_are_accepted() {
+        for uri in [
+            "https://api.example.com",
+            "https://api.example.com/v1?x=1",
+            "http://127.0.0.1:8788/",
+            "urn:billing",
+            "urn:example:a:b",
+            "mailto:ops@example.com",
+            "https://u@host",
+            "x:/path",
+            "x:a//b",
+        ] {
+            assert!(is_absolute_uri(uri), "{uri:?} refused");
+        }
+    }
+
+    #[test]
+    fn absolute_uris_need_an_authority_after_a_double_slash() {
+        for uri in [
+            "http://",
+            "https://",
+            "https:///x",
+            "https:///",
+            "http://?q=1",
+            "urn://",
+            "file:///etc/passwd",
+        ] {
+            assert!(!is_absolute_uri(uri), "{uri:?} accepted");
+        }
+        assert!(is_absolute_uri("http://a"));
+        assert!(is_absolute_uri("http://a/"));
+    }
+
+    #[test]
+    fn not_absolute_uris_are_refused() {
+        for uri in [
+            "",
+            ":",
+            "https:",
+            "1http://a",
+            "ht tp://a",
+            "/relative",
+            "api.example.com",
+            "https://a.example/#frag",
+            "https://a.example/ x",
+            "https://a.example/\u{e9}",
+        ] {
+            assert!(!is_absolute_uri(uri), "{uri:?} accepted");
+        }
+    }
 }

@@ -392,6 +392,8 @@ impl Worker {
                 "EDGE_TOKEN_WRANGLER",
                 Path::new(ROOT).join("node_modules/.bin/wrangler"),
             )
+            // No terminal: the CLI never waits for an answer (client delete).
+            .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

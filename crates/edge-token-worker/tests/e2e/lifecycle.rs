@@ -175,7 +175,7 @@ fn introspection_inactive_once_client_disabled_or_deleted() {
     assert_inactive(&introspect(w, &token));
     assert!(w.cli(&["client", "enable", &id]).success);
     assert_eq!(introspect(w, &token).json()["active"], true);
-    assert!(w.cli(&["client", "delete", &id]).success);
+    assert!(w.cli(&["client", "delete", &id, "--yes"]).success);
     assert_inactive(&introspect(w, &token));
 }
 

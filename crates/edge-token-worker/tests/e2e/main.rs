@@ -300,7 +300,7 @@ fn token_disable_enable_delete_take_effect() {
     assert_eq!(w.cli(&["client", "show", &id]).json()["disabled"], true);
     assert!(w.cli(&["client", "enable", &id]).success);
     assert_token(w, &w.token_basic(&id, &secret, GRANT), &id);
-    assert!(w.cli(&["client", "delete", &id]).success);
+    assert!(w.cli(&["client", "delete", &id, "--yes"]).success);
     w.token_basic(&id, &secret, GRANT)
         .assert_error(401, "invalid_client");
     let again = w.cli(&["client", "show", &id]);

@@ -1,0 +1,398 @@
+//! The command line, declared once (clap derive). No behaviour here: what
+//! the values mean and which combinations are refused is decided by
+//! [`crate::clients`], [`crate::keys`] and [`crate::wrangler`].
+
+use clap::{Args, Parser, Subcommand};
+
+/// What `edge-token --help` prints after the command list.
+const ABOUT: &str = "\
+Run `edge-token client --help` and `edge-token key --help` for the commands,
+`edge-token client create --help` (and so on) for their options.";
+
+/// What `edge-token client --help` prints after the command list.
+const ABOUT_WRANGLER: &str = "\
+Client secrets are printed once, on creation and rotation, and never stored.
+wrangler is taken from $EDGE_TOKEN_WRANGLER, else from node_modules/.bin/wrangler next
+to the wrangler.toml in use (the --config file's directory, else the current
+directory), never from a parent directory. Client records (they hold secret
+digests) reach wrangler in a private temporary file, never on its command line.";
+
+/// What `client create --help` and `client update --help` print after the options.
+const ABOUT_RECORD: &str = "\
+Limits (the Worker's, checked before anything is written): at most 64 scopes
+per list, each at most 128 bytes, 1024 bytes joined; at most 16 audiences per
+list, each an absolute URI of at most 512 bytes, 1536 bytes together. All
+claims together take at most 2048 bytes.
+client update changes only what it is given and never touches secrets:
+--scope, --audience and --introspect-audience replace their lists (\"\" for
+none), --ttl default returns to TOKEN_TTL, --claim adds or replaces one claim,
+--remove-claim NAME and --clear-claims drop them. Defaults must stay within
+the allowed lists.
+DURATION is seconds or a number with s, m, h or d (90, 15m, 24h, 7d).";
+
+/// What the key-file commands print after their options.
+const ABOUT_KEY_FILE: &str = "\
+FILE holds the SIGNING_KEYS JSON array the Worker reads (first entry signs,
+every entry verifies). It holds secrets: it is written with mode 0600 and
+key material is never printed. Rotation: key add (new key last, verify-only),
+deploy FILE to the issuer and every API, wait; key promote KID (it signs),
+deploy; after MAX_TOKEN_TTL plus leeway, key remove OLD, deploy.
+--apply also stores FILE in the deployed Worker's SIGNING_KEYS secret (wrangler
+secret put, FILE on stdin; --env and --config are passed on). APIs that verify
+tokens still need FILE.";
+
+/// `edge-token`: manage edge-token clients and signing keys.
+#[derive(Debug, Parser)]
+#[command(
+    name = "edge-token",
+    version,
+    about = "edge-token: manage edge-token clients and signing keys",
+    after_help = ABOUT
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Register and manage clients in the CLIENTS KV namespace (through wrangler)
+    #[command(subcommand, after_help = ABOUT_WRANGLER)]
+    Client(ClientCommand),
+    /// Generate signing keys and maintain a local SIGNING_KEYS file
+    #[command(subcommand, after_help = ABOUT_KEY_FILE)]
+    Key(KeyCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ClientCommand {
+    /// Register a client; prints its settings and its secret (shown once)
+    #[command(mut_arg("name", |a| a.required(true)), after_help = ABOUT_RECORD)]
+    Create(CreateArgs),
+    /// Change a client's settings (never its secrets); prints the record
+    #[command(after_help = ABOUT_RECORD)]
+    Update(UpdateArgs),
+    /// List the clients: client_id, name, disabled
+    List(ListArgs),
+    /// Print a client's record without secret digests
+    Show(IdArgs),
+    /// Refuse the client's token requests (the record is kept)
+    Disable(IdArgs),
+    /// Undo `client disable`
+    Enable(IdArgs),
+    /// Remove the client's record (there is no undo; needs --yes or a confirmation)
+    Delete(DeleteArgs),
+    /// Issue a new secret; the previous one stays valid for --grace
+    RotateSecret(RotateArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeyCommand {
+    /// Print one new signing-key entry (touches no file and no KV)
+    Generate(GenerateArgs),
+    /// Add a new key as the last (verify-only) entry of FILE; creates FILE if missing
+    #[command(
+        mut_arg("local", |a| a.hide(true)),
+        mut_arg("remote", |a| a.hide(true)),
+        mut_arg("persist_to", |a| a.hide(true)),
+        after_help = ABOUT_KEY_FILE
+    )]
+    Add(KeyAddArgs),
+    /// Move KID first in FILE, so it signs
+    #[command(
+        mut_arg("local", |a| a.hide(true)),
+        mut_arg("remote", |a| a.hide(true)),
+        mut_arg("persist_to", |a| a.hide(true)),
+        after_help = ABOUT_KEY_FILE
+    )]
+    Promote(KeyKidArgs),
+    /// Drop the verify-only key KID from FILE
+    #[command(
+        mut_arg("local", |a| a.hide(true)),
+        mut_arg("remote", |a| a.hide(true)),
+        mut_arg("persist_to", |a| a.hide(true)),
+        after_help = ABOUT_KEY_FILE
+    )]
+    Remove(KeyKidArgs),
+    /// Print the kids of FILE and their roles (never key material)
+    #[command(after_help = ABOUT_KEY_FILE)]
+    List(KeysFile),
+}
+
+/// Where the clients are (client commands) and which wrangler
+/// configuration is used (also `key ... --apply`).
+#[derive(Debug, Clone, Default, Args)]
+#[command(next_help_heading = "Store options")]
+pub struct StoreArgs {
+    /// The local store that `make dev` serves (the default)
+    #[arg(long, conflicts_with = "remote")]
+    pub local: bool,
+    /// The deployed KV namespace
+    #[arg(long)]
+    pub remote: bool,
+    /// A wrangler environment
+    #[arg(long, value_name = "NAME")]
+    pub env: Option<String>,
+    /// The wrangler configuration file (default: wrangler.toml)
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<String>,
+    /// The local state directory (default: wrangler's, .wrangler/state); local store only
+    #[arg(long, value_name = "DIR", conflicts_with = "remote")]
+    pub persist_to: Option<String>,
+}
+
+/// The settings of a client record that `client create` sets and
+/// `client update` changes.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RecordArgs {
+    /// The client's name, 1-200 characters (required by create)
+    #[arg(long, value_name = "NAME")]
+    pub name: Option<String>,
+    /// Scopes the client may request, space-separated (repeatable)
+    #[arg(long = "scope", value_name = "\"a b\"")]
+    pub scope: Vec<String>,
+    /// Scopes granted when a request names none; a subset of --scope
+    /// (create: default all of --scope; "" for none)
+    #[arg(long, value_name = "\"a\"")]
+    pub default_scope: Option<String>,
+    /// An audience the client may request, an absolute URI (repeatable);
+    /// create: with exactly one and no --default-audience, it is also the default
+    #[arg(long = "audience", value_name = "URI")]
+    pub audience: Vec<String>,
+    /// An audience used when a request names none; among --audience (repeatable)
+    #[arg(long = "default-audience", value_name = "URI")]
+    pub default_audience: Vec<String>,
+    /// The client's token lifetime, capped at MAX_TOKEN_TTL (update: `default`
+    /// returns to TOKEN_TTL)
+    #[arg(long, value_name = "DURATION")]
+    pub ttl: Option<String>,
+    /// The client may call the introspection endpoint
+    #[arg(long)]
+    pub introspect: bool,
+    /// With --introspect: the client may introspect only tokens with one of
+    /// these audiences (repeatable); without it, every token of this issuer
+    #[arg(long = "introspect-audience", value_name = "URI")]
+    pub introspect_audience: Vec<String>,
+    /// A static extra claim in every token of the client (repeatable). VALUE
+    /// is JSON if it is a number, true/false, array, object or "quoted
+    /// string", else a plain string. Registered claims (iss, sub, aud, exp,
+    /// scope, client_id, ...) cannot be overridden
+    #[arg(long = "claim", value_name = "NAME=VALUE")]
+    pub claim: Vec<String>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct CreateArgs {
+    #[command(flatten)]
+    pub record: RecordArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UpdateArgs {
+    /// The client id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub record: RecordArgs,
+    /// Take the introspection permission away
+    #[arg(long, conflicts_with = "introspect")]
+    pub no_introspect: bool,
+    /// Drop one extra claim; the client must have it (repeatable)
+    #[arg(long = "remove-claim", value_name = "NAME")]
+    pub remove_claim: Vec<String>,
+    /// Drop every extra claim (with --claim: replace them all)
+    #[arg(long)]
+    pub clear_claims: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct IdArgs {
+    /// The client id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DeleteArgs {
+    /// The client id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Delete without asking (needed when stdin is not a terminal)
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RotateArgs {
+    /// The client id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// How long the previous secret stays valid (seconds or a number with
+    /// s, m, h or d)
+    #[arg(long, value_name = "DURATION", default_value = "24h")]
+    pub grace: String,
+    /// With two active secrets already: cut the older off now
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct GenerateArgs {
+    /// The key id (default: k<days since 1970>-<random>)
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+}
+
+/// `--keys FILE`.
+#[derive(Debug, Clone, Args)]
+pub struct KeysFile {
+    /// The SIGNING_KEYS JSON array file (mode 0600)
+    #[arg(long = "keys", value_name = "FILE", required = true)]
+    pub keys: String,
+}
+
+/// `--apply` and where it stores the secret.
+#[derive(Debug, Clone, Args)]
+pub struct ApplyArgs {
+    /// Also store FILE in the deployed Worker's SIGNING_KEYS secret
+    /// (wrangler secret put; --env and --config are passed on)
+    #[arg(long)]
+    pub apply: bool,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyAddArgs {
+    #[command(flatten)]
+    pub file: KeysFile,
+    /// The new key's id (default: k<days since 1970>-<random>)
+    #[arg(long, value_name = "KID")]
+    pub kid: Option<String>,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct KeyKidArgs {
+    /// The key id
+    #[arg(value_name = "KID")]
+    pub kid: String,
+    #[command(flatten)]
+    pub file: KeysFile,
+    #[command(flatten)]
+    pub apply: ApplyArgs,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    fn parse(list: &[&str]) -> Result<Cli, String> {
+        crate::testutil::parse(list)
+    }
+
+    fn create(list: &[&str]) -> Result<CreateArgs, String> {
+        let mut all = vec!["client", "create"];
+        all.extend_from_slice(list);
+        match parse(&all)?.command {
+            Command::Client(ClientCommand::Create(args)) => Ok(args),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn args_reject_unknown_and_missing_values() {
+        assert!(parse(&["client", "--bogus"]).is_err());
+        assert!(parse(&["client", "create", "--name"]).is_err());
+        let a = create(&[
+            "--name=x",
+            "--scope=a b",
+            "--audience",
+            "x",
+            "--audience=y",
+            "--claim=tier=\"gold\"",
+        ])
+        .unwrap();
+        assert_eq!(a.record.audience, vec!["x", "y"]);
+        assert_eq!(a.record.scope, vec!["a b"]);
+        assert_eq!(a.record.claim, vec!["tier=\"gold\""]);
+        assert_eq!(a.record.name.as_deref(), Some("x"));
+        let err = create(&["--name", "x", "--introspect=true"]).unwrap_err();
+        assert!(err.contains("--introspect"), "{err}");
+        // Options given at most once.
+        let err = create(&[
+            "--name",
+            "x",
+            "--default-scope",
+            "a",
+            "--default-scope",
+            "b",
+        ])
+        .unwrap_err();
+        assert!(err.contains("--default-scope"), "{err}");
+        let err = create(&["--name", "x", "--name", "y"]).unwrap_err();
+        assert!(err.contains("--name"), "{err}");
+        // --name is required by create only.
+        let err = create(&["--scope", "read"]).unwrap_err();
+        assert!(err.contains("--name"), "{err}");
+        assert!(parse(&["client", "update", "etc_x", "--scope", "read"]).is_ok());
+    }
+
+    #[test]
+    fn no_command_is_a_usage_error() {
+        use clap::error::ErrorKind;
+        for list in [&[][..], &["client"], &["key"]] {
+            let err =
+                Cli::try_parse_from(std::iter::once("edge-token").chain(list.iter().copied()))
+                    .unwrap_err();
+            assert_eq!(
+                err.kind(),
+                ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand,
+                "{list:?}"
+            );
+            assert!(err.use_stderr(), "{list:?}");
+        }
+        let err = Cli::try_parse_from(["edge-token", "client", "show"]).unwrap_err();
+        assert_eq!(err.kind(), ErrorKind::MissingRequiredArgument);
+    }
+
+    #[test]
+    fn options_apply_per_command() {
+        assert!(create(&["--name", "x", "--no-introspect"]).is_err());
+        assert!(parse(&["client", "update", "x", "--no-introspect"]).is_ok());
+        assert!(parse(&["client", "update", "x", "--remove-claim", "t", "--remote"]).is_ok());
+        assert!(create(&["--name", "x", "--remove-claim", "t", "--remote"]).is_err());
+        assert!(parse(&["key", "list", "--keys", "f", "--kid", "k"]).is_err());
+        assert!(parse(&["client", "show", "x", "--scope", "a"]).is_err());
+        assert!(parse(&["client", "list", "--remote"]).is_ok());
+        // The store options come anywhere after the command.
+        assert!(parse(&["client", "show", "--remote", "x"]).is_ok());
+        assert!(parse(&["client", "show", "x", "--local", "--config", "w.toml"]).is_ok());
+        assert!(parse(&["client", "list", "--local", "--remote"]).is_err());
+        assert!(parse(&["client", "list", "--remote", "--persist-to", "d"]).is_err());
+        assert!(parse(&["client", "update", "x", "--introspect", "--no-introspect"]).is_err());
+    }
+}

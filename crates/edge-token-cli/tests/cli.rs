@@ -1,0 +1,496 @@
+//! The `edge-token` binary as a user runs it: exit codes, where output
+//! goes, and (through a stand-in wrangler that keeps KV in a directory)
+//! what the client commands print and write.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+fn bin() -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_edge-token"));
+    cmd.env_remove("EDGE_TOKEN_WRANGLER")
+        .env_remove("NO_COLOR")
+        .env_remove("FORCE_COLOR")
+        .stdin(Stdio::null());
+    cmd
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Runs the binary with its stdout a pipe nobody reads (`edge-token ... | head -1`
+/// once head has exited).
+fn into_closed_pipe(args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = bin()
+        .args(args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn a_closed_stdout_is_no_panic() {
+    for args in [
+        &["--help"][..],
+        &["client", "create", "--help"],
+        &["--version"],
+        &["key", "generate", "--kid", "k1"],
+    ] {
+        let out = into_closed_pipe(args);
+        let stderr = text(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {stderr}");
+    }
+}
+
+fn run(args: &[&str]) -> Output {
+    bin().args(args).output().unwrap()
+}
+
+#[test]
+fn bare_edge_token_prints_usage_to_stderr_and_fails() {
+    for args in [&[][..], &["client"], &["key"]] {
+        let out = run(args);
+        let stderr = text(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+        assert!(out.stdout.is_empty(), "{args:?}: {}", text(&out.stdout));
+        assert!(stderr.contains("Usage: edge-token"), "{args:?}: {stderr}");
+    }
+    // Asked for, help goes to stdout and succeeds.
+    let out = run(&["--help"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).contains("Usage: edge-token"));
+    let out = run(&["--version"]);
+    assert!(out.status.success());
+    assert!(text(&out.stdout).starts_with("edge-token "));
+}
+
+#[test]
+fn a_missing_argument_is_reported_as_missing() {
+    for (args, missing) in [
+        (&["client", "show"][..], "<ID>"),
+        (&["client", "disable"], "<ID>"),
+        (&["client", "update", "--name", "x"], "<ID>"),
+        (&["client", "rotate-secret"], "<ID>"),
+        (&["key", "promote", "--keys", "f"], "<KID>"),
+        (&["key", "list"], "--keys <FILE>"),
+        (&["client", "create", "--scope", "read"], "--name <NAME>"),
+    ] {
+        let out = run(args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains("required arguments were not provided") && stderr.contains(missing),
+            "{args:?}: {stderr}"
+        );
+        assert!(!stderr.contains("unknown command"), "{args:?}: {stderr}");
+    }
+    let out = run(&["client", "frobnicate"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("frobnicate"));
+}
+/// A scratch directory under the system temp dir, removed on drop.
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new(name: &str) -> Self {
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let dir = std::env::temp_dir().join(format!(
+            "edge-token-cli-test-{name}-{}-{nanos}",
+            std::process::id()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        Scratch(dir)
+    }
+
+    fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A stand-in wrangler (run by `sh`) that keeps the KV namespace in a
+/// directory and logs every call, one line each, to `calls`.
+const FAKE_WRANGLER: &str = r#"dir=$(dirname "$0")
+printf '%s\n' "$*" >> "$dir/calls"
+if [ "$1 $2" != "kv key" ]; then
+  echo "fake wrangler: unsupported: $*" >&2
+  exit 1
+fi
+op=$3
+file="$dir/kv/$(printf '%s' "$4" | tr ':' '_')"
+case $op in
+  get)
+    if [ -f "$file" ]; then cat "$file"; else echo "Value not found"; fi ;;
+  put)
+    shift 4
+    while [ $# -gt 0 ]; do
+      case $1 in
+        --path) cp "$2" "$file"; shift 2 ;;
+        --metadata) printf '%s' "$2" > "$file.meta"; shift 2 ;;
+        *) shift ;;
+      esac
+    done ;;
+  delete)
+    rm -f "$file" "$file.meta" ;;
+  list)
+    printf '['
+    sep=
+    for f in "$dir"/kv/client_*; do
+      case $f in *.meta) continue ;; esac
+      [ -f "$f" ] || continue
+      name=$(basename "$f" | sed 's/^client_/client:/')
+      printf '%s{"name":"%s","metadata":%s}' "$sep" "$name" "$(cat "$f.meta")"
+      sep=,
+    done
+    printf ']\n' ;;
+esac
+"#;
+
+/// A directory with [`FAKE_WRANGLER`] and its KV namespace.
+struct FakeKv(Scratch);
+
+impl FakeKv {
+    fn new(name: &str) -> Self {
+        let dir = Scratch::new(name);
+        std::fs::create_dir_all(dir.path().join("kv")).unwrap();
+        std::fs::write(dir.path().join("wrangler.sh"), FAKE_WRANGLER).unwrap();
+        FakeKv(dir)
+    }
+
+    /// Runs `edge-token <args>` against this namespace.
+    fn cli(&self, args: &[&str]) -> Output {
+        let script = self.0.path().join("wrangler.sh");
+        bin()
+            .args(args)
+            .current_dir(self.0.path())
+            .env("EDGE_TOKEN_WRANGLER", format!("sh {}", script.display()))
+            .output()
+            .unwrap()
+    }
+
+    /// Runs `edge-token <args>`, which must succeed; its stdout as JSON.
+    fn json(&self, args: &[&str]) -> serde_json::Value {
+        let out = self.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{args:?}: {e}: {}", text(&out.stdout)))
+    }
+
+    /// The wrangler calls so far, one per line.
+    fn calls(&self) -> String {
+        std::fs::read_to_string(self.0.path().join("calls")).unwrap_or_default()
+    }
+
+    fn create(&self) -> String {
+        let created = self.json(&["client", "create", "--name", "t", "--scope", "read"]);
+        created["client_id"].as_str().unwrap().to_owned()
+    }
+}
+
+#[test]
+fn disable_and_enable_print_the_result_and_write_only_a_change() {
+    let kv = FakeKv::new("disable");
+    let id = kv.create();
+    let puts = |kv: &FakeKv| kv.calls().matches("kv key put").count();
+    assert_eq!(puts(&kv), 1);
+    for (cmd, disabled) in [("disable", true), ("enable", false)] {
+        let out = kv.cli(&["client", cmd, &id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"client_id": id, "disabled": disabled, "changed": true})
+        );
+        assert!(
+            text(&out.stderr).contains(&format!("{cmd}d")),
+            "{}",
+            text(&out.stderr)
+        );
+        let shown = kv.json(&["client", "show", &id]);
+        assert_eq!(shown["disabled"], disabled);
+        let written = puts(&kv);
+        // Again: nothing to change, nothing written, and it says so.
+        let out = kv.cli(&["client", cmd, &id]);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(
+            v,
+            serde_json::json!({"client_id": id, "disabled": disabled, "changed": false})
+        );
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!("already {cmd}d")) && stderr.contains("nothing written"),
+            "{stderr}"
+        );
+        assert_eq!(puts(&kv), written, "{cmd} wrote again");
+    }
+    let out = kv.cli(&["client", "disable", "etc_nobody"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no client etc_nobody"));
+}
+
+#[test]
+fn delete_needs_yes_and_prints_the_result() {
+    let kv = FakeKv::new("delete");
+    let id = kv.create();
+    // stdin is not a terminal: no confirmation possible, so --yes is needed.
+    let out = kv.cli(&["client", "delete", &id]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("--yes") && stderr.contains("no undo"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    assert!(!kv.calls().contains("kv key delete"), "{}", kv.calls());
+    assert_eq!(kv.json(&["client", "show", &id])["client_id"], id.as_str());
+
+    let v = kv.json(&["client", "delete", &id, "--yes"]);
+    assert_eq!(v, serde_json::json!({"client_id": id, "deleted": true}));
+    assert!(kv.calls().contains("kv key delete"));
+    let out = kv.cli(&["client", "show", &id]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no client"));
+    // A client that is not there is an error, with or without --yes.
+    let out = kv.cli(&["client", "delete", &id, "--yes"]);
+    assert!(!out.status.success());
+    assert!(text(&out.stderr).contains("no client"));
+}
+
+/// `client delete` on a terminal (util-linux `script` provides one) asks,
+/// and deletes only on `y`/`yes`.
+#[cfg(target_os = "linux")]
+#[test]
+fn delete_on_a_terminal_asks_first() {
+    if Command::new("script").arg("--version").output().is_err() {
+        eprintln!("skipped: no `script` to provide a terminal");
+        return;
+    }
+    let kv = FakeKv::new("delete-tty");
+    let id = kv.create();
+    let script = kv.0.path().join("wrangler.sh");
+    let on_tty = |answer: &str| {
+        let mut child = Command::new("script")
+            .args(["-qec"])
+            .arg(format!(
+                "{} client delete {id}",
+                env!("CARGO_BIN_EXE_edge-token")
+            ))
+            .arg("/dev/null")
+            .current_dir(kv.0.path())
+            .env("EDGE_TOKEN_WRANGLER", format!("sh {}", script.display()))
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        use std::io::Write;
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(format!("{answer}\n").as_bytes())
+            .unwrap();
+        let out = child.wait_with_output().unwrap();
+        (out.status.success(), text(&out.stdout))
+    };
+    let (ok, shown) = on_tty("n");
+    assert!(!ok, "{shown}");
+    assert!(
+        shown.contains("There is no undo") && shown.contains("not deleted"),
+        "{shown}"
+    );
+    assert!(!kv.calls().contains("kv key delete"));
+    let (ok, shown) = on_tty("yes");
+    assert!(ok, "{shown}");
+    assert!(shown.contains("\"deleted\": true"), "{shown}");
+    assert!(kv.calls().contains("kv key delete"));
+}
+
+#[test]
+fn an_env_the_config_does_not_define_is_refused() {
+    let kv = FakeKv::new("env");
+    std::fs::write(
+        kv.0.path().join("wrangler.toml"),
+        "name = \"x\"\n[env.staging]\nname = \"x-staging\"\n",
+    )
+    .unwrap();
+    let out = kv.cli(&["client", "list", "--env", "prod"]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("[env.prod]") && stderr.contains("staging"),
+        "{stderr}"
+    );
+    assert_eq!(kv.calls(), "", "wrangler ran");
+    let listed = kv.json(&["client", "list", "--env", "staging"]);
+    assert_eq!(listed, serde_json::json!([]));
+    assert!(kv.calls().contains("--env staging"), "{}", kv.calls());
+    // The same for --config elsewhere, and for key ... --apply.
+    let out = kv.cli(&[
+        "client",
+        "list",
+        "--env",
+        "staging",
+        "--config",
+        "none/wrangler.toml",
+    ]);
+    assert!(!out.status.success());
+    let keys = kv.0.path().join("keys.json");
+    let keys = keys.to_str().unwrap();
+    let out = kv.cli(&["key", "add", "--keys", keys, "--apply", "--env", "prod"]);
+    assert!(
+        text(&out.stderr).contains("[env.prod]"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!Path::new(keys).exists(), "the key file was written");
+}
+
+#[test]
+fn options_a_command_would_ignore_are_refused() {
+    let kv = FakeKv::new("ignored");
+    let keys = kv.0.path().join("keys.json");
+    let keys = keys.to_str().unwrap();
+    for extra in [
+        &["--remote"][..],
+        &["--env", "prod"],
+        &["--config", "wrangler.toml"],
+        &["--local"],
+        &["--persist-to", "state"],
+    ] {
+        let mut args = vec!["key", "add", "--keys", keys];
+        args.extend_from_slice(extra);
+        let out = kv.cli(&args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{extra:?}: {stderr}");
+        assert!(stderr.contains(extra[0]), "{extra:?}: {stderr}");
+        assert!(
+            !Path::new(keys).exists(),
+            "{extra:?}: the key file was written"
+        );
+    }
+    // Options of other commands are unknown here.
+    for args in [
+        &["key", "generate", "--remote"][..],
+        &["key", "list", "--keys", keys, "--apply"],
+        &["client", "show", "x", "--name", "y"],
+        &["client", "list", "--yes"],
+    ] {
+        let out = kv.cli(args);
+        assert_eq!(out.status.code(), Some(1), "{args:?}");
+    }
+    assert_eq!(kv.calls(), "", "wrangler ran");
+}
+
+/// The window printed after a change: one number, about 60 s +
+/// KV_CACHE_TTL + CLIENT_CACHE_TTL, with the configured values.
+#[test]
+fn changes_print_one_consistency_window() {
+    let kv = FakeKv::new("window");
+    let id = kv.create();
+    let window = |kv: &FakeKv, args: &[&str]| {
+        let out = kv.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", text(&out.stderr));
+        text(&out.stderr)
+    };
+    // No wrangler.toml: the defaults, 60 + 60 + 30.
+    let stderr = window(&kv, &["client", "disable", &id]);
+    assert!(
+        stderr.contains(
+            "about 150 s (60 s KV propagation + KV_CACHE_TTL 60 s + CLIENT_CACHE_TTL 30 s)"
+        ),
+        "{stderr}"
+    );
+    std::fs::write(
+        kv.0.path().join("wrangler.toml"),
+        "[vars]\nKV_CACHE_TTL = \"120\"\nCLIENT_CACHE_TTL = \"0\"\n\n[env.prod.vars]\nKV_CACHE_TTL = \"300\"\n",
+    )
+    .unwrap();
+    for args in [
+        &["client", "enable", &id][..],
+        &["client", "update", &id, "--name", "renamed"],
+        &["client", "rotate-secret", &id],
+    ] {
+        let stderr = window(&kv, args);
+        assert!(stderr.contains("about 180 s ("), "{args:?}: {stderr}");
+        assert_eq!(stderr.matches(" s (60 s KV").count(), 1, "{stderr}");
+    }
+    // Environments do not inherit [vars].
+    let stderr = window(&kv, &["client", "disable", &id, "--env", "prod"]);
+    assert!(stderr.contains("about 390 s ("), "{stderr}");
+    let stderr = window(&kv, &["client", "delete", &id, "--yes"]);
+    assert!(stderr.contains("about 180 s ("), "{stderr}");
+}
+
+#[test]
+fn a_ttl_above_the_configured_max_token_ttl_warns() {
+    let kv = FakeKv::new("ttl-warning");
+    let out = kv.cli(&["client", "create", "--name", "t", "--ttl", "2h"]);
+    assert!(out.status.success());
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("warning: --ttl 7200 s is above MAX_TOKEN_TTL (3600 s)"),
+        "{stderr}"
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["token_ttl"], 7200);
+    std::fs::write(
+        kv.0.path().join("wrangler.toml"),
+        "[vars]\nMAX_TOKEN_TTL = \"7200\"\n",
+    )
+    .unwrap();
+    let out = kv.cli(&["client", "create", "--name", "t", "--ttl", "2h"]);
+    assert!(out.status.success());
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn update_warns_about_a_ttl_above_max_token_ttl_once_it_writes() {
+    let kv = FakeKv::new("update-ttl");
+    let id = kv.create();
+    let out = kv.cli(&["client", "update", &id, "--ttl", "1d"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("warning: --ttl 86400 s is above MAX_TOKEN_TTL"));
+    // A refused update writes nothing and warns about nothing.
+    let out = kv.cli(&[
+        "client",
+        "update",
+        &id,
+        "--ttl",
+        "2d",
+        "--default-scope",
+        "admin",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        !text(&out.stderr).contains("warning"),
+        "{}",
+        text(&out.stderr)
+    );
+}
