@@ -344,10 +344,17 @@ impl Worker {
     /// The log once it contains every one of `needles` (log lines reach the
     /// file a little after the response), or as it is after 10 s.
     pub fn log_with(&self, needles: &[&str]) -> String {
+        self.log_with_count(needles, 1)
+    }
+
+    /// The log once each of `needles` occurs at least `times` times (or
+    /// after 10 s): log lines land after their responses.
+    pub fn log_with_count(&self, needles: &[&str], times: usize) -> String {
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             let log = self.log_text();
-            if needles.iter().all(|n| log.contains(n)) || Instant::now() > deadline {
+            if needles.iter().all(|n| log.matches(n).count() >= times) || Instant::now() > deadline
+            {
                 return log;
             }
             std::thread::sleep(Duration::from_millis(100));
