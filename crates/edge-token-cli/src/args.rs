@@ -133,7 +133,7 @@ pub struct StoreArgs {
     /// A wrangler environment
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
-    /// The wrangler configuration file (default: wrangler.toml)
+    /// The wrangler configuration file (default: the first of wrangler.json, wrangler.jsonc, wrangler.toml in the current directory)
     #[arg(long, value_name = "PATH")]
     pub config: Option<String>,
     /// The local state directory (default: wrangler's, .wrangler/state); local store only
@@ -145,7 +145,7 @@ pub struct StoreArgs {
 /// `client update` changes.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RecordArgs {
-    /// The client's name, 1-200 characters (required by create)
+    /// The client's name, 1-200 bytes (required by create)
     #[arg(long, value_name = "NAME")]
     pub name: Option<String>,
     /// Scopes the client may request, space-separated (repeatable)

@@ -92,7 +92,7 @@ fn parse_audiences(flag: &str, values: Vec<String>) -> Result<Vec<String>, Strin
 fn parse_name(name: &str) -> Result<String, String> {
     let name = name.trim();
     if name.is_empty() || name.len() > 200 {
-        return Err("--name must be 1-200 characters".to_owned());
+        return Err("--name must be 1-200 bytes".to_owned());
     }
     Ok(name.to_owned())
 }
