@@ -133,7 +133,7 @@ pub struct StoreArgs {
     /// A wrangler environment
     #[arg(long, value_name = "NAME")]
     pub env: Option<String>,
-    /// The wrangler configuration file (default: the first of wrangler.json, wrangler.jsonc, wrangler.toml in the current directory)
+    /// The wrangler configuration file (default: the issuer's, found from the project root: the nearest wrangler.json/.jsonc/.toml binding CLIENTS)
     #[arg(long, value_name = "PATH")]
     pub config: Option<String>,
     /// The local state directory (default: wrangler's, .wrangler/state); local store only

@@ -11,7 +11,7 @@ use edge_token_core::token::{KeyEntry, KeySet};
 use serde_json::Value;
 
 use crate::args::{ApplyArgs, KeyCommand};
-use crate::wrangler::{current_dir, find_wrangler, run_wrangler, WranglerConfig};
+use crate::wrangler::{current_dir, find_wrangler, issuer_config, run_wrangler, WranglerConfig};
 use crate::{note, now, pretty};
 
 /// A fresh 32-byte key; the kid defaults to `k<days since 1970>-<random>`.
@@ -392,22 +392,23 @@ impl SecretPut {
             }
             return Ok(None);
         }
+        let config = issuer_config(store.config.as_deref(), &current_dir()?);
         if let Some(env) = &store.env {
-            WranglerConfig::load(store.config.as_deref(), &current_dir()?)?.check_env(env)?;
+            WranglerConfig::load(config.as_deref(), &current_dir()?)?.check_env(env)?;
         }
         let mut put = vec![
             "secret".to_owned(),
             "put".to_owned(),
             "SIGNING_KEYS".to_owned(),
         ];
-        for (flag, value) in [("--env", &store.env), ("--config", &store.config)] {
+        for (flag, value) in [("--env", &store.env), ("--config", &config)] {
             if let Some(value) = value {
                 put.push(flag.to_owned());
                 put.push(value.clone());
             }
         }
         Ok(Some(SecretPut {
-            wrangler: find_wrangler(store.config.as_deref())?,
+            wrangler: find_wrangler(config.as_deref())?,
             args: put,
         }))
     }

@@ -117,16 +117,20 @@ impl Store {
         if args.persist_to.is_some() && args.remote {
             return Err("--persist-to applies to the local store only".to_owned());
         }
-        let config = WranglerConfig::load(args.config.as_deref(), &current_dir()?)?;
+        let config_path = issuer_config(args.config.as_deref(), &current_dir()?);
+        let config = WranglerConfig::load(config_path.as_deref(), &current_dir()?)?;
         if let Some(env) = &args.env {
             config.check_env(env)?;
         }
         // The Worker reads the binding named CLIENTS (wrangler.toml).
-        let mut common = vec!["--binding".to_owned(), "CLIENTS".to_owned()];
+        let mut common = vec![
+            "--binding".to_owned(),
+            edge_token_core::store::CLIENTS_BINDING.to_owned(),
+        ];
         common.push(if args.remote { "--remote" } else { "--local" }.to_owned());
         for (flag, value) in [
             ("--env", &args.env),
-            ("--config", &args.config),
+            ("--config", &config_path),
             ("--persist-to", &args.persist_to),
         ] {
             if let Some(value) = value {
@@ -139,7 +143,7 @@ impl Store {
             None => config.vars,
         };
         Ok(Store {
-            wrangler: find_wrangler(args.config.as_deref())?,
+            wrangler: find_wrangler(config_path.as_deref())?,
             common,
             vars,
         })
@@ -532,6 +536,41 @@ fn strip_jsonc_lead(text: &str) -> &str {
     }
 }
 
+/// The wrangler configuration a command uses: `--config` when given, else
+/// the issuer's, found from the project root: the first of
+/// [`DEFAULT_CONFIGS`] that binds the `CLIENTS` KV namespace, in `cwd` or
+/// the nearest directory above it. So a command run from
+/// `examples/resource-worker` (whose wrangler.toml binds only
+/// `REVOCATIONS`) reaches the issuer's store, not an empty one of its own.
+/// `None`: no such file; wrangler then looks in `cwd` as it always does.
+pub fn issuer_config(config: Option<&str>, cwd: &Path) -> Option<String> {
+    if let Some(config) = config {
+        return Some(config.to_owned());
+    }
+    cwd.ancestors().find_map(|dir| {
+        DEFAULT_CONFIGS
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file() && binds_clients(&std::fs::read_to_string(p).unwrap_or_default()))
+            .and_then(|p| p.to_str().map(str::to_owned))
+    })
+}
+
+/// Whether a wrangler configuration's text binds the `CLIENTS` KV namespace
+/// (`binding = "CLIENTS"` in TOML, inline tables too; `"binding": "CLIENTS"`
+/// in JSON), comments and whitespace aside.
+fn binds_clients(text: &str) -> bool {
+    let squeeze = |s: &str| s.chars().filter(|c| !c.is_whitespace()).collect::<String>();
+    let name = edge_token_core::store::CLIENTS_BINDING;
+    let toml = format!("binding=\"{name}\"");
+    let toml_hit = text.lines().any(|line| {
+        let line = squeeze(strip_toml_comment(line));
+        line.match_indices(&toml)
+            .any(|(at, _)| at == 0 || matches!(line.as_bytes().get(at - 1), Some(b'{' | b',')))
+    });
+    toml_hit || squeeze(&strip_jsonc(text)).contains(&format!("\"binding\":\"{name}\""))
+}
+
 pub fn current_dir() -> Result<PathBuf, String> {
     std::env::current_dir().map_err(|e| format!("no current directory: {e}"))
 }
@@ -739,6 +778,49 @@ vars = { KV_CACHE_TTL = "61" }
         )
         .unwrap();
         assert_eq!(env, "1/0");
+    }
+
+    #[test]
+    fn the_issuers_config_is_found_from_the_project_root() {
+        let root = TempDir::new("issuer-config");
+        std::fs::write(
+            root.0.join("wrangler.toml"),
+            "name = \"edge-token\"\n[[kv_namespaces]]\nbinding = \"CLIENTS\" # records\nid = \"x\"\n",
+        )
+        .unwrap();
+        // The example API's own config binds only REVOCATIONS: skipped.
+        let api = root.0.join("examples").join("api");
+        std::fs::create_dir_all(api.join("src")).unwrap();
+        std::fs::write(
+            api.join("wrangler.toml"),
+            "[[kv_namespaces]]\nbinding = \"REVOCATIONS\"\nid = \"y\"\n",
+        )
+        .unwrap();
+        let issuer = root.0.join("wrangler.toml").to_str().unwrap().to_owned();
+        for cwd in [root.0.clone(), api.clone(), api.join("src")] {
+            assert_eq!(
+                issuer_config(None, &cwd).as_deref(),
+                Some(issuer.as_str()),
+                "{cwd:?}"
+            );
+        }
+        // --config wins; JSON configs count too; none found is None.
+        assert_eq!(
+            issuer_config(Some("w.toml"), &api).as_deref(),
+            Some("w.toml")
+        );
+        let json = TempDir::new("issuer-config-json");
+        std::fs::write(
+            json.0.join("wrangler.jsonc"),
+            "{ // issuer\n  \"kv_namespaces\": [{ \"binding\": \"CLIENTS\", \"id\": \"x\" }]\n}\n",
+        )
+        .unwrap();
+        assert!(issuer_config(None, &json.0).is_some_and(|p| p.ends_with("wrangler.jsonc")));
+        let empty = TempDir::new("issuer-config-none");
+        assert_eq!(issuer_config(None, &empty.0), None);
+        assert!(!binds_clients(
+            "binding = \"CLIENTS_OLD\"\n# binding = \"CLIENTS\""
+        ));
     }
 
     #[test]
