@@ -62,7 +62,7 @@ const cli = path.join(root, "target/release/edge-token");
 const create = (...extra) => {
   const out = execFileSync(
     cli,
-    ["client", "create", "--name", "bench", "--scope", "read", "--local", "--config", path.join(root, "wrangler.toml"), "--persist-to", state, ...extra],
+    ["client", "create", "--name", "bench", "--scope", "read", "--local", "--config", path.join(root, "wrangler.toml"), "--persist-to", state, "--new-state", ...extra],
     { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
   );
   return JSON.parse(out.toString());

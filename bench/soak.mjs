@@ -285,7 +285,7 @@ const cli = path.join(root, "target/release/edge-token");
 const create = (name, ...extra) => {
   const out = execFileSync(
     cli,
-    ["client", "create", "--name", name, "--scope", "read", "--local", "--config", path.join(root, "wrangler.toml"), "--persist-to", state, ...extra],
+    ["client", "create", "--name", name, "--scope", "read", "--local", "--config", path.join(root, "wrangler.toml"), "--persist-to", state, "--new-state", ...extra],
     { cwd: root, env: { ...process.env, WRANGLER_SEND_METRICS: "false" } },
   );
   return JSON.parse(out.toString());

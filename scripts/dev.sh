@@ -59,7 +59,7 @@ marker=.wrangler/demo-client-id
 secret=""
 if [ ! -s "$marker" ]; then
   mkdir -p .wrangler
-  created=$("$CLI" client create --local --persist-to "$STATE" --name demo --scope "read write" --audience "$AUDIENCE")
+  created=$("$CLI" client create --local --persist-to "$STATE" --new-state --name demo --scope "read write" --audience "$AUDIENCE")
   id=$(sed -n 's/.*"client_id": "\(.*\)".*/\1/p' <<<"$created")
   secret=$(sed -n 's/.*"client_secret": "\(.*\)".*/\1/p' <<<"$created")
   echo "$id" > "$marker"

@@ -125,7 +125,7 @@ fi
 
 # 5. A client that may use every endpoint.
 created=$("$CLI" client create --name schemathesis --scope "read write" --default-scope read \
-  --audience "$AUDIENCE" --introspect --local --config "$DIR/wrangler.toml" --persist-to "$DIR/state")
+  --audience "$AUDIENCE" --introspect --local --config "$DIR/wrangler.toml" --persist-to "$DIR/state" --new-state)
 read -r CLIENT_ID CLIENT_SECRET < <(python3 -c \
   'import json, sys; c = json.load(sys.stdin); print(c["client_id"], c["client_secret"])' <<<"$created")
 echo "Worker on $ISSUER, client $CLIENT_ID"

@@ -95,6 +95,7 @@ pub enum KeyCommand {
         mut_arg("local", |a| a.hide(true)),
         mut_arg("remote", |a| a.hide(true)),
         mut_arg("persist_to", |a| a.hide(true)),
+        mut_arg("new_state", |a| a.hide(true)),
         after_help = ABOUT_KEY_FILE
     )]
     Add(KeyAddArgs),
@@ -103,6 +104,7 @@ pub enum KeyCommand {
         mut_arg("local", |a| a.hide(true)),
         mut_arg("remote", |a| a.hide(true)),
         mut_arg("persist_to", |a| a.hide(true)),
+        mut_arg("new_state", |a| a.hide(true)),
         after_help = ABOUT_KEY_FILE
     )]
     Promote(KeyKidArgs),
@@ -111,6 +113,7 @@ pub enum KeyCommand {
         mut_arg("local", |a| a.hide(true)),
         mut_arg("remote", |a| a.hide(true)),
         mut_arg("persist_to", |a| a.hide(true)),
+        mut_arg("new_state", |a| a.hide(true)),
         after_help = ABOUT_KEY_FILE
     )]
     Remove(KeyKidArgs),
@@ -136,9 +139,14 @@ pub struct StoreArgs {
     /// The wrangler configuration file (default: the issuer's, found from the project root: the nearest wrangler.json/.jsonc/.toml binding CLIENTS)
     #[arg(long, value_name = "PATH")]
     pub config: Option<String>,
-    /// The local state directory (default: wrangler's, .wrangler/state); local store only
+    /// The local state directory (default: wrangler's, .wrangler/state); local store only.
+    /// One that holds no state yet is refused (a typo would start an empty
+    /// store) unless confirmed on a terminal or --new-state is given
     #[arg(long, value_name = "DIR", conflicts_with = "remote")]
     pub persist_to: Option<String>,
+    /// The --persist-to directory may hold no state yet: create it
+    #[arg(long, requires = "persist_to")]
+    pub new_state: bool,
 }
 
 /// The settings of a client record that `client create` sets and

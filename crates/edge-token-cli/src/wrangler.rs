@@ -1,7 +1,7 @@
 //! Finding and running wrangler, and the KV namespace reached through it.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
@@ -116,6 +116,9 @@ impl Store {
         }
         if args.persist_to.is_some() && args.remote {
             return Err("--persist-to applies to the local store only".to_owned());
+        }
+        if let Some(dir) = &args.persist_to {
+            check_state_dir(Path::new(dir), args.new_state)?;
         }
         let config_path = issuer_config(args.config.as_deref(), &current_dir()?);
         let config = WranglerConfig::load(config_path.as_deref(), &current_dir()?)?;
@@ -571,6 +574,37 @@ fn binds_clients(text: &str) -> bool {
     toml_hit || squeeze(&strip_jsonc(text)).contains(&format!("\"binding\":\"{name}\""))
 }
 
+/// A `--persist-to` directory must hold wrangler's local state (its `v3`
+/// folder) already: a mistyped path would otherwise start an empty store
+/// and the command would seem to lose every client. `new_state`
+/// (`--new-state`) allows a new one; on a terminal the CLI asks.
+pub fn check_state_dir(dir: &Path, new_state: bool) -> Result<(), String> {
+    if new_state || dir.join("v3").is_dir() {
+        return Ok(());
+    }
+    let problem = format!(
+        "--persist-to {} holds no local state (no v3 folder)",
+        dir.display()
+    );
+    if !std::io::stdin().is_terminal() {
+        return Err(format!(
+            "{problem}; check the path, or pass --new-state to start a new store there"
+        ));
+    }
+    let mut stderr = std::io::stderr().lock();
+    let _ = write!(stderr, "{problem}. Start a new store there? [y/N] ");
+    let _ = stderr.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| format!("cannot read the answer: {e}"))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(format!("{problem}; nothing done"))
+    }
+}
+
 pub fn current_dir() -> Result<PathBuf, String> {
     std::env::current_dir().map_err(|e| format!("no current directory: {e}"))
 }
@@ -778,6 +812,28 @@ vars = { KV_CACHE_TTL = "61" }
         )
         .unwrap();
         assert_eq!(env, "1/0");
+    }
+
+    #[test]
+    fn a_persist_to_without_state_is_refused_unless_new_state() {
+        // (Test stdin is not a terminal: no question, a clear refusal.)
+        let dir = TempDir::new("state-check");
+        let err = check_state_dir(&dir.0.join("typo"), false).unwrap_err();
+        assert!(
+            err.contains("holds no local state") && err.contains("--new-state"),
+            "{err}"
+        );
+        assert!(check_state_dir(&dir.0, false).is_err());
+        assert!(check_state_dir(&dir.0.join("typo"), true).is_ok());
+        std::fs::create_dir_all(dir.0.join("v3")).unwrap();
+        assert!(check_state_dir(&dir.0, false).is_ok());
+        // Checked before wrangler is looked for or run.
+        let args = StoreArgs {
+            persist_to: Some(dir.0.join("nope").to_str().unwrap().to_owned()),
+            ..StoreArgs::default()
+        };
+        let err = Store::from_args(&args).err().unwrap();
+        assert!(err.contains("holds no local state"), "{err}");
     }
 
     #[test]

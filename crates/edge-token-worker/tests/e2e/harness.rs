@@ -374,6 +374,8 @@ impl Worker {
             .arg(&self.config)
             .arg("--persist-to")
             .arg(&self.state)
+            // Each test's state directory is its own, possibly still new.
+            .arg("--new-state")
             .current_dir(ROOT)
             .env("WRANGLER_SEND_METRICS", "false")
             .stdout(Stdio::null())
@@ -392,6 +394,8 @@ impl Worker {
             .arg(&self.config)
             .arg("--persist-to")
             .arg(&self.state)
+            // Each test's state directory is its own, possibly still new.
+            .arg("--new-state")
             .current_dir(ROOT)
             // The test's wrangler.toml is not beside the project's
             // node_modules: name the project's wrangler, as a user would.
