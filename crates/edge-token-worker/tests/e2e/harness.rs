@@ -374,8 +374,6 @@ impl Worker {
             .arg(&self.config)
             .arg("--persist-to")
             .arg(&self.state)
-            // Each test's state directory is its own, possibly still new.
-            .arg("--new-state")
             .current_dir(ROOT)
             .env("WRANGLER_SEND_METRICS", "false")
             .stdout(Stdio::null())
