@@ -13,8 +13,7 @@ use edge_token_core::config::{
 };
 use edge_token_core::random::OsRandom;
 use edge_token_core::scope::{
-    check_audiences, check_scopes, is_absolute_uri, is_audience, is_scope_token, split_list,
-    MAX_AUDIENCE_LEN,
+    is_absolute_uri, is_audience, is_scope_token, split_list, MAX_AUDIENCE_LEN,
 };
 use serde_json::Value;
 
@@ -177,48 +176,15 @@ fn parse_claims(values: Vec<String>) -> Result<BTreeMap<String, Value>, String> 
     Ok(out)
 }
 
-/// The rules every record the CLI writes must meet: exactly the Worker's
-/// ([`ClientRecord::validate`], which it applies to every record it reads),
-/// so the CLI never writes a record the Worker refuses. The checks before
-/// `validate` apply the same library rules but name the option to change;
-/// single values (scope syntax, audience syntax and length, `--ttl`, claim
-/// names) are refused earlier, when the options are parsed.
+/// The rules every record the CLI writes must meet: exactly the Worker's,
+/// [`ClientRecord::validate`] (which it applies to every record it reads),
+/// so the CLI never writes a record the Worker refuses, and no rule is
+/// written twice. A refusal names the options to change
+/// ([`validate_hint`]). Single values (scope syntax, audience syntax and
+/// length, `--ttl`, claim names, `--name`) are refused earlier, when the
+/// options are parsed.
 fn check_record(r: &ClientRecord) -> Result<(), String> {
     parse_name(&r.name)?;
-    for (flag, list) in [
-        ("--scope", &r.allowed_scopes),
-        ("--default-scope", &r.default_scopes),
-    ] {
-        check_scopes(list.iter().map(String::as_str))
-            .map_err(|e| format!("{flag}: {}", e.scope_message()))?;
-    }
-    if let Some(extra) = r
-        .default_scopes
-        .iter()
-        .find(|s| !r.allowed_scopes.contains(s))
-    {
-        return Err(format!(
-            "default scope {extra:?} is not among the allowed scopes (--scope); set --default-scope to a subset (\"\" for none)"
-        ));
-    }
-    for (flag, list) in [
-        ("--audience", &r.allowed_audiences),
-        ("--default-audience", &r.default_audiences),
-        ("--introspect-audience", &r.introspect_audiences),
-    ] {
-        check_audiences(list.iter().map(String::as_str))
-            .map_err(|e| format!("{flag}: {}", e.audience_message()))?;
-    }
-    if let Some(extra) = r
-        .default_audiences
-        .iter()
-        .find(|a| !r.allowed_audiences.contains(a))
-    {
-        return Err(format!(
-            "default audience {extra:?} is not among the allowed audiences (--audience); set --default-audience to a subset (\"\" for none)"
-        ));
-    }
-    check_extra_claims_size(&r.extra_claims).map_err(|e| format!("--claim: {e}"))?;
     r.validate().map_err(|e| {
         let hint = validate_hint(&e)
             .map(|flags| format!(" (change {flags})"))
@@ -1631,7 +1597,7 @@ mod tests {
             assert_eq!(r.validate().is_ok(), ok, "validate: {what}");
             assert_eq!(check_record(&r).is_ok(), ok, "check_record: {what}");
         }
-        // What only validate() catches says which option to change.
+        // A refusal says which option to change.
         let mut r = base.clone();
         r.token_ttl = Some(0);
         let err = check_record(&r).unwrap_err();
