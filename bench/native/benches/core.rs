@@ -85,57 +85,32 @@ fn fixture() -> Fixture {
         "content-type".to_owned(),
         "application/x-www-form-urlencoded".to_owned(),
     );
-    let basic = request(
-        vec![
-            form.clone(),
-            (
-                "authorization".into(),
-                format!(
-                    "Basic {}",
-                    STANDARD.encode(format!("{id}:{}", secret.expose()))
-                ),
-            ),
-        ],
-        "grant_type=client_credentials&scope=read+write".into(),
+    // A POST with HTTP Basic credentials and `body`.
+    let basic_auth = format!(
+        "Basic {}",
+        STANDARD.encode(format!("{id}:{}", secret.expose()))
     );
+    let with_basic = |body: String| {
+        request(
+            vec![form.clone(), ("authorization".into(), basic_auth.clone())],
+            body,
+        )
+    };
+    // `prefix` filled with "a+" up to the body limit.
+    let filled = |prefix: &str| {
+        let mut body = prefix.to_owned();
+        while body.len() + 2 <= edge_token_core::http::MAX_BODY_BYTES {
+            body.push_str("a+");
+        }
+        body
+    };
+    let basic = with_basic("grant_type=client_credentials&scope=read+write".into());
     // 16 KiB of the tiniest scope tokens: refused by the count bound, which
     // is checked before any de-duplication.
-    let mut tiny = "grant_type=client_credentials&scope=".to_owned();
-    while tiny.len() + 2 <= edge_token_core::http::MAX_BODY_BYTES {
-        tiny.push_str("a+");
-    }
-    let tiny_scopes = request(
-        vec![
-            form.clone(),
-            (
-                "authorization".into(),
-                format!(
-                    "Basic {}",
-                    STANDARD.encode(format!("{id}:{}", secret.expose()))
-                ),
-            ),
-        ],
-        tiny,
-    );
+    let tiny_scopes = with_basic(filled("grant_type=client_credentials&scope="));
     // The same size, all of it in one parameter the service ignores: the
     // cost of reading and decoding 16 KiB, whatever it holds.
-    let mut pad = "grant_type=client_credentials&scope=read&x=".to_owned();
-    while pad.len() + 2 <= edge_token_core::http::MAX_BODY_BYTES {
-        pad.push_str("a+");
-    }
-    let padded = request(
-        vec![
-            form.clone(),
-            (
-                "authorization".into(),
-                format!(
-                    "Basic {}",
-                    STANDARD.encode(format!("{id}:{}", secret.expose()))
-                ),
-            ),
-        ],
-        pad,
-    );
+    let padded = with_basic(filled("grant_type=client_credentials&scope=read&x="));
     let post = request(
         vec![form],
         format!(

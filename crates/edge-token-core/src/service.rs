@@ -27,7 +27,7 @@ use crate::scope::{grant_audiences, grant_scopes};
 use crate::store::{ClientStore, StoreError};
 use crate::timer::{with_timeout, Timer};
 use crate::token::{self, mint, AccessTokenClaims, Audience};
-use edge_token_verify::validation::{validate, Validation};
+use edge_token_verify::validation::{check_claims, validate, Invalid, Validation};
 
 /// The shortest expiration Workers KV accepts for a key, in seconds from now.
 pub const MIN_KV_EXPIRATION_SECS: u64 = 60;
@@ -564,12 +564,20 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
             leeway_secs: crate::bearer::MAX_LEEWAY_SECS,
             now,
         };
-        let claims = match validate(&config.keys, token, &validation) {
+        // Signature first (once), then the claims: a signed but invalid
+        // token is logged by its jti.
+        let checked = token::verify(&config.keys, token)
+            .map_err(Invalid::Token)
+            .and_then(|claims| match check_claims(&claims, &validation) {
+                Ok(()) => Ok(claims),
+                Err(e) => {
+                    audit.jti = Some(claims.jti);
+                    Err(e)
+                }
+            });
+        let claims = match checked {
             Ok(claims) => claims,
             Err(e) => {
-                if let Ok(claims) = token::verify(&config.keys, token) {
-                    audit.jti = Some(claims.jti);
-                }
                 audit.outcome = Verdict::Noop;
                 audit.cause = Some(e.to_string());
                 return Ok(HttpResponse::json(200, "{}".to_owned()));

@@ -75,6 +75,14 @@ pub fn validate(
     v: &Validation<'_>,
 ) -> Result<AccessTokenClaims, Invalid> {
     let claims = token::verify(keys, token).map_err(Invalid::Token)?;
+    check_claims(&claims, v)?;
+    Ok(claims)
+}
+
+/// The checks of [`validate`] after the signature: lifetime with leeway,
+/// issuer, audience. For a caller that needs the verified claims even when
+/// they are not valid (to log which token it was).
+pub fn check_claims(claims: &AccessTokenClaims, v: &Validation<'_>) -> Result<(), Invalid> {
     let latest = v.now.saturating_add(v.leeway_secs);
     if v.now >= claims.exp.saturating_add(v.leeway_secs) {
         return Err(Invalid::Expired);
@@ -97,5 +105,5 @@ pub fn validate(
             return Err(Invalid::OtherAudience);
         }
     }
-    Ok(claims)
+    Ok(())
 }
