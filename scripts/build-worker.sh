@@ -5,6 +5,9 @@
 # root (wrangler.toml's `main`); any other crate (`examples/resource-worker`,
 # `bench/rust-floor`) builds into CRATE_DIR/build/. All share the workspace's
 # Cargo.lock and target/.
+# WORKER_FEATURES="a b" builds with those cargo features; BUILD_OUT=DIR puts
+# the output there instead (make bench builds the issuer's `rust-signer`
+# variant this way, beside the real one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-tools.sh
@@ -15,11 +18,14 @@ export WASM_OPT_BIN="$root/node_modules/.bin/wasm-opt"
 crate="${1:-crates/edge-token-worker}"
 out="$crate/build"
 [ "$crate" = crates/edge-token-worker ] && out=build
+[ -n "${BUILD_OUT:-}" ] && out="$BUILD_OUT"
+features="${WORKER_FEATURES:-}"
 # Nothing to do when the output is newer than every input (the workspace's
 # crates, this crate, the manifests, the toolchain, this script): a second
 # `make dev` (whose wrangler runs this on every start) is ready in seconds.
 # FORCE_BUILD=1 builds anyway.
 if [ "${FORCE_BUILD:-0}" != 1 ] && [ -f "$out/index_bg.wasm" ] && [ -f "$out/index.js" ] \
+  && [ "$(cat "$out/.features" 2>/dev/null)" = "$features" ] \
   && [ -z "$(find crates "$crate" Cargo.toml Cargo.lock rust-toolchain.toml scripts/build-worker.sh \
         -type f \( -name '*.rs' -o -name Cargo.toml -o -name Cargo.lock -o -name '*.sh' -o -name rust-toolchain.toml \) \
         -not -path '*/build/*' -newer "$out/index_bg.wasm" -print -quit)" ]; then
@@ -28,7 +34,13 @@ if [ "${FORCE_BUILD:-0}" != 1 ] && [ -f "$out/index_bg.wasm" ] && [ -f "$out/ind
 fi
 # worker-build builds the package in the current directory.
 cd "$crate"
-worker-build --release
+rm -rf build
+if [ -n "$features" ]; then
+  worker-build --release --features "$features"
+else
+  worker-build --release
+fi
+printf '%s' "$features" > build/.features
 # worker-build keeps the wasm "name" section (~90 KB raw, ~25 KB gzipped for
 # the issuer) for symbolicated panic traces. Request paths are kept panic-free
 # by lints, so the deployed Worker goes without it. KEEP_WASM_NAMES=1 keeps it.
@@ -39,7 +51,9 @@ if [ "${KEEP_WASM_NAMES:-0}" != 1 ]; then
   mv build/index_bg.wasm.tmp build/index_bg.wasm
 fi
 # The issuer's build is what the root wrangler.toml deploys.
-if [ "$crate" = crates/edge-token-worker ]; then
-  rm -rf "$root/build"
-  mv build "$root/build"
+case "$out" in /*) dest="$out" ;; *) dest="$root/$out" ;; esac
+if [ "$dest" != "$PWD/build" ]; then
+  rm -rf "$dest"
+  mkdir -p "$(dirname "$dest")"
+  mv build "$dest"
 fi

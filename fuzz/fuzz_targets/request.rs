@@ -119,6 +119,7 @@ fn handle<L: Limiter, T: Timer>(
         limiter,
         blocklist,
         timer,
+        signer: &edge_token_core::signing::RustSigner,
     };
     block_on(service.handle(req, now))
 }

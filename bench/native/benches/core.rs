@@ -139,6 +139,7 @@ fn bench(c: &mut Criterion) {
         limiter: &NoLimiter,
         blocklist: None,
         timer: &NoTimer,
+        signer: &edge_token_core::signing::RustSigner,
     };
     let cold = Service {
         config: Ok(&f.config),
@@ -148,6 +149,7 @@ fn bench(c: &mut Criterion) {
         limiter: &NoLimiter,
         blocklist: None,
         timer: &NoTimer,
+        signer: &edge_token_core::signing::RustSigner,
     };
 
     let outcome = block_on(warm.handle(&f.basic, NOW));
@@ -194,13 +196,13 @@ fn bench(c: &mut Criterion) {
     c.bench_function("verify_token_signature", |b| {
         b.iter(|| {
             black_box(edge_token_core::token::verify(
-                &f.config.keys,
+                f.config.keys.verify_keys(),
                 black_box(&token),
             ))
         })
     });
     let verifier = Verifier::new(
-        f.config.keys.clone(),
+        f.config.keys.verify_keys().clone(),
         "https://auth.example",
         "https://api.example",
     );

@@ -2,7 +2,7 @@
 
 use crate::client::MAX_ISSUER_LEN;
 use crate::scope::{check_audiences, is_absolute_uri, is_audience, split_list};
-use crate::token::KeySet;
+use crate::signing::SigningKeys;
 
 /// Default access-token lifetime, seconds.
 pub const DEFAULT_TOKEN_TTL: u64 = 300;
@@ -22,6 +22,11 @@ pub const MAX_MAX_TOKEN_TTL: u64 = 24 * 3600;
 /// Largest `KV_CACHE_TTL` accepted, seconds: it adds to the time a disable,
 /// rotation or deletion takes to bite everywhere.
 pub const MAX_KV_CACHE_TTL: u64 = 300;
+/// Default `JWKS_MAX_AGE`: how long clients may cache the JWK Set, seconds.
+pub const DEFAULT_JWKS_MAX_AGE: u64 = 300;
+/// Largest `JWKS_MAX_AGE` accepted, seconds: a new key waits this long
+/// (plus propagation) between being published and signing.
+pub const MAX_JWKS_MAX_AGE: u64 = 24 * 3600;
 /// Default `RATE_LIMIT_PERIOD`, seconds.
 pub const DEFAULT_RATE_LIMIT_PERIOD: u64 = 60;
 /// Default `STORE_TIMEOUT_MS`.
@@ -55,8 +60,10 @@ pub struct Config {
     /// Longest wait for one store (KV) call before answering `503`
     /// (`STORE_TIMEOUT_MS`).
     pub store_timeout_ms: u64,
+    /// `Cache-Control: max-age` of `/.well-known/jwks.json` (`JWKS_MAX_AGE`).
+    pub jwks_max_age: u64,
     /// Signing keys (`SIGNING_KEYS` secret).
-    pub keys: KeySet,
+    pub keys: SigningKeys,
 }
 
 /// Everything wrong with the configuration, one problem per entry.
@@ -230,12 +237,24 @@ impl Config {
             ));
         }
 
+        let jwks_max_age = parse_seconds(
+            "JWKS_MAX_AGE",
+            lookup("JWKS_MAX_AGE"),
+            DEFAULT_JWKS_MAX_AGE,
+            &mut errors,
+        );
+        if jwks_max_age > MAX_JWKS_MAX_AGE {
+            errors.push(format!(
+                "JWKS_MAX_AGE must be at most {MAX_JWKS_MAX_AGE}, got {jwks_max_age}"
+            ));
+        }
+
         let keys = match lookup("SIGNING_KEYS") {
             None => {
                 errors.push("SIGNING_KEYS is not set (wrangler secret put SIGNING_KEYS; see `edge-token key generate`)".to_owned());
                 None
             }
-            Some(json) => match KeySet::parse(&json) {
+            Some(json) => match SigningKeys::parse(&json) {
                 Ok(keys) => Some(keys),
                 Err(e) => {
                     errors.push(e.0);
@@ -256,6 +275,7 @@ impl Config {
                 client_cache_ttl,
                 rate_limit_period,
                 store_timeout_ms,
+                jwks_max_age,
                 keys,
             }),
             _ => Err(ConfigError(errors)),

@@ -36,5 +36,6 @@ pub mod random;
 pub mod routes;
 pub mod scope;
 pub mod service;
+pub mod signing;
 pub mod store;
 pub mod timer;

@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::credentials::AuthMethod;
-use crate::routes::{INTROSPECT, REVOKE, TOKEN};
+use crate::routes::{INTROSPECT, JWKS, REVOKE, TOKEN};
 
 /// `Cache-Control: max-age` of the metadata response, seconds.
 pub const MAX_AGE_SECS: u32 = 3600;
@@ -18,6 +18,7 @@ pub fn document(config: &Config) -> String {
         token_endpoint: format!("{base}{TOKEN}"),
         introspection_endpoint: format!("{base}{INTROSPECT}"),
         revocation_endpoint: format!("{base}{REVOKE}"),
+        jwks_uri: format!("{base}{JWKS}"),
         grant_types_supported: ["client_credentials"],
         response_types_supported: [],
         token_endpoint_auth_methods_supported: methods,
@@ -36,6 +37,7 @@ struct Metadata<'a> {
     token_endpoint: String,
     introspection_endpoint: String,
     revocation_endpoint: String,
+    jwks_uri: String,
     grant_types_supported: [&'static str; 1],
     response_types_supported: [&'static str; 0],
     token_endpoint_auth_methods_supported: [&'static str; 2],

@@ -8,6 +8,9 @@ pub const INTROSPECT: &str = "/oauth2/introspect";
 pub const REVOKE: &str = "/oauth2/revoke";
 /// Authorization server metadata ([RFC 8414 §3](https://www.rfc-editor.org/rfc/rfc8414#section-3)).
 pub const METADATA: &str = "/.well-known/oauth-authorization-server";
+/// The public signing keys ([RFC 7517 §5](https://www.rfc-editor.org/rfc/rfc7517#section-5)),
+/// the metadata's `jwks_uri`.
+pub const JWKS: &str = "/.well-known/jwks.json";
 
 /// The endpoints the service answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -20,6 +23,8 @@ pub enum Route {
     Revoke,
     /// `GET /.well-known/oauth-authorization-server`.
     Metadata,
+    /// `GET /.well-known/jwks.json`.
+    Jwks,
     /// Anything else.
     NotFound,
 }
@@ -32,6 +37,7 @@ impl Route {
             Route::Introspect => "introspect",
             Route::Revoke => "revoke",
             Route::Metadata => "metadata",
+            Route::Jwks => "jwks",
             Route::NotFound => "not_found",
         }
     }
@@ -44,6 +50,7 @@ pub fn route(path: &str) -> Route {
         INTROSPECT => Route::Introspect,
         REVOKE => Route::Revoke,
         METADATA => Route::Metadata,
+        JWKS => Route::Jwks,
         _ => Route::NotFound,
     }
 }

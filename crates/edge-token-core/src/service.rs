@@ -24,9 +24,10 @@ use crate::metadata;
 use crate::random::Random;
 use crate::routes::{route, Route};
 use crate::scope::{grant_audiences, grant_scopes};
+use crate::signing::Sign;
 use crate::store::{ClientStore, StoreError};
 use crate::timer::{with_timeout, Timer};
-use crate::token::{self, mint, AccessTokenClaims, Audience};
+use crate::token::{self, AccessTokenClaims, Audience};
 use edge_token_verify::validation::{check_claims, validate, Invalid, Validation};
 
 /// The shortest expiration Workers KV accepts for a key, in seconds from now.
@@ -48,7 +49,7 @@ pub struct Outcome {
 
 /// What the service needs: configuration (or why there is none), the
 /// client store, a random source, a failure limiter and a timer.
-pub struct Service<'a, S, R, L, T> {
+pub struct Service<'a, S, R, L, T, G> {
     /// Parsed once per isolate; an error makes every endpoint but 404 a 500.
     pub config: Result<&'a Config, &'a ConfigError>,
     /// Client records and the revocation denylist.
@@ -65,6 +66,8 @@ pub struct Service<'a, S, R, L, T> {
     pub blocklist: Option<&'a Blocklist>,
     /// Bounds every store and limiter call to `STORE_TIMEOUT_MS`.
     pub timer: &'a T,
+    /// Makes ES256 and EdDSA signatures (HS256 is signed in the core).
+    pub signer: &'a G,
 }
 
 /// The form parameters any endpoint reads
@@ -194,7 +197,23 @@ fn is_form_content_type(value: Option<&str>) -> bool {
         })
 }
 
-impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
+/// A cacheable public JSON document (metadata, JWKS); empty for HEAD.
+fn public_document(req: &HttpRequest, body: String, max_age: u64) -> HttpResponse {
+    HttpResponse {
+        status: 200,
+        headers: vec![
+            ("Content-Type", "application/json".to_owned()),
+            ("Cache-Control", format!("public, max-age={max_age}")),
+        ],
+        body: if req.method == "HEAD" {
+            String::new()
+        } else {
+            body
+        },
+    }
+}
+
+impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R, L, T, G> {
     /// Answers one request at time `now` (Unix seconds).
     pub async fn handle(&self, req: &HttpRequest, now: u64) -> Outcome {
         let route = route(&req.path);
@@ -207,6 +226,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
             Route::Introspect => self.introspect(req, now, &mut audit).await,
             Route::Revoke => self.revoke(req, now, &mut audit).await,
             Route::Metadata => self.metadata(req),
+            Route::Jwks => self.jwks(req),
             Route::NotFound => Err(Failure::status(
                 OAuthError::InvalidRequest("unknown endpoint"),
                 404,
@@ -433,7 +453,11 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
                 .map(|(name, value)| (name.clone(), value.clone()))
                 .collect(),
         };
-        let access_token = mint(&config.keys, &claims);
+        let access_token = config
+            .keys
+            .mint(&claims, self.signer)
+            .await
+            .map_err(|e| Failure::internal(OAuthError::ServerError, e))?;
         let body = TokenResponse {
             access_token: &access_token,
             token_type: "Bearer",
@@ -506,7 +530,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
             leeway_secs: crate::bearer::DEFAULT_LEEWAY_SECS,
             now,
         };
-        let claims = match validate(&config.keys, token, &validation) {
+        let claims = match validate(config.keys.verify_keys(), token, &validation) {
             Ok(claims) => claims,
             Err(e) => {
                 audit.cause = Some(e.to_string());
@@ -566,7 +590,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
         };
         // Signature first (once), then the claims: a signed but invalid
         // token is logged by its jti.
-        let checked = token::verify(&config.keys, token)
+        let checked = token::verify(config.keys.verify_keys(), token)
             .map_err(Invalid::Token)
             .and_then(|claims| match check_claims(&claims, &validation) {
                 Ok(()) => Ok(claims),
@@ -671,25 +695,31 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
 
     /// RFC 8414 metadata: public and cacheable.
     fn metadata(&self, req: &HttpRequest) -> Result<HttpResponse, Failure> {
+        let config = self.config_for_get(req)?;
+        Ok(public_document(
+            req,
+            metadata::document(config),
+            metadata::MAX_AGE_SECS.into(),
+        ))
+    }
+
+    /// The JWK Set (RFC 7517 §5): prepared when the keys were parsed, so a
+    /// valid configuration always has it.
+    fn jwks(&self, req: &HttpRequest) -> Result<HttpResponse, Failure> {
+        let config = self.config_for_get(req)?;
+        Ok(public_document(
+            req,
+            config.keys.jwks_json().to_owned(),
+            config.jwks_max_age,
+        ))
+    }
+
+    /// The front of the GET endpoints: method, then configuration.
+    fn config_for_get(&self, req: &HttpRequest) -> Result<&Config, Failure> {
         if req.method != "GET" && req.method != "HEAD" {
             return Err(Failure::method_not_allowed("GET, HEAD"));
         }
-        let config = self.config()?;
-        let mut response = HttpResponse {
-            status: 200,
-            headers: vec![
-                ("Content-Type", "application/json".to_owned()),
-                (
-                    "Cache-Control",
-                    format!("public, max-age={}", metadata::MAX_AGE_SECS),
-                ),
-            ],
-            body: metadata::document(config),
-        };
-        if req.method == "HEAD" {
-            response.body.clear();
-        }
-        Ok(response)
+        self.config()
     }
 
     /// Looks the client up and checks its secret. Unknown, wrong secret,
@@ -719,7 +749,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
     }
 }
 
-impl<S: ClientStore, R: Random, L: Limiter, T: Timer> Service<'_, S, R, L, T> {
+impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R, L, T, G> {
     /// One store call, bounded by `STORE_TIMEOUT_MS`: an error or a timeout
     /// becomes the failure to send (no answer is ever guessed).
     async fn bounded<V>(

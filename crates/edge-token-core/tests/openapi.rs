@@ -631,6 +631,7 @@ impl World {
             limiter: &self.limiter,
             blocklist: self.blocklist.as_ref(),
             timer: &ImmediateTimer,
+            signer: &edge_token_core::signing::RustSigner,
         };
         block_on(service.handle(req, NOW))
     }
@@ -756,6 +757,7 @@ fn paths_and_methods_are_what_the_router_serves() {
         routes::INTROSPECT,
         routes::REVOKE,
         routes::METADATA,
+        routes::JWKS,
     ]
     .into();
     let documented: BTreeSet<&str> = spec.paths().keys().map(String::as_str).collect();
@@ -1143,8 +1145,25 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
                 format!("{ISSUER}{introspect}")
             );
             assert_eq!(body["revocation_endpoint"], format!("{ISSUER}{revoke}"));
+            assert_eq!(body["jwks_uri"], format!("{ISSUER}{}", routes::JWKS));
         }
     }
+
+    // --- JWKS: HS256 only (empty), and with asymmetric keys ----------------
+    for method in ["GET", "HEAD"] {
+        let req = request(method, routes::JWKS, &[], "");
+        let body = c.check("jwks, HS256 only", &req, &world.handle(&req));
+        if method == "GET" {
+            assert_eq!(body, json!({"keys": []}));
+        }
+    }
+    let asymmetric = World::with_config(config_from(&[(
+        "SIGNING_KEYS",
+        edge_token_testkit::ASYMMETRIC_SIGNING_KEYS,
+    )]));
+    let req = request("GET", routes::JWKS, &[], "");
+    let body = c.check("jwks, ES256 and EdDSA", &req, &asymmetric.handle(&req));
+    assert_eq!(body["keys"].as_array().map(Vec::len), Some(2), "{body}");
     let with_scopes = World::with_config(config_from(&[("SCOPES_SUPPORTED", "read write")]));
     let req = request("GET", metadata, &[], "");
     let body = c.check("metadata with scopes", &req, &with_scopes.handle(&req));
@@ -1159,6 +1178,8 @@ fn every_response_matches_the_document_and_every_documented_response_occurs() {
         ("revoke", post(revoke, Some(&anyone), "token=x")),
         ("metadata", request("GET", metadata, &[], "")),
         ("metadata", request("HEAD", metadata, &[], "")),
+        ("jwks", request("GET", routes::JWKS, &[], "")),
+        ("jwks", request("HEAD", routes::JWKS, &[], "")),
     ] {
         c.check(&format!("bad config: {label}"), &req, &broken.handle(&req));
     }

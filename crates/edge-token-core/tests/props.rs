@@ -783,7 +783,7 @@ proptest! {
 
     #[test]
     fn token_mint_verify_round_trips_arbitrary_claims(c in claims()) {
-        let token = mint(&keys(), &c);
+        let token = mint(&keys(), &c).unwrap();
         if token.len() <= MAX_TOKEN_LEN {
             prop_assert_eq!(verify(&keys(), &token), Ok(c));
         } else {
@@ -800,7 +800,7 @@ proptest! {
         at in any::<Index>(),
         n in 0..0x7fu8,
     ) {
-        let token = mint(&keys(), &c);
+        let token = mint(&keys(), &c).unwrap();
         prop_assert!(token.is_ascii());
         prop_assert!(verifier().verify(&token, &[], NOW).is_ok(), "unchanged token must verify");
         let at = at.index(token.len());
@@ -905,7 +905,7 @@ proptest! {
             c.extra.insert("nbf".to_owned(), nbf.clone());
         }
         c.scope = granted.join(" ");
-        let token = mint(&keys(), &c);
+        let token = mint(&keys(), &c).unwrap();
         prop_assume!(token.len() <= MAX_TOKEN_LEN);
         let leeway = DEFAULT_LEEWAY_SECS;
         let nbf_ok = match &nbf {
@@ -952,7 +952,7 @@ proptest! {
     ) {
         let mut with_overrides = c.clone();
         with_overrides.extra.extend(overrides);
-        let token = mint(&keys(), &with_overrides);
+        let token = mint(&keys(), &with_overrides).unwrap();
         prop_assume!(token.len() <= MAX_TOKEN_LEN);
         let got = verify(&keys(), &token);
         prop_assert!(got.is_ok(), "mint made a token verify rejects: {:?}", got);
@@ -979,7 +979,7 @@ fn token_exhaustive_single_byte_changes_fail_verify() {
         scope: "read write".to_owned(),
         extra: BTreeMap::from([("tenant".to_owned(), Value::from("t1"))]),
     };
-    let token = mint(&keys(), &c);
+    let token = mint(&keys(), &c).unwrap();
     let verifier = verifier();
     assert!(verifier.verify(&token, &["read"], NOW).is_ok());
     let mut checked = 0usize;
@@ -1096,7 +1096,7 @@ proptest! {
             scope: String::new(),
             extra: BTreeMap::new(),
         };
-        let token = mint(&keys(), &c);
+        let token = mint(&keys(), &c).unwrap();
         let result = verify(&keys(), &token);
         if token.len() <= MAX_TOKEN_LEN {
             prop_assert_eq!(result, Ok(c));
@@ -1133,7 +1133,7 @@ fn token_verify_size_window_straddles_limit() {
             scope: String::new(),
             extra: BTreeMap::new(),
         };
-        mint(&keys(), &c).len()
+        mint(&keys(), &c).unwrap().len()
     };
     assert!(len(MAX_TOKEN_LEN * 3 / 4 - 260) < MAX_TOKEN_LEN);
     assert!(len(MAX_TOKEN_LEN * 3 / 4 - 121) > MAX_TOKEN_LEN);

@@ -196,6 +196,7 @@ fn handle_with<R: Random>(
         limiter: &NoLimiter,
         blocklist: None,
         timer: &NoTimer,
+        signer: &edge_token_core::signing::RustSigner,
     };
     block_on(service.handle(req, now))
 }
@@ -316,7 +317,7 @@ fn assert_issued(config: &Config, outcome: &Outcome) -> Issued {
     assert!(body["expires_in"].is_u64(), "{body}");
     assert!(body.get("refresh_token").is_none(), "{body}");
     assert!(body.get("error").is_none(), "{body}");
-    let claims = verify(&config.keys, &token).expect("issued token verifies");
+    let claims = verify(config.keys.verify_keys(), &token).expect("issued token verifies");
     let payload_b64 = token.split('.').nth(1).expect("three segments");
     let payload: Value = serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload_b64).unwrap())
         .expect("payload is JSON");
@@ -1571,7 +1572,7 @@ fn introspect_valid_token_active_with_claims() {
     assert_eq!(outcome.response.status, 200);
     assert_no_store_json(&outcome.response);
     let v = body_json(&outcome);
-    let claims = verify(&config.keys, &token).unwrap();
+    let claims = verify(config.keys.verify_keys(), &token).unwrap();
     assert_eq!(v["active"], true);
     assert_eq!(v["client_id"], subject.id.as_str());
     assert_eq!(v["sub"], subject.id.as_str());
@@ -1591,7 +1592,7 @@ fn introspect_valid_token_active_with_claims() {
 fn introspect_expired_token_inactive() {
     let (config, store, subject, caller) = introspection_setup();
     let token = issue(&config, &store, &subject, NOW);
-    let exp = verify(&config.keys, &token).unwrap().exp;
+    let exp = verify(config.keys.verify_keys(), &token).unwrap().exp;
     // Active exactly while an API verifying it locally (default leeway)
     // accepts it: one rule, edge_token_verify::validation::validate.
     let leeway = edge_token_core::bearer::DEFAULT_LEEWAY_SECS;
@@ -1723,7 +1724,7 @@ fn introspect_store_unavailable_temporarily_unavailable() {
 fn revoke_own_token_then_introspect_inactive() {
     let (config, store, subject, caller) = introspection_setup();
     let token = issue(&config, &store, &subject, NOW);
-    let claims = verify(&config.keys, &token).unwrap();
+    let claims = verify(config.keys.verify_keys(), &token).unwrap();
     let outcome = handle(
         &config,
         &store,
@@ -1748,7 +1749,7 @@ fn revoke_short_lived_token_denylisted_past_exp_by_margin() {
     ]);
     let (store, subject) = stored_client();
     let token = issue(&config, &store, &subject, NOW);
-    let claims = verify(&config.keys, &token).unwrap();
+    let claims = verify(config.keys.verify_keys(), &token).unwrap();
     handle(
         &config,
         &store,
@@ -1764,7 +1765,7 @@ fn revoke_short_lived_token_denylisted_past_exp_by_margin() {
 fn revoke_invalid_or_expired_token_ok_without_denylisting() {
     let (config, store, subject, _) = introspection_setup();
     let token = issue(&config, &store, &subject, NOW);
-    let claims = verify(&config.keys, &token).unwrap();
+    let claims = verify(config.keys.verify_keys(), &token).unwrap();
     for t in ["garbage", "a.b.c"] {
         let outcome = handle(
             &config,
@@ -1873,7 +1874,7 @@ fn token_extra_claims_added_but_reserved_names_never_override() {
     });
     client.store_in(&store);
     let token = issue(&config, &store, &client, NOW);
-    let claims = verify(&config.keys, &token).unwrap();
+    let claims = verify(config.keys.verify_keys(), &token).unwrap();
     assert_eq!(claims.extra.get("tenant"), Some(&serde_json::json!("acme")));
     // A record smuggling a registered claim is refused as corrupt.
     let evil = TestClient::new().with(|r| {
@@ -1907,6 +1908,7 @@ fn handle_cached(
         limiter: &NoLimiter,
         blocklist: None,
         timer: &NoTimer,
+        signer: &edge_token_core::signing::RustSigner,
     };
     block_on(service.handle(req, now))
 }
@@ -2011,6 +2013,7 @@ impl Rig<'_> {
             limiter: self.limiter,
             blocklist: self.blocklist,
             timer: &ImmediateTimer,
+            signer: &edge_token_core::signing::RustSigner,
         };
         block_on(service.handle(req, now))
     }
@@ -2098,7 +2101,7 @@ fn introspect_and_revoke_store_hanging_time_out() {
     // The token was not revoked on uncertain data.
     store.set_hanging(false);
     assert!(store
-        .revoked_until(&verify(&config.keys, &token).unwrap().jti)
+        .revoked_until(&verify(config.keys.verify_keys(), &token).unwrap().jti)
         .is_none());
 }
 
@@ -2117,6 +2120,7 @@ fn introspect_denylist_read_hanging_times_out_not_active() {
         limiter: &limiter,
         blocklist: None,
         timer: &ImmediateTimer,
+        signer: &edge_token_core::signing::RustSigner,
     };
     let req = post_as(
         &caller,
@@ -2274,6 +2278,7 @@ fn address_over_limit_cached_unknown_id_refused_without_store_read() {
         limiter: &limiter,
         blocklist: Some(&blocklist),
         timer: &ImmediateTimer,
+        signer: &edge_token_core::signing::RustSigner,
     };
     let nat = "2001:db8:7:7::1";
     let unknown = from_address(
@@ -2602,7 +2607,7 @@ fn revoke_write_refused_once_is_written_again_and_twice_is_503() {
     // KV refuses the first write (a concurrent revocation wrote the key
     // within the second, unseen by our read): written again, revoked.
     let token = issue(&config, &store, &subject, NOW);
-    let jti = verify(&config.keys, &token).unwrap().jti;
+    let jti = verify(config.keys.verify_keys(), &token).unwrap().jti;
     store.set_write_conflicts(1);
     let writes = store.writes();
     let outcome = revoke_as(&rig, &subject, &token, NOW);
@@ -2617,7 +2622,7 @@ fn revoke_write_refused_once_is_written_again_and_twice_is_503() {
     assert!(store.revoked_until(&jti).is_some());
     // Refused twice (an exhausted write limit): 503, never a false 200.
     let token = issue(&config, &store, &subject, NOW);
-    let jti = verify(&config.keys, &token).unwrap().jti;
+    let jti = verify(config.keys.verify_keys(), &token).unwrap().jti;
     store.set_write_conflicts(2);
     let outcome = revoke_as(&rig, &subject, &token, NOW);
     assert_error(&outcome, 503, "temporarily_unavailable");
@@ -2638,7 +2643,7 @@ fn revoke_within_api_leeway_after_exp_is_denylisted() {
     };
     let leeway = edge_token_core::bearer::MAX_LEEWAY_SECS;
     let token = issue(&config, &store, &subject, NOW);
-    let claims = verify(&config.keys, &token).unwrap();
+    let claims = verify(config.keys.verify_keys(), &token).unwrap();
     // Expired for the issuer, still accepted by an API with the largest leeway.
     let at = claims.exp + leeway - 1;
     let outcome = revoke_as(&rig, &subject, &token, at);
@@ -2646,13 +2651,16 @@ fn revoke_within_api_leeway_after_exp_is_denylisted() {
     let until = store.revoked_until(&claims.jti).unwrap();
     assert!(until >= claims.exp + leeway && until >= at + 60, "{until}");
     // An API at its largest leeway accepts it exactly until the entry is gone... never after.
-    let verifier =
-        edge_token_core::bearer::Verifier::new(config.keys.clone(), ISSUER, CONFIG_AUDIENCE)
-            .with_leeway(u64::MAX);
+    let verifier = edge_token_core::bearer::Verifier::new(
+        config.keys.verify_keys().clone(),
+        ISSUER,
+        CONFIG_AUDIENCE,
+    )
+    .with_leeway(u64::MAX);
     assert!(verifier.verify(&token, &[], until).is_err());
     // Past exp + the largest leeway: nothing to revoke.
     let other = issue(&config, &store, &subject, NOW);
-    let other_claims = verify(&config.keys, &other).unwrap();
+    let other_claims = verify(config.keys.verify_keys(), &other).unwrap();
     let outcome = revoke_as(&rig, &subject, &other, other_claims.exp + leeway);
     assert_eq!(outcome.audit.outcome, "noop");
     assert_eq!(store.revoked_until(&other_claims.jti), None);
@@ -2776,10 +2784,14 @@ fn largest_record_mints_a_token_its_verifier_accepts() {
         token.len(),
         edge_token_core::client::MAX_MINTED_TOKEN_LEN
     );
-    let claims = verify(&config.keys, &token).expect("the issuer's own verification accepts it");
+    let claims = verify(config.keys.verify_keys(), &token)
+        .expect("the issuer's own verification accepts it");
     assert_eq!(claims.aud, Audience::Many(audiences.clone()));
-    let verifier =
-        edge_token_core::bearer::Verifier::new(config.keys.clone(), &issuer, &audiences[0]);
+    let verifier = edge_token_core::bearer::Verifier::new(
+        config.keys.verify_keys().clone(),
+        &issuer,
+        &audiences[0],
+    );
     verifier
         .verify(&token, &[], NOW + 1)
         .expect("an API's verifier accepts the largest token");
@@ -2863,7 +2875,7 @@ fn token_validity_is_one_verdict_for_verifier_introspection_and_revocation() {
         limiter: &limiter,
         blocklist: None,
     };
-    let verifier = Verifier::new(config.keys.clone(), ISSUER, API);
+    let verifier = Verifier::new(config.keys.verify_keys().clone(), ISSUER, API);
     let id = subject.record.client_id.clone();
     let header = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": "k1"});
     let mut n = 0;

@@ -390,6 +390,7 @@ fn timing_service_unknown_client_and_wrong_secret_cost_the_same() {
         limiter: &NoLimiter,
         blocklist: None,
         timer: &NoTimer,
+        signer: &edge_token_core::signing::RustSigner,
     };
     let handle = |req: &HttpRequest| -> Outcome { block_on(service.handle(req, NOW)) };
 

@@ -42,6 +42,19 @@ pub fn random_signing_keys() -> String {
     )
 }
 
+/// An ES256 signing key: RFC 7515 Appendix A.3's P-256 key pair, kid `es1`.
+pub const ES256_KEY: &str = r#"{"kid":"es1","alg":"ES256","kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+/// An EdDSA signing key: RFC 8037 Appendix A.1's Ed25519 key pair, kid `ed1`.
+pub const EDDSA_KEY: &str = r#"{"kid":"ed1","alg":"EdDSA","kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#;
+/// `SIGNING_KEYS` with [`ES256_KEY`] signing and [`EDDSA_KEY`] verifying.
+pub const ASYMMETRIC_SIGNING_KEYS: &str = concat!(
+    "[",
+    r#"{"kid":"es1","alg":"ES256","kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#,
+    ",",
+    r#"{"kid":"ed1","alg":"EdDSA","kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#,
+    "]"
+);
+
 /// A configuration from `vars`; `SIGNING_KEYS` is [`random_signing_keys`]
 /// unless given. Panics if it is invalid.
 pub fn config_from(vars: &[(&str, &str)]) -> Config {

@@ -50,7 +50,7 @@
 //! #     "client_id": "etc_abc", "scope": "invoices:read",
 //! # }))?;
 //! # let issuer_keys = KeySet::parse(r#"[{"kid":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]"#)?;
-//! # let token = edge_token_verify::token::mint(&issuer_keys, &claims);
+//! # let token = edge_token_verify::token::mint(&issuer_keys, &claims)?;
 //! let now = 1_700_000_100;
 //! let response = handle(&verifier, Some(&format!("Bearer {token}")), now);
 //! assert_eq!(response.status, 200);
@@ -436,7 +436,7 @@ mod tests {
     fn token_with(edit: impl FnOnce(&mut AccessTokenClaims)) -> String {
         let mut c = claims();
         edit(&mut c);
-        mint(&KeySet::parse(KEYS).unwrap(), &c)
+        mint(&KeySet::parse(KEYS).unwrap(), &c).unwrap()
     }
 
     /// A token with any header and payload, correctly HS256-signed with the real key.
@@ -701,7 +701,7 @@ mod tests {
         let other =
             KeySet::parse(r#"[{"kid":"k1","key":"ZmVkY2JhOTg3NjU0MzIxMGZlZGNiYTk4NzY1NDMyMTA"}]"#)
                 .unwrap();
-        let token = mint(&other, &claims());
+        let token = mint(&other, &claims()).unwrap();
         assert_eq!(
             verifier().verify(&token, &[], NOW),
             invalid("invalid signature")

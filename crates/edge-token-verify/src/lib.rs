@@ -43,6 +43,7 @@
 
 pub mod bearer;
 pub mod grammar;
+pub mod keys;
 pub mod revocation;
 pub mod token;
 pub mod validation;

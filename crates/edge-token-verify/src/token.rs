@@ -1,176 +1,23 @@
-//! HS256 JWT access tokens with the [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068)
-//! claims, and the signing key set they are made and checked with.
+//! JWT access tokens with the [RFC 9068](https://www.rfc-editor.org/rfc/rfc9068)
+//! claims: the compact JWS format, [`verify`] against a [`KeySet`], and
+//! [`mint`] for HS256.
 //!
-//! Only HS256 exists here: the algorithm is fixed when a token is made and is
-//! checked against that allow-list of one before any signature work when a
-//! token is read.
+//! A token is checked with the algorithm of the key its `kid` names (HS256,
+//! ES256, EdDSA/Ed25519); a header `alg` that is unknown or disagrees with
+//! that key is refused before any signature work.
 
 use std::collections::BTreeMap;
 
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, URL_SAFE_NO_PAD};
-use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
-use sha2::Sha256;
 
-type HmacSha256 = Hmac<Sha256>;
+pub use crate::keys::{
+    parse_entries, Algorithm, Key, KeyEntry, KeyError, KeySet, MAX_KID_LEN, MIN_KEY_BYTES,
+};
 
-/// Shortest accepted signing key, in decoded bytes (RFC 7518 §3.2: at least the hash size).
-pub const MIN_KEY_BYTES: usize = 32;
-pub use crate::grammar::MAX_KID_LEN;
 /// Longest token [`verify`] looks at.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
-
-const BASE64URL_ANY_PAD: GeneralPurpose = GeneralPurpose::new(
-    &base64::alphabet::URL_SAFE,
-    GeneralPurposeConfig::new().with_decode_padding_mode(DecodePaddingMode::Indifferent),
-);
-
-/// One HMAC key, with its key schedule and encoded JWT header prepared once.
-#[derive(Clone)]
-pub struct SigningKey {
-    kid: String,
-    mac: HmacSha256,
-    header_b64: String,
-}
-
-impl SigningKey {
-    /// Builds a key from raw bytes (at least [`MIN_KEY_BYTES`]).
-    pub fn new(kid: &str, key: &[u8]) -> Result<Self, KeyError> {
-        if !crate::grammar::is_kid(kid) {
-            return Err(KeyError(format!(
-                "kid {:?} must be 1-{MAX_KID_LEN} characters of A-Z a-z 0-9 - _ .",
-                kid.chars().take(MAX_KID_LEN).collect::<String>()
-            )));
-        }
-        if key.len() < MIN_KEY_BYTES {
-            return Err(KeyError(format!(
-                "key for kid {kid:?} is {} bytes; at least {MIN_KEY_BYTES} are required",
-                key.len()
-            )));
-        }
-        let mac = HmacSha256::new_from_slice(key)
-            .map_err(|_| KeyError(format!("key for kid {kid:?} is unusable")))?;
-        let header = serde_json::json!({"alg": "HS256", "typ": "at+jwt", "kid": kid});
-        Ok(SigningKey {
-            kid: kid.to_owned(),
-            mac,
-            header_b64: URL_SAFE_NO_PAD.encode(header.to_string()),
-        })
-    }
-
-    /// The key id.
-    pub fn kid(&self) -> &str {
-        &self.kid
-    }
-}
-
-impl std::fmt::Debug for SigningKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("SigningKey")
-            .field("kid", &self.kid)
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
-
-/// A configuration problem with `SIGNING_KEYS`. The message names the
-/// problem and the `kid`, never any key material.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct KeyError(pub String);
-
-impl std::fmt::Display for KeyError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-/// The signing keys: the first signs, all verify.
-#[derive(Debug, Clone)]
-pub struct KeySet {
-    keys: Vec<SigningKey>,
-}
-
-/// One `SIGNING_KEYS` entry as written: `{"kid": "...", "key": "<base64url>"}`.
-/// `key` is secret: `Debug` redacts it. (The admin CLI reads and writes key
-/// files with this type; [`KeySet::parse`] validates them.)
-#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct KeyEntry {
-    /// Key id (`kid` header of the tokens it signs).
-    pub kid: String,
-    /// The key, base64url.
-    pub key: String,
-}
-
-impl std::fmt::Debug for KeyEntry {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("KeyEntry")
-            .field("kid", &self.kid)
-            .field("key", &"<redacted>")
-            .finish()
-    }
-}
-
-impl KeySet {
-    /// Parses the `SIGNING_KEYS` secret: `[{"kid": "...", "key": "<base64url>"}, ...]`.
-    pub fn parse(json: &str) -> Result<Self, KeyError> {
-        // serde's messages can quote the input; report only the position.
-        let entries: Vec<KeyEntry> = serde_json::from_str(json).map_err(|e| {
-            KeyError(format!(
-                "SIGNING_KEYS is not a JSON array of {{\"kid\", \"key\"}} objects (error at line {}, column {})",
-                e.line(),
-                e.column()
-            ))
-        })?;
-        if entries.is_empty() {
-            return Err(KeyError(
-                "SIGNING_KEYS is an empty array; at least one key is required".into(),
-            ));
-        }
-        let mut keys: Vec<SigningKey> = Vec::with_capacity(entries.len());
-        for entry in &entries {
-            let raw = BASE64URL_ANY_PAD.decode(entry.key.trim()).map_err(|_| {
-                KeyError(format!(
-                    "key for kid {:?} is not valid base64url",
-                    entry.kid
-                ))
-            })?;
-            let key = SigningKey::new(&entry.kid, &raw)?;
-            if keys.iter().any(|k| k.kid == key.kid) {
-                return Err(KeyError(format!(
-                    "kid {:?} appears more than once",
-                    entry.kid
-                )));
-            }
-            keys.push(key);
-        }
-        Ok(KeySet { keys })
-    }
-
-    /// Builds a key set from already-made keys (first signs).
-    pub fn from_keys(keys: Vec<SigningKey>) -> Option<Self> {
-        (!keys.is_empty()).then_some(KeySet { keys })
-    }
-
-    /// The key that signs new tokens.
-    pub fn signer(&self) -> &SigningKey {
-        // `keys` is never empty (checked at construction).
-        #[allow(clippy::indexing_slicing)]
-        &self.keys[0]
-    }
-
-    /// The verifying key with this `kid`.
-    pub fn find(&self, kid: &str) -> Option<&SigningKey> {
-        self.keys.iter().find(|k| k.kid == kid)
-    }
-
-    /// All key ids, signer first.
-    pub fn kids(&self) -> impl Iterator<Item = &str> {
-        self.keys.iter().map(|k| k.kid.as_str())
-    }
-}
 
 /// The `aud` claim: one string or an array (RFC 7519 §4.1.3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,21 +168,49 @@ impl Serialize for AccessTokenClaims {
     }
 }
 
-/// Signs `claims` with the key set's signer.
-pub fn mint(keys: &KeySet, claims: &AccessTokenClaims) -> String {
-    let signer = keys.signer();
+/// The encoded protected header of the tokens `kid` signs with `alg`:
+/// `{"alg", "typ": "at+jwt", "kid"}` (RFC 9068 §2.1).
+pub fn header_b64(alg: Algorithm, kid: &str) -> String {
+    let header = serde_json::json!({"alg": alg.name(), "typ": "at+jwt", "kid": kid});
+    URL_SAFE_NO_PAD.encode(header.to_string())
+}
+
+/// The JWS signing input `header.payload` for `claims`, with room for the
+/// signature that [`append_signature`] adds.
+pub fn signing_input(header_b64: &str, claims: &AccessTokenClaims) -> String {
     // Claims are strings and integers only: serialisation cannot fail.
     let payload = serde_json::to_vec(claims).unwrap_or_default();
-    let mut token = String::with_capacity(signer.header_b64.len() + payload.len() * 4 / 3 + 48);
-    token.push_str(&signer.header_b64);
+    let mut token = String::with_capacity(header_b64.len() + payload.len() * 4 / 3 + 96);
+    token.push_str(header_b64);
     token.push('.');
     URL_SAFE_NO_PAD.encode_string(payload, &mut token);
-    let mut mac = signer.mac.clone();
-    mac.update(token.as_bytes());
-    let signature = mac.finalize().into_bytes();
-    token.push('.');
-    URL_SAFE_NO_PAD.encode_string(signature, &mut token);
     token
+}
+
+/// Completes a [`signing_input`] into a compact JWS.
+pub fn append_signature(token: &mut String, signature: &[u8]) {
+    token.push('.');
+    URL_SAFE_NO_PAD.encode_string(signature, token);
+}
+
+/// Signs `claims` with the set's first key, which must be HS256 (an
+/// asymmetric key's private part is the issuer's alone; see
+/// `edge-token-core`'s signing keys). For tests and tools that share an
+/// HS256 key with the issuer.
+pub fn mint(keys: &KeySet, claims: &AccessTokenClaims) -> Result<String, KeyError> {
+    let key = keys
+        .first()
+        .ok_or_else(|| KeyError("the key set is empty".into()))?;
+    let mut token = signing_input(&header_b64(key.alg(), key.kid()), claims);
+    let signature = key.hmac_sign(token.as_bytes()).ok_or_else(|| {
+        KeyError(format!(
+            "kid {:?} is {}: only an HS256 key signs here",
+            key.kid(),
+            key.alg()
+        ))
+    })?;
+    append_signature(&mut token, &signature);
+    Ok(token)
 }
 
 /// Why a token failed [`verify`].
@@ -343,7 +218,9 @@ pub fn mint(keys: &KeySet, claims: &AccessTokenClaims) -> String {
 pub enum VerifyError {
     /// Not three base64url segments of valid JSON, or too long.
     Malformed,
-    /// `alg` is not HS256 or `typ` not `at+jwt` (checked before any signature work).
+    /// `alg` is not one this crate knows, is not the algorithm of the key
+    /// `kid` names, or `typ` is not `at+jwt` (all checked before any
+    /// signature work).
     Algorithm,
     /// The header has `crit` (RFC 7515 §4.1.11): it names extensions that
     /// must be understood, and this verifier understands none.
@@ -367,7 +244,6 @@ impl std::fmt::Display for VerifyError {
 }
 
 impl std::error::Error for VerifyError {}
-impl std::error::Error for KeyError {}
 
 #[derive(Deserialize)]
 struct Header {
@@ -407,7 +283,8 @@ pub fn verify(keys: &KeySet, token: &str) -> Result<AccessTokenClaims, VerifyErr
     let typ_ok = header.typ.as_deref().is_some_and(|t| {
         t.eq_ignore_ascii_case("at+jwt") || t.eq_ignore_ascii_case("application/at+jwt")
     });
-    if header.alg != "HS256" || !typ_ok {
+    let alg = Algorithm::from_name(&header.alg).ok_or(VerifyError::Algorithm)?;
+    if !typ_ok {
         return Err(VerifyError::Algorithm);
     }
     if header.crit {
@@ -418,15 +295,18 @@ pub fn verify(keys: &KeySet, token: &str) -> Result<AccessTokenClaims, VerifyErr
         .as_deref()
         .and_then(|kid| keys.find(kid))
         .ok_or(VerifyError::UnknownKey)?;
+    // The key decides the computation; the header must only agree with it.
+    if !key.alg().accepts(alg) {
+        return Err(VerifyError::Algorithm);
+    }
     let signature = URL_SAFE_NO_PAD
         .decode(signature_b64)
         .map_err(|_| VerifyError::Malformed)?;
     let signed_len = header_b64.len() + 1 + payload_b64.len();
     let signed = token.get(..signed_len).ok_or(VerifyError::Malformed)?;
-    let mut mac = key.mac.clone();
-    mac.update(signed.as_bytes());
-    mac.verify_slice(&signature)
-        .map_err(|_| VerifyError::Signature)?;
+    if !key.check(signed.as_bytes(), &signature) {
+        return Err(VerifyError::Signature);
+    }
     let payload = URL_SAFE_NO_PAD
         .decode(payload_b64)
         .map_err(|_| VerifyError::Malformed)?;
@@ -460,7 +340,7 @@ mod tests {
     #[test]
     fn mint_then_verify_round_trips() {
         let keys = keyset(K1);
-        let token = mint(&keys, &claims());
+        let token = mint(&keys, &claims()).unwrap();
         assert_eq!(verify(&keys, &token).unwrap(), claims());
         let header: serde_json::Value = serde_json::from_slice(
             &URL_SAFE_NO_PAD
@@ -477,9 +357,12 @@ mod tests {
     #[test]
     fn mint_signature_matches_independent_hmac() {
         let keys = keyset(K1);
-        let token = mint(&keys, &claims());
+        let token = mint(&keys, &claims()).unwrap();
         let (signed, sig) = token.rsplit_once('.').unwrap();
-        let mut mac = HmacSha256::new_from_slice(b"0123456789abcdef0123456789abcdef").unwrap();
+        use hmac::Mac;
+        let mut mac =
+            hmac::Hmac::<sha2::Sha256>::new_from_slice(b"0123456789abcdef0123456789abcdef")
+                .unwrap();
         mac.update(signed.as_bytes());
         assert_eq!(URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes()), sig);
     }
@@ -487,7 +370,7 @@ mod tests {
     #[test]
     fn verify_any_changed_byte_fails() {
         let keys = keyset(K1);
-        let token = mint(&keys, &claims());
+        let token = mint(&keys, &claims()).unwrap();
         for i in 0..token.len() {
             let mut bytes = token.clone().into_bytes();
             bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
@@ -507,7 +390,7 @@ mod tests {
     #[test]
     fn verify_rejects_other_algorithms_before_signature() {
         let keys = keyset(K1);
-        let token = mint(&keys, &claims());
+        let token = mint(&keys, &claims()).unwrap();
         let rest = token.split_once('.').unwrap().1;
         for alg in ["none", "HS512", "RS256"] {
             let h =
@@ -542,7 +425,7 @@ mod tests {
         }
         let other = keyset(r#"[{"kid":"k2","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]"#);
         assert_eq!(
-            verify(&keys, &mint(&other, &claims())),
+            verify(&keys, &mint(&other, &claims()).unwrap()),
             Err(VerifyError::UnknownKey)
         );
     }
@@ -553,8 +436,8 @@ mod tests {
         let both = keyset(
             r#"[{"kid":"k2","key":"YWJjZGVmZ2hpamtsbW5vcHFyc3R1dnd4eXoxMjM0NTY"},{"kid":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]"#,
         );
-        assert!(verify(&both, &mint(&old, &claims())).is_ok());
-        assert_eq!(both.signer().kid(), "k2");
+        assert!(verify(&both, &mint(&old, &claims()).unwrap()).is_ok());
+        assert_eq!(both.first().unwrap().kid(), "k2");
         assert_eq!(both.kids().collect::<Vec<_>>(), vec!["k2", "k1"]);
     }
 
@@ -581,7 +464,7 @@ mod tests {
                 "more than once",
             ),
             (r#"{"kid":"k","key":"secretmaterial"}"#, "not a JSON array"),
-            (r#"["secretmaterial"]"#, "not a JSON array"),
+            (r#"["secretmaterial"]"#, "no string \"kid\""),
         ];
         for (json, expected) in cases {
             let err = KeySet::parse(json).unwrap_err().to_string();

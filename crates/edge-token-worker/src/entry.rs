@@ -20,6 +20,13 @@ use edge_token_core::random::OsRandom;
 use edge_token_core::service::Service;
 use edge_token_core::timer::Timer;
 
+/// What signs ES256 and EdDSA tokens: Web Crypto, or (to measure the two
+/// side by side) pure Rust in wasm.
+#[cfg(not(feature = "rust-signer"))]
+const SIGNER: crate::webcrypto::WebCryptoSigner = crate::webcrypto::WebCryptoSigner;
+#[cfg(feature = "rust-signer")]
+const SIGNER: edge_token_core::signing::RustSigner = edge_token_core::signing::RustSigner;
+
 /// Rate Limiting binding counting failed authentications per client id.
 const CLIENT_LIMIT_BINDING: &str = "AUTH_FAILURES_BY_CLIENT";
 /// Rate Limiting binding counting failed authentications per caller address.
@@ -207,6 +214,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         limiter: &BindingLimiter { env: &env },
         blocklist: Some(&state.blocklist),
         timer: &WorkerTimer,
+        signer: &SIGNER,
     };
 
     let core_req = to_core(req).await;

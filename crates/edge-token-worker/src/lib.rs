@@ -10,3 +10,5 @@
 mod entry;
 #[cfg(target_arch = "wasm32")]
 mod kv;
+#[cfg(all(target_arch = "wasm32", not(feature = "rust-signer")))]
+mod webcrypto;

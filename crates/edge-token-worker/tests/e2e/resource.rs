@@ -59,7 +59,7 @@ fn issue(client: &(String, String), extra: &str) -> String {
 fn forge(claims: &AccessTokenClaims) -> String {
     let w = worker();
     let keys = KeySet::parse(&signing_keys_json(&[(&w.kid, &w.key)])).expect("keys");
-    mint(&keys, claims)
+    mint(&keys, claims).expect("HS256 key")
 }
 
 fn api_claims(client_id: &str) -> AccessTokenClaims {
@@ -191,7 +191,7 @@ fn resource_garbage_or_malformed_token_is_refused() {
         &crate::harness::random_key(),
     )]))
     .unwrap();
-    let r = hello(&mint(&other, &api_claims(id)));
+    let r = hello(&mint(&other, &api_claims(id)).expect("HS256 key"));
     assert_refused(&r, 401, "invalid_token", "invalid signature");
 }
 

@@ -1,0 +1,411 @@
+//! The issuer's signing keys: `SIGNING_KEYS` parsed once per isolate into
+//! the signer (the first entry), the verification [`KeySet`] (every entry)
+//! and the JWK Set document (the public part of every asymmetric entry).
+//!
+//! HS256 is signed here (an HMAC, microseconds). An ES256 or EdDSA
+//! signature is the adapter's [`Sign`]: the Worker asks Web Crypto
+//! (workerd's native ECDSA and Ed25519, see BENCHMARKS.md), tests and tools
+//! use [`RustSigner`]. Either way the private key is prepared once, when the
+//! keys are parsed or first used, never per request.
+
+use std::future::Future;
+
+use crate::token::{
+    append_signature, header_b64, parse_entries, signing_input, AccessTokenClaims, Algorithm, Key,
+    KeyEntry, KeyError, KeySet,
+};
+
+/// An asymmetric private key, checked against its public part and prepared
+/// for signing. `Debug` shows only its `kid` and `alg`.
+#[derive(Clone)]
+pub struct AsymmetricKey {
+    kid: String,
+    alg: Algorithm,
+    /// `{"kty", "crv", "x", ("y",) "d"}`: the private JWK Web Crypto imports.
+    private_jwk: String,
+    prepared: Prepared,
+}
+
+#[derive(Clone)]
+enum Prepared {
+    P256(p256::ecdsa::SigningKey),
+    Ed25519(ed25519_dalek::SigningKey),
+}
+
+impl AsymmetricKey {
+    /// The key id.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// ES256, EdDSA or Ed25519.
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// The private key as a JWK (secret: for `crypto.subtle.importKey("jwk", ...)` only).
+    pub fn private_jwk(&self) -> &str {
+        &self.private_jwk
+    }
+
+    /// The JOSE signature length: 64 bytes for ES256 (`r || s`) and Ed25519.
+    pub fn signature_len(&self) -> usize {
+        64
+    }
+}
+
+impl std::fmt::Debug for AsymmetricKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AsymmetricKey")
+            .field("kid", &self.kid)
+            .field("alg", &self.alg)
+            .field("key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// Makes the signature of an asymmetric key over a JWS signing input.
+pub trait Sign {
+    /// The raw JOSE signature of `input`: for ES256 the 64-byte `r || s`
+    /// (RFC 7518 §3.4), for EdDSA the 64-byte Ed25519 signature. An error is
+    /// a message for the log (never key material).
+    fn sign(
+        &self,
+        key: &AsymmetricKey,
+        input: &[u8],
+    ) -> impl Future<Output = Result<Vec<u8>, String>>;
+}
+
+/// Signs in pure Rust (`p256`, `ed25519-dalek`) with the key prepared at
+/// parse time. What native code, tests and tools use; the Worker uses Web
+/// Crypto unless built with its `rust-signer` feature.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RustSigner;
+
+impl RustSigner {
+    /// The signature, synchronously.
+    pub fn sign_now(key: &AsymmetricKey, input: &[u8]) -> Vec<u8> {
+        match &key.prepared {
+            Prepared::P256(sk) => {
+                use p256::ecdsa::signature::Signer;
+                let sig: p256::ecdsa::Signature = sk.sign(input);
+                sig.to_bytes().to_vec()
+            }
+            Prepared::Ed25519(sk) => {
+                use ed25519_dalek::Signer;
+                sk.sign(input).to_bytes().to_vec()
+            }
+        }
+    }
+}
+
+impl Sign for RustSigner {
+    async fn sign(&self, key: &AsymmetricKey, input: &[u8]) -> Result<Vec<u8>, String> {
+        Ok(RustSigner::sign_now(key, input))
+    }
+}
+
+#[derive(Debug, Clone)]
+enum SignerKey {
+    Hmac(Key),
+    Asymmetric(AsymmetricKey),
+}
+
+/// The parsed `SIGNING_KEYS`: the first entry signs, every entry verifies,
+/// the asymmetric ones are published.
+#[derive(Debug, Clone)]
+pub struct SigningKeys {
+    verify: KeySet,
+    signer: SignerKey,
+    header_b64: String,
+    jwks: String,
+}
+
+/// One private entry checked and prepared: `d` must be the private half of
+/// the entry's own public key, or tokens would be signed that its JWKS
+/// cannot verify.
+fn prepare(entry: &KeyEntry, alg: Algorithm) -> Result<AsymmetricKey, KeyError> {
+    let kid = entry.kid.as_str();
+    let d = entry
+        .private_bytes()?
+        .ok_or_else(|| KeyError(format!("key for kid {kid:?} has no private part \"d\"")))?;
+    let mismatch = || {
+        KeyError(format!(
+            "key for kid {kid:?}: \"d\" is not the private key of its \"x\"/\"y\""
+        ))
+    };
+    let b64 = |v: &[u8]| {
+        use base64::Engine;
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
+    };
+    let (prepared, jwk) = match alg {
+        Algorithm::ES256 => {
+            let sk = p256::ecdsa::SigningKey::from_bytes(&d.into()).map_err(|_| {
+                KeyError(format!(
+                    "key for kid {kid:?}: \"d\" is not a P-256 private key"
+                ))
+            })?;
+            let point = sk.verifying_key().to_encoded_point(false);
+            let (x, y) = (
+                point.x().ok_or_else(mismatch)?,
+                point.y().ok_or_else(mismatch)?,
+            );
+            if Some(b64(x)) != entry.x || Some(b64(y)) != entry.y {
+                return Err(mismatch());
+            }
+            let jwk = serde_json::json!({
+                "kty": "EC", "crv": "P-256", "x": entry.x, "y": entry.y, "d": entry.d,
+            });
+            (Prepared::P256(sk), jwk)
+        }
+        Algorithm::EdDSA | Algorithm::Ed25519 => {
+            let sk = ed25519_dalek::SigningKey::from_bytes(&d);
+            if Some(b64(sk.verifying_key().as_bytes())) != entry.x {
+                return Err(mismatch());
+            }
+            let jwk = serde_json::json!({
+                "kty": "OKP", "crv": "Ed25519", "x": entry.x, "d": entry.d,
+            });
+            (Prepared::Ed25519(sk), jwk)
+        }
+        Algorithm::HS256 => {
+            return Err(KeyError(format!(
+                "key for kid {kid:?} is HS256, not asymmetric"
+            )))
+        }
+    };
+    Ok(AsymmetricKey {
+        kid: kid.to_owned(),
+        alg,
+        private_jwk: jwk.to_string(),
+        prepared,
+    })
+}
+
+impl SigningKeys {
+    /// Parses `SIGNING_KEYS` (see [`KeyEntry`]). Errors name the problem and
+    /// the `kid`, never key material: an unknown `alg`, a malformed key, a
+    /// duplicate `kid`, a public-only first entry (the signer), a private
+    /// part that does not match its public part.
+    pub fn parse(json: &str) -> Result<Self, KeyError> {
+        let entries = parse_entries(json)?;
+        let mut signer = None;
+        for (i, (entry, key)) in entries.iter().enumerate() {
+            let alg = key.alg();
+            if i == 0 && !entry.is_private() {
+                return Err(KeyError(format!(
+                    "key for kid {:?} is public only (no \"d\") and cannot sign: the first entry of SIGNING_KEYS signs",
+                    entry.kid
+                )));
+            }
+            let made = if alg.is_asymmetric() && entry.is_private() {
+                Some(prepare(entry, alg)?)
+            } else {
+                None
+            };
+            match (i, made) {
+                (0, Some(k)) => signer = Some(SignerKey::Asymmetric(k)),
+                (0, None) => signer = Some(SignerKey::Hmac(key.clone())),
+                // Checked (a verify-only private part must match too); its
+                // private part is not needed until it is promoted.
+                _ => {}
+            }
+        }
+        let signer = signer.ok_or_else(|| KeyError("SIGNING_KEYS has no signing key".into()))?;
+        let verify = KeySet::from_keys(entries.into_iter().map(|(_, k)| k).collect());
+        let (alg, kid) = match &signer {
+            SignerKey::Hmac(k) => (k.alg(), k.kid().to_owned()),
+            SignerKey::Asymmetric(k) => (k.alg, k.kid.clone()),
+        };
+        Ok(SigningKeys {
+            jwks: verify.to_jwks().to_string(),
+            header_b64: header_b64(alg, &kid),
+            verify,
+            signer,
+        })
+    }
+
+    /// Every key, for [`crate::token::verify`] and
+    /// [`crate::validation::validate`].
+    pub fn verify_keys(&self) -> &KeySet {
+        &self.verify
+    }
+
+    /// The signer's `kid`.
+    pub fn signer_kid(&self) -> &str {
+        match &self.signer {
+            SignerKey::Hmac(k) => k.kid(),
+            SignerKey::Asymmetric(k) => &k.kid,
+        }
+    }
+
+    /// The signer's algorithm.
+    pub fn signer_alg(&self) -> Algorithm {
+        match &self.signer {
+            SignerKey::Hmac(k) => k.alg(),
+            SignerKey::Asymmetric(k) => k.alg,
+        }
+    }
+
+    /// The signer, if asymmetric (what an adapter imports once).
+    pub fn asymmetric_signer(&self) -> Option<&AsymmetricKey> {
+        match &self.signer {
+            SignerKey::Asymmetric(k) => Some(k),
+            SignerKey::Hmac(_) => None,
+        }
+    }
+
+    /// The JWK Set document served at `/.well-known/jwks.json`:
+    /// `{"keys": [...]}` with the public part of every asymmetric entry,
+    /// signer first; `{"keys":[]}` when all keys are HS256.
+    pub fn jwks_json(&self) -> &str {
+        &self.jwks
+    }
+
+    /// Signs `claims` into a compact JWS with the signer: HMAC here, an
+    /// asymmetric key through `sign`. An error (the backend failed, or
+    /// returned a signature of the wrong size) is for the log.
+    pub async fn mint<G: Sign>(
+        &self,
+        claims: &AccessTokenClaims,
+        sign: &G,
+    ) -> Result<String, String> {
+        let mut token = signing_input(&self.header_b64, claims);
+        match &self.signer {
+            SignerKey::Hmac(key) => {
+                let mac = key
+                    .hmac_sign(token.as_bytes())
+                    .ok_or_else(|| "the HS256 signer has no HMAC key".to_owned())?;
+                append_signature(&mut token, &mac);
+            }
+            SignerKey::Asymmetric(key) => {
+                let signature = sign.sign(key, token.as_bytes()).await?;
+                if signature.len() != key.signature_len() {
+                    return Err(format!(
+                        "{} signer returned {} bytes, not {}",
+                        key.alg,
+                        signature.len(),
+                        key.signature_len()
+                    ));
+                }
+                append_signature(&mut token, &signature);
+            }
+        }
+        Ok(token)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::token::verify;
+    use std::collections::BTreeMap;
+
+    fn claims() -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://issuer.example".into(),
+            sub: "etc_a".into(),
+            aud: crate::token::Audience::One("https://api.example".into()),
+            exp: 2000,
+            iat: 1000,
+            jti: "j".into(),
+            client_id: "etc_a".into(),
+            scope: String::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    fn block_on<F: Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+        loop {
+            if let std::task::Poll::Ready(v) = fut.as_mut().poll(&mut cx) {
+                return v;
+            }
+        }
+    }
+
+    /// RFC 7515 Appendix A.3's P-256 key; RFC 8037 Appendix A.1's Ed25519 key.
+    const ES: &str = r#"{"kid":"es","alg":"ES256","kty":"EC","crv":"P-256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI"}"#;
+    const ED: &str = r#"{"kid":"ed","alg":"EdDSA","kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#;
+    const HS: &str = r#"{"kid":"hs","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+
+    #[test]
+    fn each_algorithm_signs_and_verifies_with_its_own_set() {
+        for (first, alg) in [
+            (ES, Algorithm::ES256),
+            (ED, Algorithm::EdDSA),
+            (HS, Algorithm::HS256),
+        ] {
+            let others: Vec<&str> = [ES, ED, HS].into_iter().filter(|k| *k != first).collect();
+            let keys = SigningKeys::parse(&format!("[{first},{}]", others.join(","))).unwrap();
+            assert_eq!(keys.signer_alg(), alg);
+            let token = block_on(keys.mint(&claims(), &RustSigner)).unwrap();
+            assert_eq!(verify(keys.verify_keys(), &token).unwrap(), claims());
+        }
+    }
+
+    #[test]
+    fn jwks_has_every_asymmetric_key_and_no_secret() {
+        let keys = SigningKeys::parse(&format!("[{HS},{ES},{ED}]")).unwrap();
+        let jwks: serde_json::Value = serde_json::from_str(keys.jwks_json()).unwrap();
+        let kids: Vec<&str> = jwks["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids, vec!["es", "ed"]);
+        for secret in ["jpsQnnGQ", "nWGxne", "MDEy", "\"d\"", "\"key\""] {
+            assert!(!keys.jwks_json().contains(secret), "{secret}");
+        }
+        let hs_only = SigningKeys::parse(&format!("[{HS}]")).unwrap();
+        assert_eq!(hs_only.jwks_json(), r#"{"keys":[]}"#);
+    }
+
+    #[test]
+    fn bad_entries_are_named_by_kid_without_key_material() {
+        let public_es = ES.replace(r#","d":"jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI""#, "");
+        let wrong_d = ED.replace(
+            "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A",
+            "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI",
+        );
+        let cases = [
+            (format!("[{public_es}]"), "public only"),
+            (format!("[{HS},{wrong_d}]"), "not the private key"),
+            (ES.replace("ES256", "ES512").to_string(), "not a JSON array"),
+            (
+                format!("[{}]", ES.replace("ES256", "ES512")),
+                "unknown \"alg\"",
+            ),
+            (
+                format!("[{}]", ES.replace("P-256", "P-384")),
+                "\"crv\": \"P-256\"",
+            ),
+            (
+                format!("[{}]", ED.replace("\"d\":\"nWGxne_9", "\"d\":\"")),
+                "\"d\" must be 32 bytes",
+            ),
+            (format!("[{ES},{ES}]"), "more than once"),
+            (
+                format!("[{}]", ES.replace("\"kty\"", "\"extra\":1,\"kty\"")),
+                "not a key entry",
+            ),
+            (
+                format!("[{}]", ED.replace("\"alg\":\"EdDSA\",", "")),
+                "no \"alg\"",
+            ),
+        ];
+        for (json, expected) in cases {
+            let err = SigningKeys::parse(&json).unwrap_err().to_string();
+            assert!(err.contains(expected), "{json}: {err}");
+            for secret in ["jpsQnnGQ", "nWGxne", "MDEy", "f83OJ3", "11qYAY"] {
+                assert!(!err.contains(secret), "{err} leaks {secret}");
+            }
+        }
+        // A public-only asymmetric entry may verify.
+        let keys = SigningKeys::parse(&format!("[{HS},{public_es}]")).unwrap();
+        assert!(keys.verify_keys().find("es").is_some());
+        assert!(!format!("{:?}", SigningKeys::parse(&format!("[{ES}]")).unwrap()).contains("jpsQ"));
+    }
+}
