@@ -260,7 +260,7 @@ fn assert_error(outcome: &Outcome, status: u16, code: &str) -> Value {
         assert!(www.is_none(), "{response:?}");
     }
     if status == 405 {
-        let expected = if outcome.audit.event == "metadata" {
+        let expected = if matches!(outcome.audit.event, "metadata" | "jwks") {
             "GET, HEAD"
         } else {
             "POST"
@@ -2991,5 +2991,126 @@ fn token_validity_is_one_verdict_for_verifier_introspection_and_revocation() {
             (expected, expected, expected),
             "{name}: verifier, introspection, revocation"
         );
+    }
+}
+
+// ---------------------------------------------------------------------------
+// ES256 and EdDSA signers
+// ---------------------------------------------------------------------------
+
+/// A signer failing the way Web Crypto could, or answering with a DER-sized
+/// ECDSA signature.
+struct BadSigner(Result<usize, ()>);
+
+impl edge_token_core::signing::Sign for BadSigner {
+    async fn sign(
+        &self,
+        _key: &edge_token_core::signing::AsymmetricKey,
+        _input: &[u8],
+    ) -> Result<Vec<u8>, String> {
+        match self.0 {
+            Ok(len) => Ok(vec![0x30; len]),
+            Err(()) => Err("importKey: DataError".to_owned()),
+        }
+    }
+}
+
+#[test]
+fn asymmetric_signers_issue_tokens_their_jwks_verifies_and_introspection_and_revocation_accept() {
+    use edge_token_core::token::{Algorithm, KeySet};
+    use edge_token_testkit::{EDDSA_KEY, ES256_KEY};
+    let hs = r#"{"kid":"hs1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}"#;
+    let ed25519_named = EDDSA_KEY.replace(r#""alg":"EdDSA""#, r#""alg":"Ed25519""#);
+    for (keys, alg, kid) in [
+        (format!("[{ES256_KEY},{EDDSA_KEY},{hs}]"), "ES256", "es1"),
+        (format!("[{EDDSA_KEY},{ES256_KEY}]"), "EdDSA", "ed1"),
+        (format!("[{ed25519_named},{hs}]"), "Ed25519", "ed1"),
+    ] {
+        let config = config_from(&[
+            ("ISSUER", ISSUER),
+            ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+            ("SIGNING_KEYS", &keys),
+        ]);
+        let (store, subject) = stored_client();
+        let caller = TestClient::new().with(|r| r.introspect = true);
+        caller.store_in(&store);
+        let issued = assert_issued(&config, &handle(&config, &store, &basic_post(&subject, "")));
+        let header: Value = serde_json::from_slice(
+            &URL_SAFE_NO_PAD
+                .decode(issued.token.split('.').next().unwrap())
+                .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(
+            header,
+            serde_json::json!({"alg": alg, "typ": "at+jwt", "kid": kid})
+        );
+        let signature = URL_SAFE_NO_PAD
+            .decode(issued.token.rsplit('.').next().unwrap())
+            .unwrap();
+        assert_eq!(signature.len(), 64, "{alg}: JOSE r||s / Ed25519 size");
+
+        // What an API holding only the JWKS sees.
+        let jwks = handle(
+            &config,
+            &store,
+            &request("GET", "/.well-known/jwks.json", &[], Body::Bytes(vec![])),
+        );
+        assert_eq!(jwks.response.status, 200);
+        assert_eq!(
+            jwks.response.get_header("cache-control"),
+            Some("public, max-age=300")
+        );
+        assert!(
+            !jwks.response.body.contains("\"d\""),
+            "{}",
+            jwks.response.body
+        );
+        let public = KeySet::from_jwks(&jwks.response.body).unwrap();
+        assert!(public.find("hs1").is_none());
+        assert_eq!(
+            public.find(kid).unwrap().alg(),
+            Algorithm::from_name(alg).unwrap()
+        );
+        assert_eq!(verify(&public, &issued.token).unwrap(), issued.claims);
+
+        let active = introspect_at(&config, &store, &caller, &issued.token, NOW + 1);
+        assert_eq!(body_json(&active)["active"], true, "{alg}");
+        let revoke = handle(
+            &config,
+            &store,
+            &post_as(
+                &subject,
+                "/oauth2/revoke",
+                &format!("token={}", issued.token),
+            ),
+        );
+        assert_eq!(revoke.response.status, 200, "{}", revoke.response.body);
+        assert!(store.revoked_until(&issued.claims.jti).is_some(), "{alg}");
+    }
+}
+
+#[test]
+fn a_failing_or_wrong_sized_asymmetric_signer_is_a_server_error() {
+    let config = config_from(&[
+        ("ISSUER", ISSUER),
+        ("DEFAULT_AUDIENCE", CONFIG_AUDIENCE),
+        ("SIGNING_KEYS", edge_token_testkit::ASYMMETRIC_SIGNING_KEYS),
+    ]);
+    let (store, subject) = stored_client();
+    for signer in [BadSigner(Err(())), BadSigner(Ok(71))] {
+        let service = Service {
+            config: Ok(&config),
+            store: &store,
+            random: &OsRandom,
+            cache: None,
+            limiter: &NoLimiter,
+            blocklist: None,
+            timer: &NoTimer,
+            signer: &signer,
+        };
+        let outcome = block_on(service.handle(&basic_post(&subject, ""), NOW));
+        assert_error(&outcome, 500, "server_error");
+        assert!(outcome.response.body.contains("server_error"));
     }
 }

@@ -496,3 +496,175 @@ mod tests {
         assert!(!format!("{keys:?}").contains("MDEy"));
     }
 }
+
+#[cfg(test)]
+mod asymmetric_tests {
+    use super::*;
+    use p256::ecdsa::signature::Signer as _;
+
+    /// RFC 7515 Appendix A.3's P-256 key and RFC 8037 Appendix A.1's Ed25519 key.
+    const ES_X: &str = "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU";
+    const ES_Y: &str = "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0";
+    const ES_D: &str = "jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI";
+    const ED_X: &str = "11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo";
+    const ED_D: &str = "nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A";
+
+    fn b64(s: &str) -> [u8; 32] {
+        URL_SAFE_NO_PAD.decode(s).unwrap().try_into().unwrap()
+    }
+
+    fn claims() -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://issuer.example".into(),
+            sub: "etc_abc".into(),
+            aud: Audience::One("https://api.example".into()),
+            exp: 1300,
+            iat: 1000,
+            jti: "j1".into(),
+            client_id: "etc_abc".into(),
+            scope: String::new(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    /// Public-only SIGNING_KEYS entries for both keys (what an API could be given).
+    fn public_set() -> KeySet {
+        KeySet::parse(&format!(
+            r#"[{{"kid":"es","alg":"ES256","kty":"EC","crv":"P-256","x":"{ES_X}","y":"{ES_Y}"}},
+                {{"kid":"ed","alg":"EdDSA","kty":"OKP","crv":"Ed25519","x":"{ED_X}"}}]"#
+        ))
+        .unwrap()
+    }
+
+    fn es256(alg_in_header: &str, kid: &str) -> String {
+        let sk = p256::ecdsa::SigningKey::from_bytes(&b64(ES_D).into()).unwrap();
+        let header = URL_SAFE_NO_PAD.encode(format!(
+            r#"{{"alg":"{alg_in_header}","typ":"at+jwt","kid":"{kid}"}}"#
+        ));
+        let mut token = signing_input(&header, &claims());
+        let sig: p256::ecdsa::Signature = sk.sign(token.as_bytes());
+        append_signature(&mut token, &sig.to_bytes());
+        token
+    }
+
+    fn ed25519(alg_in_header: &str) -> String {
+        use ed25519_dalek::Signer as _;
+        let sk = ed25519_dalek::SigningKey::from_bytes(&b64(ED_D));
+        let mut token = signing_input(
+            &header_b64(Algorithm::from_name(alg_in_header).unwrap(), "ed"),
+            &claims(),
+        );
+        let sig = sk.sign(token.as_bytes());
+        append_signature(&mut token, &sig.to_bytes());
+        token
+    }
+
+    #[test]
+    fn es256_token_verifies_with_the_public_key_only() {
+        assert_eq!(
+            verify(&public_set(), &es256("ES256", "es")).unwrap(),
+            claims()
+        );
+    }
+
+    #[test]
+    fn es256_der_signature_is_refused() {
+        let token = es256("ES256", "es");
+        let (signed, sig) = token.rsplit_once('.').unwrap();
+        let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+        let der = p256::ecdsa::Signature::from_slice(&raw).unwrap().to_der();
+        let mut der_token = signed.to_owned();
+        append_signature(&mut der_token, der.as_bytes());
+        assert_eq!(
+            verify(&public_set(), &der_token),
+            Err(VerifyError::Signature)
+        );
+    }
+
+    #[test]
+    fn eddsa_key_takes_both_names_and_nothing_else() {
+        for name in ["EdDSA", "Ed25519"] {
+            assert_eq!(
+                verify(&public_set(), &ed25519(name)).unwrap(),
+                claims(),
+                "{name}"
+            );
+        }
+        // An ES256 header naming the Ed25519 key, and the reverse: refused
+        // before any signature work.
+        assert_eq!(
+            verify(&public_set(), &es256("ES256", "ed")),
+            Err(VerifyError::Algorithm)
+        );
+        assert_eq!(
+            verify(&public_set(), &es256("EdDSA", "es")),
+            Err(VerifyError::Algorithm)
+        );
+    }
+
+    #[test]
+    fn hs256_signed_with_the_public_key_is_refused() {
+        // The classic key confusion: HMAC keyed with public material.
+        use hmac::Mac;
+        let keys = public_set();
+        for secret in [
+            format!(r#"{{"kty":"EC","crv":"P-256","x":"{ES_X}","y":"{ES_Y}"}}"#).into_bytes(),
+            [b64(ES_X), b64(ES_Y)].concat(),
+            keys.find("es")
+                .unwrap()
+                .public_jwk()
+                .unwrap()
+                .to_string()
+                .into_bytes(),
+        ] {
+            let mut token = signing_input(&header_b64(Algorithm::HS256, "es"), &claims());
+            let mut mac = hmac::Hmac::<sha2::Sha256>::new_from_slice(&secret).unwrap();
+            mac.update(token.as_bytes());
+            append_signature(&mut token, &mac.finalize().into_bytes());
+            assert_eq!(verify(&keys, &token), Err(VerifyError::Algorithm));
+        }
+        let unsigned = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"at+jwt","kid":"es"}"#),
+            es256("ES256", "es").split('.').nth(1).unwrap()
+        );
+        assert_eq!(verify(&keys, &unsigned), Err(VerifyError::Algorithm));
+    }
+
+    #[test]
+    fn changed_asymmetric_signatures_fail() {
+        for token in [es256("ES256", "es"), ed25519("EdDSA")] {
+            let (signed, sig) = token.rsplit_once('.').unwrap();
+            let mut raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            for i in [0, 31, 32, 63] {
+                raw[i] ^= 1;
+                let mut t = signed.to_owned();
+                append_signature(&mut t, &raw);
+                assert_eq!(
+                    verify(&public_set(), &t),
+                    Err(VerifyError::Signature),
+                    "byte {i}"
+                );
+                raw[i] ^= 1;
+            }
+            let mut short = signed.to_owned();
+            append_signature(&mut short, &raw[..63]);
+            assert_eq!(verify(&public_set(), &short), Err(VerifyError::Signature));
+        }
+    }
+
+    #[test]
+    fn published_jwks_verifies_what_the_entries_verify() {
+        let from_jwks = KeySet::from_jwks(&public_set().to_jwks().to_string()).unwrap();
+        assert_eq!(from_jwks.kids().collect::<Vec<_>>(), vec!["es", "ed"]);
+        assert!(verify(&from_jwks, &es256("ES256", "es")).is_ok());
+        assert!(verify(&from_jwks, &ed25519("Ed25519")).is_ok());
+        // An HS256 key is never published.
+        let hs =
+            KeySet::parse(r#"[{"kid":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]"#)
+                .unwrap();
+        assert_eq!(hs.to_jwks(), serde_json::json!({"keys": []}));
+        // mint refuses a set whose first key is asymmetric.
+        assert!(mint(&public_set(), &claims()).is_err());
+    }
+}
