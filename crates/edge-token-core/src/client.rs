@@ -223,17 +223,18 @@ pub const MAX_CLAIMS_JSON_BYTES: usize = 160
     + MAX_SCOPE_BYTES
     + MAX_EXTRA_CLAIMS_BYTES;
 
-/// The largest token the issuer can mint: header with the longest `kid`,
-/// the budgeted claims, an HS256 signature, all base64url.
+/// The largest token the issuer can mint: header with the longest `alg`
+/// name and `kid`, the budgeted claims, a 64-byte (ES256/EdDSA) signature,
+/// all base64url.
 pub const MAX_MINTED_TOKEN_LEN: usize = (4 * (HEADER_JSON_BYTES + crate::token::MAX_KID_LEN))
     .div_ceil(3)
     + 1
     + (4 * MAX_CLAIMS_JSON_BYTES).div_ceil(3)
     + 1
-    + 43;
+    + 86;
 
-/// The JOSE header `{"alg":"HS256","kid":"","typ":"at+jwt"}` without its kid.
-const HEADER_JSON_BYTES: usize = 39;
+/// The JOSE header `{"alg":"Ed25519","kid":"","typ":"at+jwt"}` without its kid.
+const HEADER_JSON_BYTES: usize = 41;
 
 // The issuer never mints a token its own verifier rejects as too large.
 const _: () = assert!(MAX_MINTED_TOKEN_LEN <= crate::token::MAX_TOKEN_LEN);

@@ -2727,12 +2727,15 @@ fn record_giving_more_than_the_bound_is_refused_by_the_worker() {
 fn largest_record_mints_a_token_its_verifier_accepts() {
     use edge_token_core::client::{MAX_CLIENT_ID_LEN, MAX_EXTRA_CLAIMS_BYTES, MAX_ISSUER_LEN};
     use edge_token_core::scope::{MAX_AUDIENCES, MAX_AUDIENCE_BYTES, MAX_SCOPES, MAX_SCOPE_BYTES};
-    // The longest issuer and kid.
+    // The longest issuer, kid and alg name, and the longest signature
+    // (Ed25519: 64 bytes, as ES256).
     let issuer = format!("https://{}", "i".repeat(MAX_ISSUER_LEN - 8));
     let kid = "k".repeat(edge_token_core::token::MAX_KID_LEN);
     let keys = format!(
-        r#"[{{"kid":"{kid}","key":"{}"}}]"#,
-        URL_SAFE_NO_PAD.encode([7u8; 32])
+        "[{}]",
+        edge_token_testkit::EDDSA_KEY
+            .replace(r#""kid":"ed1""#, &format!(r#""kid":"{kid}""#))
+            .replace(r#""alg":"EdDSA""#, r#""alg":"Ed25519""#)
     );
     let config = config_from(&[("ISSUER", &issuer), ("SIGNING_KEYS", &keys)]);
     let store = MemoryStore::new();
