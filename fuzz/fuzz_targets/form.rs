@@ -275,7 +275,22 @@ fn claims(raw: &[u8]) {
     if let Ok(text) = std::str::from_utf8(raw) {
         if let Ok(keys) = KeySet::parse(text) {
             assert!(keys.kids().next().is_some());
-            assert_eq!(keys.signer().kid(), keys.kids().next().unwrap_or_default());
+            assert_eq!(
+                keys.first().map(|k| k.kid()),
+                keys.kids().next(),
+                "the first key is the first kid"
+            );
+        }
+        // The issuer's check is stricter: whatever it accepts, the verify
+        // crate accepts with the same kids, and its JWKS reads back.
+        if let Ok(signing) = edge_token_core::signing::SigningKeys::parse(text) {
+            let verify = KeySet::parse(text).expect("issuer-valid keys are verifier-valid");
+            assert!(signing.verify_keys().kids().eq(verify.kids()));
+            let jwks = KeySet::from_jwks(signing.jwks_json()).expect("own JWKS parses");
+            assert!(jwks.kids().all(|kid| verify.find(kid).is_some()));
+        }
+        if let Ok(jwks) = KeySet::from_jwks(text) {
+            let _ = jwks.to_jwks();
         }
     }
 }
