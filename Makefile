@@ -7,12 +7,15 @@ WRANGLER := node_modules/.bin/wrangler
 CLI := cargo run --quiet --bin edge-token --
 
 API_PORT ?= 8788
+# make dev SIGNING_ALG=ES256 (or EdDSA, Ed25519): the key type of a new .dev.vars (default HS256).
+SIGNING_ALG ?=
 RESOURCE_WORKER := examples/resource-worker
 
 .PHONY: help install build build-issuer build-resource-worker dev test lint unit e2e schemathesis deploy-check cli clean bench soak fuzz
 
 help:
 	@echo "make dev                    run the issuer on http://127.0.0.1:$(PORT) with a demo client, and the example API on :$(API_PORT)"
+	@echo "                            (SIGNING_ALG=ES256, EdDSA or Ed25519: an asymmetric key in a new .dev.vars; the API then uses the JWKS)"
 	@echo "make test                   everything CI runs, in order: install, lint, unit, e2e, schemathesis, deploy-check"
 	@echo "make install                install the pinned tools into .tools/ and node_modules/ (wasm32 target, worker-build, wasm-bindgen, wrangler)"
 	@echo "make build                  build the release Workers: the issuer into build/, the example API into $(RESOURCE_WORKER)/build/"
@@ -48,7 +51,7 @@ cli:
 	cargo build --release --bin edge-token
 
 dev: install
-	@API_PORT=$(API_PORT) scripts/dev.sh $(PORT)
+	@API_PORT=$(API_PORT) SIGNING_ALG=$(SIGNING_ALG) scripts/dev.sh $(PORT)
 
 # Native: every crate but the two Workers and the floor (wasm only), all
 # targets. wasm32: what ships in a Worker.

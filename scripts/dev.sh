@@ -21,39 +21,103 @@ export WRANGLER_SEND_METRICS=false
 # stack trace per Worker); the local placeholder is used.
 export CLOUDFLARE_CF_FETCH_ENABLED=false
 
+# SIGNING_ALG (make dev SIGNING_ALG=ES256): the algorithm of the key made
+# for a new .dev.vars (default HS256); with an existing .dev.vars, it must
+# be the algorithm its key signs with.
+SIGNING_ALG="${SIGNING_ALG:-}"
+case "$SIGNING_ALG" in
+  "" | HS256 | ES256 | EdDSA | Ed25519) ;;
+  *)
+    echo "SIGNING_ALG must be HS256, ES256, EdDSA or Ed25519 (case-sensitive), not \"$SIGNING_ALG\"" >&2
+    exit 1
+    ;;
+esac
+
 cargo build --quiet --bin edge-token
 CLI=target/debug/edge-token
-# Both Workers, before wrangler starts: its own build command then finds them
-# up to date (scripts/build-worker.sh), so the servers answer at once.
-make --no-print-directory build
+
+# A private temporary file for a SIGNING_KEYS array (mktemp: mode 0600),
+# removed on any exit until the servers' own trap takes over.
+keys_tmp=$(mktemp)
+trap 'rm -f "$keys_tmp"' EXIT
 
 if [ ! -f .dev.vars ]; then
-  key=$("$CLI" key generate --kid dev-1 2>/dev/null)
-  umask 077
-  cat > .dev.vars <<VARS
+  alg="${SIGNING_ALG:-HS256}"
+  # `key generate` writes the key to the file only; its stdout is public.
+  if ! err=$("$CLI" key generate --alg "$alg" --kid dev-1 --keys "$keys_tmp" 2>&1 >/dev/null); then
+    echo "$err" >&2
+    exit 1
+  fi
+  # One line: the entries hold no spaces (kids and base64url values).
+  key=$(tr -d '\n ' < "$keys_tmp")
+  : > "$keys_tmp"
+  (
+    umask 077
+    cat > .dev.vars <<VARS
 # Local-only settings for \`make dev\` (overrides [vars] in wrangler.toml). Not committed.
-SIGNING_KEYS='[$key]'
+SIGNING_KEYS='$key'
 REQUIRE_HTTPS=false
 DEFAULT_AUDIENCE=$AUDIENCE
 # Changes made with the CLI take effect on the next request (no isolate cache).
 CLIENT_CACHE_TTL=0
 VARS
-  echo "created .dev.vars with a fresh local signing key (kid dev-1)"
+  )
+  echo "created .dev.vars with a fresh local $alg signing key (kid dev-1)"
 fi
 
-# The API verifies with the issuer's keys: copy only SIGNING_KEYS, on every
-# start, so a changed root .dev.vars is picked up. Not committed either.
-if ! grep -q '^SIGNING_KEYS=' .dev.vars; then
+# The key .dev.vars signs with, checked as the Worker checks it.
+if ! line=$(grep -m 1 '^SIGNING_KEYS=' .dev.vars); then
   echo ".dev.vars has no SIGNING_KEYS line; delete it and run make dev again" >&2
   exit 1
 fi
+value=${line#SIGNING_KEYS=}
+case "$value" in
+  \'*\') value=${value:1:${#value}-2} ;;
+  \"*\") value=${value:1:${#value}-2} ;;
+esac
+printf '%s\n' "$value" > "$keys_tmp"
+if ! listing=$("$CLI" key list --keys "$keys_tmp" 2>&1); then
+  echo "${listing//$keys_tmp/.dev.vars SIGNING_KEYS}" >&2
+  echo "fix SIGNING_KEYS in .dev.vars, or delete .dev.vars and run make dev again for a fresh one" >&2
+  exit 1
+fi
+rm -f "$keys_tmp"
+trap - EXIT
+# The listing is pretty JSON, signer first: its first "alg" and "kid".
+first() { # MEMBER: its first value in the listing
+  sed -n "/^ *\"$1\": \"/{s/^ *\"$1\": \"\([^\"]*\)\".*/\1/p;q;}" <<<"$listing"
+}
+have_alg=$(first alg)
+have_kid=$(first kid)
+if [ -n "$SIGNING_ALG" ] && [ "$SIGNING_ALG" != "$have_alg" ]; then
+  echo "SIGNING_ALG=$SIGNING_ALG, but .dev.vars signs with $have_alg (kid $have_kid): delete .dev.vars to switch (make dev then creates it with a fresh $SIGNING_ALG key; copy any settings of yours first), or run make dev without SIGNING_ALG" >&2
+  exit 1
+fi
+
+# Both Workers, before wrangler starts: its own build command then finds them
+# up to date (scripts/build-worker.sh), so the servers answer at once.
+make --no-print-directory build
+
+# The API verifies with the issuer's keys, written on every start so a
+# changed root .dev.vars is picked up (not committed either): an HS256
+# signer is shared, so the API gets the SIGNING_KEYS line; an ES256/EdDSA
+# signer is public, so the API gets the issuer's JWKS URL instead.
 (
   umask 077
   {
     echo "# Written by scripts/dev.sh from ../../.dev.vars on every make dev. Not committed."
-    grep '^SIGNING_KEYS=' .dev.vars
+    if [ "$have_alg" = HS256 ]; then
+      echo "$line"
+    else
+      echo "JWKS_URL=$ISSUER/.well-known/jwks.json"
+    fi
   } > "$API_DIR/.dev.vars"
 )
+if [ "$have_alg" = HS256 ]; then
+  echo "signing with $have_alg (kid $have_kid); the example API shares SIGNING_KEYS"
+else
+  echo "signing with $have_alg (kid $have_kid); the example API verifies with $ISSUER/.well-known/jwks.json"
+fi
 
 marker=.wrangler/demo-client-id
 secret=""

@@ -14,6 +14,7 @@
 #   SCHEMATHESIS_SEED          a seed, to replay a run (default: random, printed)
 #   SCHEMATHESIS_WORKERS       concurrent workers (default 2)
 #   SCHEMATHESIS_EXCLUDE_CHECKS  more checks to skip, comma-separated (default none)
+#   SIGNING_ALG                the issuer's key: HS256 (default), ES256, EdDSA or Ed25519
 # The JUnit report, schemathesis' replay cache and the Worker's log are left
 # in target/schemathesis/.
 set -euo pipefail
@@ -83,11 +84,18 @@ REQUIRE_HTTPS = "false"
 CLIENT_CACHE_TTL = "0"
 SCOPES_SUPPORTED = "read write"
 TOML
-key=$("$CLI" key generate --kid schemathesis-1 2>/dev/null)
+# `key generate` writes the key to a 0600 file only (its stdout is public);
+# the array goes into .dev.vars on one line, and the file is removed.
+keys="$DIR/signing-keys.json"
+if ! err=$("$CLI" key generate --alg "${SIGNING_ALG:-HS256}" --kid schemathesis-1 --keys "$keys" 2>&1 >/dev/null); then
+  echo "$err" >&2
+  exit 1
+fi
 (
   umask 077
-  printf "SIGNING_KEYS='[%s]'\n" "$key" > "$DIR/.dev.vars"
+  printf "SIGNING_KEYS='%s'\n" "$(tr -d '\n ' < "$keys")" > "$DIR/.dev.vars"
 )
+rm -f "$keys"
 
 # 4. Serve it. run-guarded.sh kills wrangler's whole process group when this
 # script exits, however it exits; the trap does it at once.

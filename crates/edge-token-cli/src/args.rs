@@ -2,7 +2,9 @@
 //! the values mean and which combinations are refused is decided by
 //! [`crate::clients`], [`crate::keys`] and [`crate::wrangler`].
 
+use clap::builder::{PossibleValuesParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand};
+use edge_token_core::token::Algorithm;
 
 /// What `edge-token --help` prints after the command list.
 const ABOUT: &str = "\
@@ -33,13 +35,15 @@ DURATION is seconds or a number with s, m, h or d (90, 15m, 24h, 7d).";
 /// What the key-file commands print after their options.
 const ABOUT_KEY_FILE: &str = "\
 FILE holds the SIGNING_KEYS JSON array the Worker reads (first entry signs,
-every entry verifies). It holds secrets: it is written with mode 0600 and
-key material is never printed. Rotation: key add (new key last, verify-only),
-deploy FILE to the issuer and every API, wait; key promote KID (it signs),
-deploy; after MAX_TOKEN_TTL plus leeway, key remove OLD, deploy.
+every entry verifies; HS256, ES256, EdDSA and Ed25519 keys may be mixed). It
+holds secrets: it is written with mode 0600 and no command prints private key
+material (only kids, algorithms, roles and public keys).
+Rotation: key add (new key last, verify-only), deploy FILE; ES256/EdDSA keys
+are published in the issuer's JWKS at once: wait JWKS_MAX_AGE (default 300 s)
+plus propagation; HS256: give every API the new FILE. Then key promote KID
+(it signs), deploy; after MAX_TOKEN_TTL plus leeway, key remove OLD, deploy.
 --apply also stores FILE in the deployed Worker's SIGNING_KEYS secret (wrangler
-secret put, FILE on stdin; --env and --config are passed on). APIs that verify
-tokens still need FILE.";
+secret put, FILE on stdin; --env and --config are passed on).";
 
 /// `edge-token`: manage edge-token clients and signing keys.
 #[derive(Debug, Parser)]
@@ -88,7 +92,8 @@ pub enum ClientCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum KeyCommand {
-    /// Print one new signing-key entry (touches no file and no KV)
+    /// Create FILE holding one new signing key; prints its kid, alg and public key
+    #[command(after_help = ABOUT_KEY_FILE)]
     Generate(GenerateArgs),
     /// Add a new key as the last (verify-only) entry of FILE; creates FILE if missing
     #[command(
@@ -99,7 +104,7 @@ pub enum KeyCommand {
         after_help = ABOUT_KEY_FILE
     )]
     Add(KeyAddArgs),
-    /// Move KID first in FILE, so it signs
+    /// Move KID first in FILE, so it signs (it needs its private part)
     #[command(
         mut_arg("local", |a| a.hide(true)),
         mut_arg("remote", |a| a.hide(true)),
@@ -117,9 +122,12 @@ pub enum KeyCommand {
         after_help = ABOUT_KEY_FILE
     )]
     Remove(KeyKidArgs),
-    /// Print the kids of FILE and their roles (never key material)
+    /// Print the kids of FILE with their algorithm and role (never key material)
     #[command(after_help = ABOUT_KEY_FILE)]
     List(KeysFile),
+    /// Print the JWK Set of FILE's ES256/EdDSA keys, as the issuer serves it
+    #[command(after_help = ABOUT_KEY_FILE)]
+    Public(KeysFile),
 }
 
 /// Where the clients are (client commands) and which wrangler
@@ -260,8 +268,21 @@ pub struct RotateArgs {
     pub store: StoreArgs,
 }
 
+/// The `--alg` values: the JOSE names, case-sensitive.
+fn alg_parser() -> impl TypedValueParser<Value = Algorithm> {
+    PossibleValuesParser::new(Algorithm::ALL.map(Algorithm::name)).try_map(|name: String| {
+        Algorithm::from_name(&name).ok_or_else(|| format!("unknown algorithm {name:?}"))
+    })
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct GenerateArgs {
+    /// The file to create (mode 0600); refused if it exists and is not empty
+    #[arg(long = "keys", value_name = "FILE", required = true)]
+    pub keys: String,
+    /// The key's algorithm
+    #[arg(long, value_name = "ALG", default_value = "HS256", value_parser = alg_parser())]
+    pub alg: Algorithm,
     /// The key id (default: k<days since 1970>-<random>)
     #[arg(long, value_name = "KID")]
     pub kid: Option<String>,
@@ -290,6 +311,9 @@ pub struct ApplyArgs {
 pub struct KeyAddArgs {
     #[command(flatten)]
     pub file: KeysFile,
+    /// The new key's algorithm (default: the signer's; HS256 for a new FILE)
+    #[arg(long, value_name = "ALG", value_parser = alg_parser())]
+    pub alg: Option<Algorithm>,
     /// The new key's id (default: k<days since 1970>-<random>)
     #[arg(long, value_name = "KID")]
     pub kid: Option<String>,

@@ -41,11 +41,15 @@ fn into_closed_pipe(args: &[&str]) -> Output {
 
 #[test]
 fn a_closed_stdout_is_no_panic() {
+    let dir = Scratch::new("closed");
+    let keys = dir.path().join("keys.json");
+    let keys = keys.to_str().unwrap();
     for args in [
         &["--help"][..],
         &["client", "create", "--help"],
         &["--version"],
-        &["key", "generate", "--kid", "k1"],
+        &["key", "generate", "--kid", "k1", "--keys", keys],
+        &["key", "public", "--keys", keys],
     ] {
         let out = into_closed_pipe(args);
         let stderr = text(&out.stderr);
@@ -130,9 +134,14 @@ impl Drop for Scratch {
 }
 
 /// A stand-in wrangler (run by `sh`) that keeps the KV namespace in a
-/// directory and logs every call, one line each, to `calls`.
+/// directory, stores `secret put SIGNING_KEYS`'s stdin in `secret`, and logs
+/// every call, one line each, to `calls`.
 const FAKE_WRANGLER: &str = r#"dir=$(dirname "$0")
 printf '%s\n' "$*" >> "$dir/calls"
+if [ "$1 $2 $3" = "secret put SIGNING_KEYS" ]; then
+  cat > "$dir/secret"
+  exit 0
+fi
 if [ "$1 $2" != "kv key" ]; then
   echo "fake wrangler: unsupported: $*" >&2
   exit 1
@@ -492,5 +501,257 @@ fn update_warns_about_a_ttl_above_max_token_ttl_once_it_writes() {
         !text(&out.stderr).contains("warning"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+// Key commands.
+
+const ALGS: [&str; 4] = ["HS256", "ES256", "EdDSA", "Ed25519"];
+
+/// The private values of a SIGNING_KEYS file: every `key` and `d`.
+fn private_values(path: &Path) -> Vec<String> {
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    entries
+        .iter()
+        .flat_map(|e| [e.get("key"), e.get("d")])
+        .flatten()
+        .map(|v| v.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// Neither stream of `out` shows private key material of `path`.
+fn assert_no_private_material(out: &Output, path: &Path) {
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let secrets = private_values(path);
+    assert!(!secrets.is_empty());
+    for secret in secrets {
+        assert!(!stdout.contains(&secret), "{stdout}");
+        assert!(!stderr.contains(&secret), "{stderr}");
+    }
+    for stream in [&stdout, &stderr] {
+        assert!(
+            !stream.contains("\"d\"") && !stream.contains("\"key\""),
+            "{stream}"
+        );
+    }
+}
+
+fn signing_keys(path: &Path) -> edge_token_core::signing::SigningKeys {
+    edge_token_core::signing::SigningKeys::parse(&std::fs::read_to_string(path).unwrap())
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+#[test]
+fn key_generate_writes_a_private_file_and_prints_only_public_information() {
+    let kv = FakeKv::new("generate");
+    for alg in ALGS {
+        let path = kv.0.path().join(format!("{alg}.json"));
+        let keys = path.to_str().unwrap();
+        let out = kv.cli(&[
+            "key", "generate", "--alg", alg, "--kid", "g1", "--keys", keys,
+        ]);
+        assert!(out.status.success(), "{alg}: {}", text(&out.stderr));
+        let parsed = signing_keys(&path);
+        assert_eq!(parsed.signer_alg().name(), alg);
+        assert_eq!(parsed.signer_kid(), "g1");
+        #[cfg(unix)]
+        assert_eq!(mode(&path), 0o600, "{alg}");
+        assert_no_private_material(&out, &path);
+        let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let jwks: serde_json::Value = serde_json::from_str(parsed.jwks_json()).unwrap();
+        let mut expected = serde_json::json!({"kid": "g1", "alg": alg, "role": "signs"});
+        if alg != "HS256" {
+            expected["jwk"] = jwks["keys"][0].clone();
+        }
+        assert_eq!(summary, expected, "{alg}");
+        assert!(text(&out.stderr).contains("wrangler secret put SIGNING_KEYS <"));
+        // Never over an existing key file.
+        let before = std::fs::read_to_string(&path).unwrap();
+        let out = kv.cli(&["key", "generate", "--alg", alg, "--keys", keys]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{stderr}");
+        assert!(
+            stderr.contains("already exists and is not empty") && stderr.contains("refusing"),
+            "{stderr}"
+        );
+        assert!(out.stdout.is_empty());
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    }
+    // HS256 is the default; the kid defaults to k<days>-<random>.
+    let path = kv.0.path().join("default.json");
+    let out = kv.cli(&["key", "generate", "--keys", path.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["alg"], "HS256");
+    assert!(summary["kid"].as_str().unwrap().starts_with('k'));
+    assert_no_private_material(&out, &path);
+    // --keys is required, and --alg takes only the JOSE names.
+    let out = kv.cli(&["key", "generate"]);
+    assert!(text(&out.stderr).contains("--keys <FILE>"));
+    let bad = kv.0.path().join("bad.json");
+    let out = kv.cli(&[
+        "key",
+        "generate",
+        "--alg",
+        "es256",
+        "--keys",
+        bad.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("ES256"), "{}", text(&out.stderr));
+    assert!(!bad.exists());
+}
+
+#[test]
+fn key_add_list_and_public_with_every_algorithm() {
+    let kv = FakeKv::new("key-list");
+    let path = kv.0.path().join("keys.json");
+    let keys = path.to_str().unwrap();
+    let out = kv.cli(&[
+        "key", "generate", "--alg", "ES256", "--kid", "es", "--keys", keys,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    for (alg, kid) in [
+        ("EdDSA", "ed"),
+        ("HS256", "hs"),
+        ("Ed25519", "ed2"),
+        ("ES256", "es2"),
+    ] {
+        let out = kv.cli(&["key", "add", "--alg", alg, "--kid", kid, "--keys", keys]);
+        assert!(out.status.success(), "{alg}: {}", text(&out.stderr));
+        assert_no_private_material(&out, &path);
+        assert_eq!(
+            signing_keys(&path)
+                .verify_keys()
+                .find(kid)
+                .unwrap()
+                .alg()
+                .name(),
+            alg
+        );
+        assert!(text(&out.stderr).contains(&format!("key promote {kid}")));
+    }
+    assert_eq!(signing_keys(&path).signer_kid(), "es");
+    let out = kv.cli(&["key", "list", "--keys", keys]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_private_material(&out, &path);
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        list,
+        serde_json::json!([
+            {"kid": "es", "alg": "ES256", "role": "signs"},
+            {"kid": "ed", "alg": "EdDSA", "role": "verifies"},
+            {"kid": "hs", "alg": "HS256", "role": "verifies"},
+            {"kid": "ed2", "alg": "Ed25519", "role": "verifies"},
+            {"kid": "es2", "alg": "ES256", "role": "verifies"},
+        ])
+    );
+    let out = kv.cli(&["key", "public", "--keys", keys]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_private_material(&out, &path);
+    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let served: serde_json::Value = serde_json::from_str(signing_keys(&path).jwks_json()).unwrap();
+    assert_eq!(printed, served);
+    let set = edge_token_core::token::KeySet::from_jwks(&text(&out.stdout)).unwrap();
+    assert_eq!(
+        set.kids().collect::<Vec<_>>(),
+        vec!["es", "ed", "ed2", "es2"]
+    );
+    for jwk in printed["keys"].as_array().unwrap() {
+        assert!(jwk.get("d").is_none() && jwk.get("key").is_none(), "{jwk}");
+    }
+    // Promote and remove keep working with asymmetric keys.
+    let out = kv.cli(&["key", "promote", "ed2", "--keys", keys]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_private_material(&out, &path);
+    assert_eq!(signing_keys(&path).signer_kid(), "ed2");
+    let out = kv.cli(&["key", "remove", "es", "--keys", keys]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_private_material(&out, &path);
+    assert!(signing_keys(&path).verify_keys().find("es").is_none());
+    assert_eq!(kv.calls(), "", "wrangler ran");
+}
+
+#[test]
+fn key_promote_refuses_a_public_only_entry() {
+    let kv = FakeKv::new("public-only");
+    let path = kv.0.path().join("keys.json");
+    let keys = path.to_str().unwrap();
+    let out = kv.cli(&[
+        "key", "generate", "--alg", "EdDSA", "--kid", "ed", "--keys", keys,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = kv.cli(&[
+        "key", "add", "--alg", "ES256", "--kid", "pub", "--keys", keys,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Keep only the public half of "pub".
+    let mut entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    entries[1].as_object_mut().unwrap().remove("d");
+    std::fs::write(&path, serde_json::to_string(&entries).unwrap()).unwrap();
+    let before = std::fs::read_to_string(&path).unwrap();
+    let out = kv.cli(&["key", "promote", "pub", "--keys", keys]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("pub is public only") && stderr.contains("cannot be promoted"),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(std::fs::read_to_string(&path).unwrap(), before);
+    let list: serde_json::Value = kv.json(&["key", "list", "--keys", keys]);
+    assert_eq!(
+        list[1],
+        serde_json::json!({"kid": "pub", "alg": "ES256", "role": "public only"})
+    );
+    // Public only, it is still published.
+    let jwks = kv.json(&["key", "public", "--keys", keys]);
+    assert_eq!(jwks["keys"][1]["kid"], "pub");
+}
+
+#[test]
+fn key_apply_stores_asymmetric_files_through_wrangler() {
+    let kv = FakeKv::new("apply");
+    let path = kv.0.path().join("keys.json");
+    let keys = path.to_str().unwrap();
+    let out = kv.cli(&[
+        "key", "generate", "--alg", "ES256", "--kid", "es", "--keys", keys,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(kv.calls(), "", "generate ran wrangler");
+    let out = kv.cli(&[
+        "key", "add", "--alg", "EdDSA", "--kid", "ed", "--keys", keys, "--apply",
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_no_private_material(&out, &path);
+    assert_eq!(kv.calls(), "secret put SIGNING_KEYS\n");
+    let secret = std::fs::read_to_string(kv.0.path().join("secret")).unwrap();
+    assert_eq!(
+        secret.trim_end(),
+        std::fs::read_to_string(&path).unwrap().trim_end()
+    );
+    let stored = edge_token_core::signing::SigningKeys::parse(&secret).unwrap();
+    assert_eq!(stored.signer_kid(), "es");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("stored") && stderr.contains("JWKS_MAX_AGE"),
+        "{stderr}"
+    );
+    let out = kv.cli(&["key", "promote", "ed", "--keys", keys, "--apply"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let secret = std::fs::read_to_string(kv.0.path().join("secret")).unwrap();
+    assert_eq!(
+        edge_token_core::signing::SigningKeys::parse(&secret)
+            .unwrap()
+            .signer_kid(),
+        "ed"
     );
 }
