@@ -22,7 +22,7 @@ fn rate_limited_worker() -> Worker {
              [[ratelimits]]\nname = \"REVOCATIONS_BY_CLIENT\"\nnamespace_id = \"1003\"\n\
              simple = {{ limit = {REVOCATION_LIMIT}, period = 60 }}\n"
         ),
-        no_kv_binding: false,
+        ..Setup::default()
     };
     Worker::start_issuer(
         "ratelimit",
@@ -306,8 +306,8 @@ fn missing_kv_binding_is_server_error() {
         &[("ISSUER", ISSUER), ("REQUIRE_HTTPS", "false")],
         &signing_keys_json(&[("k", &random_key())]),
         &Setup {
-            extra_toml: String::new(),
             no_kv_binding: true,
+            ..Setup::default()
         },
     );
     assert_post_endpoints_server_error(&w);

@@ -86,6 +86,10 @@ pub struct Setup {
     pub extra_toml: String,
     /// Leave out the KV bindings (`CLIENTS` and `REVOCATIONS`).
     pub no_kv_binding: bool,
+    /// The entry module is plain JavaScript that wrangler bundles (a test's
+    /// own Worker, e.g. tests/interop/jose-worker), with no `index_bg.wasm`
+    /// beside it.
+    pub js_main: bool,
 }
 
 impl Worker {
@@ -164,7 +168,7 @@ impl Worker {
     ) -> Worker {
         let root = Path::new(ROOT);
         assert!(
-            main.is_file() && main.with_file_name("index_bg.wasm").is_file(),
+            main.is_file() && (setup.js_main || main.with_file_name("index_bg.wasm").is_file()),
             "{} is not built: run `make build` (or `make test`, which builds it) first",
             main.display()
         );

@@ -11,12 +11,16 @@
     clippy::indexing_slicing
 )]
 
+mod asym;
 mod faults;
 mod harness;
 mod hostile;
 mod interop;
+mod interop_jwt;
+mod jwks;
 mod lifecycle;
 mod resource;
+mod rotation;
 
 use std::collections::HashSet;
 use std::sync::OnceLock;
