@@ -1,8 +1,9 @@
 //! Shared pieces of the asymmetric-signing tests (jwks.rs, interop_jwt.rs,
 //! rotation.rs): ES256 and Ed25519 key pairs made here at random as
-//! `SIGNING_KEYS` entries, issuers started with them, the JWK Set fetched
-//! through the metadata's `jwks_uri`, and JWT pieces checked with the
-//! `p256` and `ed25519-dalek` crates directly (not through our verifier).
+//! `SIGNING_KEYS` entries (rotation.rs makes its keys with the CLI
+//! instead), issuers started with them, the JWK Set fetched through the
+//! metadata's `jwks_uri`, and JWT pieces checked with the `p256` and
+//! `ed25519-dalek` crates directly (not through our verifier).
 
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -23,8 +24,8 @@ pub const AUDIENCE: &str = "https://api.interop.example";
 pub const JWKS_MAX_AGE: &str = "120";
 
 /// A key pair made for a test, as the `SIGNING_KEYS` entry the CLI would
-/// write. (This branch's CLI generates HS256 keys only, so the tests make
-/// their ES256 and Ed25519 keys themselves.)
+/// write; made here so that a test can also use it public-only (without
+/// `d`, an entry the CLI never writes).
 #[derive(Clone)]
 pub struct TestKey {
     pub kid: String,

@@ -31,6 +31,40 @@ pub fn cli_path() -> PathBuf {
     cli
 }
 
+/// Runs the CLI command `cmd` (made from [`cli_path`]; `args` name it in
+/// messages) without a terminal, so it never waits for an answer (client
+/// delete), and collects its output; fails the test if it takes over 90 s.
+fn run_cli(mut cmd: Command, args: &[&str]) -> CliOutput {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run edge-token CLI");
+    let deadline = Instant::now() + Duration::from_secs(90);
+    while child.try_wait().expect("wait CLI").is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("edge-token {args:?} did not finish within 90 s");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let out = child.wait_with_output().expect("CLI output");
+    CliOutput {
+        success: out.status.success(),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Runs the CLI with `args` only, from the repository root: for the `key`
+/// commands, which edit a local file and take no store options.
+pub fn cli_command(args: &[&str]) -> CliOutput {
+    let mut cmd = Command::new(cli_path());
+    cmd.args(args).current_dir(ROOT);
+    run_cli(cmd, args)
+}
+
 /// A running Worker.
 pub struct Worker {
     pub port: u16,
@@ -365,7 +399,6 @@ impl Worker {
         }
     }
 
-    /// Runs the admin CLI against this Worker's local store.
     /// Writes `value` under `key` in the `CLIENTS` namespace with wrangler
     /// itself, bypassing the CLI's checks (to plant a corrupt record).
     pub fn kv_put_raw(&self, key: &str, value: &str) {
@@ -387,10 +420,11 @@ impl Worker {
         assert!(status.success(), "wrangler kv key put {key} failed");
     }
 
+    /// Runs the admin CLI against this Worker's local store.
     pub fn cli(&self, args: &[&str]) -> CliOutput {
         let _guard = self.cli_lock.lock().unwrap_or_else(|e| e.into_inner());
-        let mut child = Command::new(cli_path())
-            .args(args)
+        let mut cmd = Command::new(cli_path());
+        cmd.args(args)
             .arg("--local")
             .arg("--config")
             .arg(&self.config)
@@ -404,27 +438,8 @@ impl Worker {
             .env(
                 "EDGE_TOKEN_WRANGLER",
                 Path::new(ROOT).join("node_modules/.bin/wrangler"),
-            )
-            // No terminal: the CLI never waits for an answer (client delete).
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("run edge-token CLI");
-        let deadline = Instant::now() + Duration::from_secs(90);
-        while child.try_wait().expect("wait CLI").is_none() {
-            if Instant::now() > deadline {
-                let _ = child.kill();
-                panic!("edge-token {args:?} did not finish within 90 s");
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let out = child.wait_with_output().expect("CLI output");
-        CliOutput {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-        }
+            );
+        run_cli(cmd, args)
     }
 
     /// `client create` with extra args; returns (client_id, client_secret).
