@@ -53,7 +53,8 @@ cli:
 dev: install
 	@API_PORT=$(API_PORT) SIGNING_ALG=$(SIGNING_ALG) scripts/dev.sh $(PORT)
 
-# Native: every crate but the two Workers and the floor (wasm only), all
+# Native: every default member (the Workers' wasm-only parts compile to
+# nothing there; the example API's settings and JWKS cache are tested), all
 # targets. wasm32: what ships in a Worker.
 lint: install
 	python3 scripts/check-links.py
@@ -67,7 +68,7 @@ lint: install
 
 # Unit, service, property, OpenAPI and timing tests, and doc tests.
 unit:
-	cargo test -p edge-token-verify -p edge-token-core -p edge-token-cli -p edge-token-testkit
+	cargo test -p edge-token-verify -p edge-token-core -p edge-token-cli -p edge-token-testkit -p resource-worker
 
 e2e: build
 	cargo build --bin edge-token

@@ -223,13 +223,37 @@ impl Verifier {
         required_scopes: &[&str],
         now: u64,
     ) -> Result<AccessTokenClaims, BearerError> {
+        self.verify_with(&self.keys, token, required_scopes, now)
+    }
+
+    /// As [`verify`](Self::verify), with `keys` in place of the verifier's
+    /// own (which are not used): for an API whose keys change at run time,
+    /// such as the issuer's JWK Set, fetched and cached by the caller
+    /// ([`KeySet::from_jwks`]). Build that verifier with an empty
+    /// [`KeySet::default`]; the issuer, audience and leeway are its own.
+    ///
+    /// ```rust
+    /// # use edge_token_verify::bearer::{BearerError, Verifier};
+    /// # use edge_token_verify::token::KeySet;
+    /// let verifier = Verifier::new(KeySet::default(), "https://issuer.example", "https://api.example");
+    /// let jwks = KeySet::from_jwks(r#"{"keys":[]}"#).unwrap();
+    /// let refused = verifier.verify_with(&jwks, "not-a-token", &[], 1_700_000_000);
+    /// assert_eq!(refused, Err(BearerError::InvalidToken("malformed token")));
+    /// ```
+    pub fn verify_with(
+        &self,
+        keys: &KeySet,
+        token: &str,
+        required_scopes: &[&str],
+        now: u64,
+    ) -> Result<AccessTokenClaims, BearerError> {
         let validation = Validation {
             issuer: &self.issuer,
             audience: Some(&self.audience),
             leeway_secs: self.leeway_secs,
             now,
         };
-        let claims = validate(&self.keys, token, &validation)
+        let claims = validate(keys, token, &validation)
             .map_err(|e| BearerError::InvalidToken(e.description()))?;
         let granted = || crate::grammar::split_list(&claims.scope);
         if !required_scopes.iter().all(|r| granted().any(|g| g == *r)) {
@@ -464,6 +488,78 @@ mod tests {
 
     fn invalid(description: &'static str) -> Result<AccessTokenClaims, BearerError> {
         Err(BearerError::InvalidToken(description))
+    }
+
+    /// RFC 7515 Appendix A.3's P-256 key: its public JWK Set, and an ES256
+    /// token over `claims` signed with its private half.
+    fn es256_jwks_and_token(claims: &AccessTokenClaims) -> (KeySet, String) {
+        use p256::ecdsa::signature::Signer;
+        let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"es1","alg":"ES256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
+        let d = URL_SAFE_NO_PAD
+            .decode("jpsQnnGQmL-YBIffH1136cspYG6-0iY7X1fCE9-E9LI")
+            .unwrap();
+        let key = p256::ecdsa::SigningKey::from_slice(&d).unwrap();
+        let input = format!(
+            "{}.{}",
+            crate::token::header_b64(crate::keys::Algorithm::ES256, "es1"),
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(claims).unwrap())
+        );
+        let signature: p256::ecdsa::Signature = key.sign(input.as_bytes());
+        let token = format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature.to_bytes()));
+        (KeySet::from_jwks(jwks).unwrap(), token)
+    }
+
+    #[test]
+    fn verify_with_uses_the_given_keys_and_the_verifiers_rules() {
+        let (jwks, token) = es256_jwks_and_token(&claims());
+        let jwks_verifier = Verifier::new(KeySet::default(), ISS, AUD);
+        assert_eq!(
+            jwks_verifier.verify_with(&jwks, &token, &["invoices:read"], NOW),
+            Ok(claims())
+        );
+        // The verifier's own (empty) keys know no kid.
+        assert_eq!(
+            jwks_verifier.verify(&token, &[], NOW),
+            invalid("unknown signing key")
+        );
+        // Only the given keys count: the HS256 verifier's key is not used.
+        let hs256 = token_with(|_| {});
+        assert_eq!(
+            verifier().verify_with(&jwks, &hs256, &[], NOW),
+            invalid("unknown signing key")
+        );
+        assert_eq!(
+            verifier().verify_with(&KeySet::default(), &token, &[], NOW),
+            invalid("unknown signing key")
+        );
+        // Issuer, audience, leeway and scopes are the verifier's.
+        let other_aud = Verifier::new(KeySet::default(), ISS, "https://other.example");
+        assert_eq!(
+            other_aud.verify_with(&jwks, &token, &[], NOW),
+            invalid("token is not for this audience")
+        );
+        let other_iss = Verifier::new(KeySet::default(), "https://other.example", AUD);
+        assert_eq!(
+            other_iss.verify_with(&jwks, &token, &[], NOW),
+            invalid("token is from another issuer")
+        );
+        assert_eq!(
+            jwks_verifier.verify_with(&jwks, &token, &[], EXP + DEFAULT_LEEWAY_SECS),
+            invalid("token expired")
+        );
+        assert!(matches!(
+            jwks_verifier.verify_with(&jwks, &token, &["admin"], NOW),
+            Err(BearerError::InsufficientScope { .. })
+        ));
+        // A changed signature byte is refused.
+        let mut tampered = token.clone().into_bytes();
+        let last = tampered.len() - 2;
+        tampered[last] = if tampered[last] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(
+            jwks_verifier.verify_with(&jwks, &tampered, &[], NOW),
+            invalid("invalid signature")
+        );
     }
 
     // --- verify: accepted ---

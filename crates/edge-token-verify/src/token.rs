@@ -260,6 +260,27 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
+/// The `kid` of a token's header, **unverified**: nothing about the token
+/// is checked but that it is at most [`MAX_TOKEN_LEN`] bytes of three
+/// segments whose first is base64url JSON with a string `kid`.
+///
+/// For deciding which keys to verify it with, e.g. whether a cached JWK Set
+/// should be fetched again because it lacks this `kid` (rate-limit such
+/// fetches: anyone can send any `kid`). Never trust it further: [`verify`]
+/// (or [`validate`](crate::validation::validate)) decides.
+pub fn unverified_kid(token: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct KidOnly {
+        kid: Option<String>,
+    }
+    if token.len() > MAX_TOKEN_LEN || token.split('.').count() != 3 {
+        return None;
+    }
+    let header_b64 = token.split('.').next()?;
+    let header_json = URL_SAFE_NO_PAD.decode(header_b64).ok()?;
+    serde_json::from_slice::<KidOnly>(&header_json).ok()?.kid
+}
+
 /// Checks a token's structure, algorithm and signature against `keys` and
 /// returns its claims. Time, issuer and audience are
 /// [`validate`](crate::validation::validate)'s (which calls this), scopes
@@ -428,6 +449,32 @@ mod tests {
             verify(&keys, &mint(&other, &claims()).unwrap()),
             Err(VerifyError::UnknownKey)
         );
+    }
+
+    #[test]
+    fn unverified_kid_reads_the_header_only() {
+        let token = mint(&keyset(K1), &claims()).unwrap();
+        assert_eq!(unverified_kid(&token).as_deref(), Some("k1"));
+        // A wrong signature does not matter here; verify decides.
+        let mut forged = token.clone();
+        forged.push_str("AAAA");
+        assert_eq!(unverified_kid(&forged).as_deref(), Some("k1"));
+        let header = |json: &str| URL_SAFE_NO_PAD.encode(json);
+        let no_kid = format!("{}.e30.", header(r#"{"alg":"ES256"}"#));
+        assert_eq!(unverified_kid(&no_kid), None);
+        let number_kid = format!("{}.e30.", header(r#"{"alg":"ES256","kid":7}"#));
+        assert_eq!(unverified_kid(&number_kid), None);
+        let other = format!("{}.e30.x", header(r#"{"kid":"es1","alg":"ES256"}"#));
+        assert_eq!(unverified_kid(&other).as_deref(), Some("es1"));
+        for bad in ["", "garbage", "a.b", "a.b.c.d", "!!.e30.x", "e30.e30"] {
+            assert_eq!(unverified_kid(bad), None, "{bad}");
+        }
+        let huge = format!(
+            "{}.{}.x",
+            header(r#"{"kid":"k1"}"#),
+            "A".repeat(MAX_TOKEN_LEN)
+        );
+        assert_eq!(unverified_kid(&huge), None);
     }
 
     #[test]

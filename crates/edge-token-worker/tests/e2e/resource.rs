@@ -1,7 +1,9 @@
 //! The example API (`examples/resource-worker`) on workerd beside the shared
 //! issuer: it verifies the issuer's tokens locally with the same
 //! `SIGNING_KEYS`, and reads the issuer's revocation denylist from the same
-//! local KV state.
+//! local KV state. JWKS mode (`JWKS_URL`) is in [`jwks`].
+
+mod jwks;
 
 use std::path::Path;
 use std::sync::OnceLock;
