@@ -29,7 +29,7 @@ help:
 	@echo "make deploy-check           build, then wrangler deploy --dry-run of both Workers (offline); prints the wasm sizes"
 	@echo "make fuzz                   cargo-fuzz the service, token verification and parsers ($(FUZZ_SECONDS) s per target), then a long schemathesis run"
 	@echo "make soak                   sustained mixed load on workerd for $(SOAK_MINUTES) min: errors, p50/p99 and memory over time"
-	@echo "make bench                  micro-benchmarks + load run on workerd vs the floor Worker and oidc-provider (see BENCHMARKS.md)"
+	@echo "make bench                  micro-benchmarks + load run on workerd vs the floor Worker and oidc-provider, HS256/ES256/EdDSA (see BENCHMARKS.md)"
 	@echo "make clean                  remove target/, both Workers' build/, .wrangler/ (local KV: the next make dev makes a new demo client) and fuzz output"
 	@echo "make help                   this list"
 
@@ -84,10 +84,13 @@ deploy-check: build
 
 # Benchmarks: native micro-benchmarks of the core, then the end-to-end load
 # run on workerd against the floor Worker and oidc-provider (bench/run.mjs).
+# The issuer is built twice: the release build (Web Crypto signs ES256/EdDSA)
+# and the rust-signer build (they are signed in wasm), measured side by side.
 bench: install build-issuer
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	cd bench/peer && npm ci --no-audit --no-fund --loglevel=error
 	@scripts/build-worker.sh bench/rust-floor
+	@WORKER_FEATURES=rust-signer BUILD_OUT=target/bench/rust-signer scripts/build-worker.sh
 	cargo build --release --bin edge-token
 	cargo bench -p edge-token-bench --bench core -- --warm-up-time 1 --measurement-time 5
 	node bench/run.mjs

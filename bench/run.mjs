@@ -4,9 +4,17 @@
 // wrk at several concurrency levels, RUNS times, and prints medians and
 // ratios to the floor. Any failed request fails the run.
 //
-// env: RUNS (3), DURATION seconds per measurement (5), CONCURRENCY ("16,64,256")
+// Issuance is measured per signing algorithm too: the same issuer signing
+// HS256, ES256 and EdDSA, the ES256/EdDSA ones both with Web Crypto (the
+// release build, build/) and in wasm (the `rust-signer` build,
+// target/bench/rust-signer/, which make bench builds). For every scenario
+// the server's CPU time per request is read from /proc (workerd's, or the
+// peer's Node process), besides the req/s.
+//
+// env: RUNS (3), DURATION seconds per measurement (5), CONCURRENCY ("16,64,256"),
+//      RUST_SIGNER_BUILD (target/bench/rust-signer), STARTUP_ONLY=1 (size and start-up only)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createPublicKey, generateKeyPairSync, randomBytes, verify } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -26,37 +34,94 @@ process.on("exit", () => children.forEach((c) => c.kill("SIGTERM")));
 
 const b64url = (buf) => Buffer.from(buf).toString("base64url");
 const freePort = () => 20000 + Math.floor(Math.random() * 20000);
+const pad = (s, n) => String(s).padEnd(n);
 const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
+// Resolves when `child` prints "ready". From then on its output (workerd's
+// log lines, relayed by Miniflare) is read and dropped, never left to pile
+// up in a pipe or in memory; stderr is kept only up to 64 KiB, for errors.
 function waitReady(child, name) {
   return new Promise((resolve, reject) => {
     let out = "";
+    let ready = false;
     const timer = setTimeout(() => reject(new Error(`${name} not ready in 60 s:\n${out}`)), 60000);
     const onData = (d) => {
+      if (ready) return;
       out += d;
       if (out.includes("ready")) {
+        ready = true;
         clearTimeout(timer);
         resolve();
       }
     };
     child.stdout.on("data", onData);
-    child.stderr.on("data", (d) => (out += d));
-    child.on("exit", (code) => reject(new Error(`${name} exited (${code}):\n${out}`)));
+    child.stderr.on("data", (d) => {
+      if (out.length < 65536) out += d;
+    });
+    child.on("exit", (code) => {
+      if (!ready) reject(new Error(`${name} exited (${code}):\n${out}`));
+    });
   });
 }
 
-// --- set-up ----------------------------------------------------------------
-for (const f of ["build/index.js", "build/index_bg.wasm", "bench/rust-floor/build/index.js"]) {
-  if (!fs.existsSync(path.join(root, f))) die(`${f} missing: run make build`);
+// CPU time (user + system, µs) of a process and all its threads, from
+// /proc; null where there is no /proc.
+const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
+function cpuMicros(pid) {
+  if (!pid) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / clockTicks;
+  } catch {
+    return null;
+  }
 }
+// The workerd that Miniflare started for `parent` (its direct child).
+function workerdOf(parent) {
+  for (const d of fs.existsSync("/proc") ? fs.readdirSync("/proc") : []) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm === "workerd" && ppid === parent) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
+
+// --- set-up ----------------------------------------------------------------
+// RUST_SIGNER_BUILD: another rust-signer build to measure instead (e.g. one
+// built with other optimisation settings).
+const RUST_SIGNER_BUILD = process.env.RUST_SIGNER_BUILD ?? "target/bench/rust-signer";
+for (const f of ["build/index.js", "build/index_bg.wasm", "bench/rust-floor/build/index.js", `${RUST_SIGNER_BUILD}/index.js`]) {
+  if (!fs.existsSync(path.join(root, f)))
+    die(`${f} missing: run make build-issuer, scripts/build-worker.sh bench/rust-floor and WORKER_FEATURES=rust-signer BUILD_OUT=${RUST_SIGNER_BUILD} scripts/build-worker.sh (make bench does)`);
+}
+// The cargo features a build was made with (scripts/build-worker.sh records them).
+const featuresOf = (dir) => {
+  try {
+    return fs.readFileSync(path.join(root, dir, ".features"), "utf8").trim();
+  } catch {
+    return null;
+  }
+};
+if (featuresOf(RUST_SIGNER_BUILD) !== "rust-signer") die(`${RUST_SIGNER_BUILD} is not a rust-signer build`);
+if (![null, ""].includes(featuresOf("build"))) die("build/ is not the default (Web Crypto) build: run make build-issuer");
 if (spawnSync("wrk", ["--version"]).error) die("wrk not found (Debian: apt-get install wrk)");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "edge-token-bench-"));
 const state = path.join(work, "state");
 const key = randomBytes(32);
 const signingKeys = JSON.stringify([{ kid: "bench-1", key: b64url(key) }]);
+// Fresh asymmetric signing keys, generated here (SIGNING_KEYS' private JWK form).
+const es256Keys = JSON.stringify([{ kid: "bench-es", alg: "ES256", ...generateKeyPairSync("ec", { namedCurve: "P-256" }).privateKey.export({ format: "jwk" }) }]);
+const eddsaKeys = JSON.stringify([{ kid: "bench-ed", alg: "EdDSA", ...generateKeyPairSync("ed25519").privateKey.export({ format: "jwk" }) }]);
 
 const cli = path.join(root, "target/release/edge-token");
 const create = (...extra) => {
@@ -72,17 +137,29 @@ const client = create("--introspect");
 const edgePort = freePort();
 const floorPort = edgePort + 1;
 const rustFloorPort = edgePort + 3;
+// The issuer per signing algorithm and signer (the HS256 one on build/ is
+// edgePort itself). The rust-signer build's HS256 is the control: the two
+// builds differ only in how ES256/EdDSA are signed.
+const variants = [
+  { name: "es256-webcrypto", alg: "ES256", build: "build", label: "ES256, Web Crypto", signingKeys: es256Keys },
+  { name: "es256-rust", alg: "ES256", build: RUST_SIGNER_BUILD, label: "ES256, pure Rust (rust-signer build)", signingKeys: es256Keys },
+  { name: "eddsa-webcrypto", alg: "EdDSA", build: "build", label: "EdDSA, Web Crypto", signingKeys: eddsaKeys },
+  { name: "eddsa-rust", alg: "EdDSA", build: RUST_SIGNER_BUILD, label: "EdDSA, pure Rust (rust-signer build)", signingKeys: eddsaKeys },
+  { name: "hs256-rust", alg: "HS256", build: RUST_SIGNER_BUILD, label: "HS256 (rust-signer build)", signingKeys },
+].map((v, i) => ({ ...v, port: edgePort + 4 + i }));
 const serve = spawn(process.execPath, [path.join(root, "bench/serve.mjs"), state, String(edgePort), String(floorPort), String(rustFloorPort)], {
-  env: { ...process.env, SIGNING_KEYS: signingKeys },
+  env: { ...process.env, SIGNING_KEYS: signingKeys, BENCH_VARIANTS: JSON.stringify(variants.map(({ name, port, build, signingKeys }) => ({ name, port, build, signingKeys }))) },
 });
 children.push(serve);
 await waitReady(serve, "workerd");
+const workerdPid = workerdOf(serve.pid);
 
 const peerPort = edgePort + 2;
 const peerSecret = b64url(randomBytes(32));
 const peer = spawn(process.execPath, [path.join(root, "bench/peer/oidc.mjs"), String(peerPort), "bench-client", peerSecret], { cwd: root });
 children.push(peer);
 await waitReady(peer, "oidc-provider");
+if (!workerdPid) console.error("bench: no /proc or no workerd child found: CPU per request not measured");
 
 const basic = (id, secret) => "Basic " + Buffer.from(`${id}:${secret}`).toString("base64");
 const form = "application/x-www-form-urlencoded";
@@ -94,6 +171,36 @@ const tokenRes = await fetch(`${edge}/oauth2/token`, {
 });
 if (tokenRes.status !== 200) die(`token request failed: ${tokenRes.status} ${await tokenRes.text()}`);
 const token = (await tokenRes.json()).access_token;
+
+// Each variant must issue a token with its algorithm and kid, whose
+// signature its own JWKS verifies (Node's crypto), before it is measured.
+const hs256Variant = { name: "hs256", alg: "HS256", build: "build", label: "HS256", port: edgePort };
+for (const v of variants) {
+  const base = `http://127.0.0.1:${v.port}`;
+  const res = await fetch(`${base}/oauth2/token`, {
+    method: "POST",
+    headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
+    body: "grant_type=client_credentials",
+  });
+  if (res.status !== 200) die(`${v.name}: token request failed: ${res.status} ${await res.text()}`);
+  const jwt = (await res.json()).access_token;
+  const [h, p, sig] = jwt.split(".");
+  const header = JSON.parse(Buffer.from(h, "base64url"));
+  const kid = JSON.parse(v.signingKeys)[0].kid;
+  if (header.alg !== v.alg || header.kid !== kid) die(`${v.name}: token header ${JSON.stringify(header)}, expected alg ${v.alg} kid ${kid}`);
+  if (v.alg === "HS256") continue;
+  const jwks = await (await fetch(`${base}/.well-known/jwks.json`)).json();
+  const jwk = jwks.keys.find((k) => k.kid === kid);
+  if (!jwk) die(`${v.name}: kid ${kid} not in its JWKS`);
+  const pub = createPublicKey({ key: jwk, format: "jwk" });
+  const data = Buffer.from(`${h}.${p}`);
+  const ok =
+    v.alg === "ES256"
+      ? verify("sha256", data, { key: pub, dsaEncoding: "ieee-p1363" }, Buffer.from(sig, "base64url"))
+      : verify(null, data, pub, Buffer.from(sig, "base64url"));
+  if (!ok) die(`${v.name}: the ${v.alg} signature does not verify with the JWKS key`);
+}
+const algName = (v) => `token ${v.label}`;
 
 const scenarios = [
   { name: "floor (constant 200)", url: `http://127.0.0.1:${floorPort}/`, method: "GET" },
@@ -113,6 +220,14 @@ const scenarios = [
     method: "POST",
     body: `grant_type=client_credentials&client_id=${client.client_id}&client_secret=${client.client_secret}`,
   },
+  ...variants.map((v) => ({
+    name: algName(v),
+    variant: v,
+    url: `http://127.0.0.1:${v.port}/oauth2/token`,
+    method: "POST",
+    auth: basic(client.client_id, client.client_secret),
+    body: "grant_type=client_credentials",
+  })),
   {
     name: "introspection",
     url: `${edge}/oauth2/introspect`,
@@ -130,16 +245,24 @@ const scenarios = [
   },
 ];
 
-function wrk(s, connections) {
+// One wrk measurement, run asynchronously: this process keeps reading
+// (and dropping) the servers' output meanwhile. `cpu` is the server's CPU
+// time per request, in µs (workerd's for our Workers, the peer's Node
+// process's for the peer), or null.
+async function wrk(s, connections) {
   const threads = Math.min(2, connections);
-  const r = spawnSync(
+  const pid = s.peer ? peer.pid : workerdPid;
+  const cpu0 = cpuMicros(pid);
+  const child = spawn(
     "wrk",
     ["-t", String(threads), "-c", String(connections), "-d", `${DURATION}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk.lua"), s.url],
-    {
-      env: { ...process.env, BENCH_METHOD: s.method, BENCH_BODY: s.body ?? "", BENCH_AUTH: s.auth ?? "", BENCH_CT: s.body ? form : "" },
-      encoding: "utf8",
-    },
+    { env: { ...process.env, BENCH_METHOD: s.method, BENCH_BODY: s.body ?? "", BENCH_AUTH: s.auth ?? "", BENCH_CT: s.body ? form : "" } },
   );
+  const r = { stdout: "", stderr: "" };
+  child.stdout.on("data", (d) => (r.stdout += d));
+  child.stderr.on("data", (d) => (r.stderr += d));
+  await new Promise((resolve) => child.on("close", resolve));
+  const cpu1 = cpuMicros(pid);
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
   const m = /BENCH p50_us=(\d+) p99_us=(\d+) requests=(\d+) errors_connect=(\d+) errors_read=(\d+) errors_write=(\d+) errors_status=(\d+) errors_timeout=(\d+)/.exec(r.stdout);
   if (!m || !Number.isFinite(rps)) die(`unexpected wrk output for ${s.name}:\n${r.stdout}\n${r.stderr}`);
@@ -147,7 +270,9 @@ function wrk(s, connections) {
   // Our Workers must answer every request. The peer's failures (timeouts
   // under overload) are counted and reported instead.
   if (errors > 0 && !s.peer) die(`${s.name} at c=${connections}: ${errors} failed requests of ${m[3]}\n${r.stdout}`);
-  return { rps, p50: Number(m[1]) / 1000, p99: Number(m[2]) / 1000, requests: Number(m[3]), errors };
+  const requests = Number(m[3]);
+  const cpu = cpu0 !== null && cpu1 !== null && requests > 0 ? (cpu1 - cpu0) / requests : null;
+  return { rps, p50: Number(m[1]) / 1000, p99: Number(m[2]) / 1000, requests, errors, cpu };
 }
 
 // --- measure ---------------------------------------------------------------
@@ -155,9 +280,10 @@ const results = {}; // name -> level -> [{rps,p50,p99}]
 for (let run = 1; run <= (process.env.STARTUP_ONLY ? 0 : RUNS); run++) {
   for (const level of LEVELS) {
     for (const s of scenarios) {
-      const r = wrk(s, level);
+      const r = await wrk(s, level);
       ((results[s.name] ??= {})[level] ??= []).push(r);
-      console.error(`run ${run}/${RUNS} c=${level} ${s.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms`);
+      const cpu = r.cpu === null ? "" : ` cpu ${r.cpu.toFixed(0)} µs/req`;
+      console.error(`run ${run}/${RUNS} c=${level} ${s.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms${cpu}`);
     }
   }
 }
@@ -168,8 +294,8 @@ const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 console.log(`\nedge-token end-to-end benchmark: ${os.cpus().length} x ${cpu}, Node ${process.version}, wrk, ${RUNS} runs x ${DURATION}s, medians`);
 console.log("workerd via Miniflare direct sockets (no wrangler dev proxy); local KV; per-isolate record cache on (CLIENT_CACHE_TTL default)\n");
 const floor = results["floor (constant 200)"];
-const pad = (s, n) => String(s).padEnd(n);
-console.log(pad("scenario", 30) + pad("conns", 7) + pad("req/s", 10) + pad("p50 ms", 9) + pad("p99 ms", 9) + pad("rps/floor", 11) + "p99/floor");
+const W = 44;
+console.log(pad("scenario", W) + pad("conns", 7) + pad("req/s", 10) + pad("p50 ms", 9) + pad("p99 ms", 9) + pad("rps/floor", 11) + pad("p99/floor", 11) + "cpu µs/req");
 const summary = {};
 for (const s of scenarios) {
   for (const level of LEVELS) {
@@ -177,10 +303,13 @@ for (const s of scenarios) {
     const rps = median(rs.map((r) => r.rps));
     const p50 = median(rs.map((r) => r.p50));
     const p99 = median(rs.map((r) => r.p99));
+    const cpu = rs.every((r) => r.cpu !== null) ? median(rs.map((r) => r.cpu)) : null;
     const frps = median(floor[level].map((r) => r.rps));
     const fp99 = median(floor[level].map((r) => r.p99));
-    (summary[s.name] ??= []).push({ level, rps, p50, p99, ratio: rps / frps, p99ratio: p99 / fp99 });
-    console.log(pad(s.name, 30) + pad(level, 7) + pad(rps.toFixed(0), 10) + pad(p50.toFixed(2), 9) + pad(p99.toFixed(2), 9) + pad((rps / frps).toFixed(2), 11) + (p99 / fp99).toFixed(2));
+    (summary[s.name] ??= []).push({ level, rps, p50, p99, cpu, ratio: rps / frps, p99ratio: p99 / fp99 });
+    console.log(
+      pad(s.name, W) + pad(level, 7) + pad(rps.toFixed(0), 10) + pad(p50.toFixed(2), 9) + pad(p99.toFixed(2), 9) + pad((rps / frps).toFixed(2), 11) + pad((p99 / fp99).toFixed(2), 11) + (cpu === null ? "n/a" : cpu.toFixed(1)),
+    );
   }
 }
 const peerErrors = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.errors, 0);
@@ -202,11 +331,69 @@ console.log(`  token issuance reaches ${(basicBest.rps / rustLogBest.rps).toFixe
 console.log(`  vs oidc-provider best ${peerBest.rps.toFixed(0)} req/s: ${(basicBest.rps / peerBest.rps).toFixed(1)}x`);
 
 if (peerBest.rps >= basicBest.rps) die("edge-token did not come out ahead of oidc-provider");
+
+// Issuance per signing algorithm. The cost of a signature per token, two
+// ways, each against HS256 on the same build (so only the signature differs):
+// - from throughput: at saturation workerd's one request thread is the
+//   bottleneck, so 1e6 / (req/s) is its time per request in µs, and the
+//   difference to HS256's is the signature's time (an upper bound when the
+//   load generator steals that thread's core on this 2-core machine);
+// - measured: workerd's CPU time (all its threads, /proc) per request.
+const hs256Rust = variants.find((v) => v.name === "hs256-rust");
+const rows = [hs256Variant, ...variants.filter((v) => v !== hs256Rust), hs256Rust];
+const nameOf = (v) => (v === hs256Variant ? "token, client_secret_basic" : algName(v));
+const at = (name, level) => summary[name].find((r) => r.level === level);
+const fmt = (x, d = 0) => (x === null || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
+const signed = (x) => (x === null || !Number.isFinite(x) ? "n/a" : (x >= 0 ? "+" : "") + x.toFixed(1));
+console.log(`\nissuance by signing algorithm (client_secret_basic, record cached; medians; Δ: against HS256 on the same build)`);
+console.log(
+  pad("alg, signer", 44) + pad("conns", 7) + pad("req/s", 9) + pad("/JS floor", 11) + pad("/rs floor+log", 15) + pad("µs/req (1e6/rps)", 18) + pad("Δ µs/token", 12) + pad("cpu µs/req", 12) + "Δ cpu µs/token",
+);
+const deltas = {}; // variant name -> { wall: [per level], cpu: [per level] }
+for (const level of LEVELS) {
+  const frps = at("floor (constant 200)", level).rps;
+  const rlrps = at("rust floor + 1 log line", level).rps;
+  for (const v of rows) {
+    const r = at(nameOf(v), level);
+    const base = at(v.build === "build" ? nameOf(hs256Variant) : nameOf(hs256Rust), level);
+    const dWall = v.alg === "HS256" ? null : 1e6 / r.rps - 1e6 / base.rps;
+    const dCpu = v.alg === "HS256" || r.cpu === null || base.cpu === null ? null : r.cpu - base.cpu;
+    const d = (deltas[v.name] ??= { wall: [], cpu: [] });
+    if (dWall !== null) d.wall.push(dWall);
+    if (dCpu !== null) d.cpu.push(dCpu);
+    console.log(
+      pad(v.label, 44) + pad(level, 7) + pad(r.rps.toFixed(0), 9) + pad((r.rps / frps).toFixed(2), 11) + pad((r.rps / rlrps).toFixed(2), 15) + pad(fmt(1e6 / r.rps, 1), 18) + pad(v.alg === "HS256" ? "-" : signed(dWall), 12) + pad(fmt(r.cpu, 1), 12) + (v.alg === "HS256" ? "-" : signed(dCpu)),
+    );
+  }
+}
+const cost = (name, k) => (deltas[name][k].length ? median(deltas[name][k]) : null);
+console.log(`\nsignature cost per token, median over c=${LEVELS.join(",")} of the Δs above (workerd CPU measured; from throughput):`);
+for (const v of rows.filter((v) => v.alg !== "HS256")) {
+  console.log(`  ${pad(v.label, 40)} ${pad(signed(cost(v.name, "cpu")) + " µs CPU", 16)} ${signed(cost(v.name, "wall"))} µs from req/s`);
+}
+for (const alg of ["ES256", "EdDSA"]) {
+  const [wc, rs] = ["webcrypto", "rust"].map((k) => `${alg.toLowerCase()}-${k}`);
+  const ratio = (k) => (cost(wc, k) > 0 && cost(rs, k) !== null ? (cost(rs, k) / cost(wc, k)).toFixed(1) + "x" : "n/a");
+  console.log(`  ${alg}: pure Rust in wasm costs ${ratio("cpu")} the CPU of Web Crypto per signature (${ratio("wall")} from req/s)`);
+}
 }
 
 // --- size and start-up -------------------------------------------------------
 const wasm = fs.readFileSync(path.join(root, "build/index_bg.wasm"));
 const gz = zlib.gzipSync(wasm, { level: 9 }).length;
+// The same issuer with ES256/EdDSA signed in wasm, and (when built by hand,
+// see BENCHMARKS.md) the HS256-only issuer from before issue 11.
+const sizeOf = (dir) => {
+  const f = path.join(root, dir, "index_bg.wasm");
+  if (!fs.existsSync(f)) return null;
+  const b = fs.readFileSync(f);
+  return { raw: b.length, gz: zlib.gzipSync(b, { level: 9 }).length };
+};
+const sizes = [
+  ["build/ (release: Web Crypto signs ES256/EdDSA)", { raw: wasm.length, gz }],
+  [`${RUST_SIGNER_BUILD}/ (rust-signer: p256 and ed25519-dalek sign)`, sizeOf(RUST_SIGNER_BUILD)],
+  ["target/bench/hs256-only/ (before issue 11, HS256 only)", sizeOf("target/bench/hs256-only")],
+];
 // Start-up on the real runtime: a fresh workerd serving only this Worker;
 // the first request after it reports ready pays for instantiating the
 // module (and, for edge-token, parsing its configuration). Compared with the
@@ -235,6 +422,9 @@ for (let i = 0; i < 9; i++) {
 }
 const med = (xs, k) => median(xs.map((x) => x[k]));
 console.log(`\nwasm: ${wasm.length} bytes raw, ${gz} bytes gzip -9 (target < 150 KB = 153600)`);
+for (const [name, sz] of sizes) {
+  if (sz) console.log(`  ${pad(name, 68)} ${String(sz.raw).padStart(8)} B raw ${String(sz.gz).padStart(8)} B gzip -9 (${(sz.gz - gz >= 0 ? "+" : "") + (sz.gz - gz)} vs build/)`);
+}
 console.log(
   `first request on a fresh workerd (median of 9): edge-token ${med(cold.edge, "first").toFixed(1)} ms (then ${med(cold.edge, "second").toFixed(1)} ms), ` +
     `JS floor ${med(cold.floor, "first").toFixed(1)} ms (then ${med(cold.floor, "second").toFixed(1)} ms)`,

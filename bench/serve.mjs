@@ -4,8 +4,13 @@
 //
 // usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT]
 // RUST_FLOOR_PORT also serves bench/rust-floor (the cheapest workers-rs Worker).
-// env:   SIGNING_KEYS (required), ISSUER (default http://127.0.0.1:EDGE_PORT)
-// Prints "ready" on stdout when both accept connections; stops on SIGTERM/SIGINT.
+// env:   SIGNING_KEYS (required), ISSUER (default http://127.0.0.1:EDGE_PORT),
+//        BENCH_VARIANTS: more edge-token Workers on the same workerd and the
+//        same local KV, a JSON array of {"name", "port", "build" (a build
+//        directory relative to the repository, e.g. "target/bench/rust-signer"),
+//        "signingKeys"} (make bench: the issuer signing ES256 and EdDSA, with
+//        Web Crypto and with the rust-signer build).
+// Prints "ready" on stdout when all accept connections; stops on SIGTERM/SIGINT.
 import { Miniflare } from "miniflare";
 import path from "node:path";
 
@@ -17,28 +22,34 @@ if (!stateDir || !edgePort || !floorPort || !process.env.SIGNING_KEYS) {
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const compatibilityDate = "2026-04-01";
 
+const variants = JSON.parse(process.env.BENCH_VARIANTS ?? "[]");
+// The issuer built into `build` (relative to the repository), signing with
+// `signingKeys`, on `port`; every one shares the same local KV (one client).
+const edgeToken = ({ name, port, build, signingKeys }) => ({
+  name,
+  modules: true,
+  scriptPath: path.join(root, build, "index.js"),
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+  compatibilityDate,
+  kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
+  bindings: {
+    ISSUER: process.env.ISSUER ?? `http://127.0.0.1:${edgePort}`,
+    SIGNING_KEYS: signingKeys,
+    REQUIRE_HTTPS: "false",
+    DEFAULT_AUDIENCE: "https://api.example.com",
+    TOKEN_TTL: "300",
+    KV_CACHE_TTL: "60",
+  },
+  unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(port) }],
+});
+
 const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
   kvPersist: path.join(path.resolve(stateDir), "v3", "kv"),
   workers: [
-    {
-      name: "edge-token",
-      modules: true,
-      scriptPath: path.join(root, "build", "index.js"),
-      modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-      compatibilityDate,
-      kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
-      bindings: {
-        ISSUER: process.env.ISSUER ?? `http://127.0.0.1:${edgePort}`,
-        SIGNING_KEYS: process.env.SIGNING_KEYS,
-        REQUIRE_HTTPS: "false",
-        DEFAULT_AUDIENCE: "https://api.example.com",
-        TOKEN_TTL: "300",
-        KV_CACHE_TTL: "60",
-      },
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(edgePort) }],
-    },
+    edgeToken({ name: "edge-token", port: edgePort, build: "build", signingKeys: process.env.SIGNING_KEYS }),
+    ...variants.map(edgeToken),
     {
       name: "floor",
       modules: true,

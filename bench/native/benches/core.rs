@@ -1,7 +1,9 @@
 //! Native micro-benchmarks of the protocol core (`make bench` runs them):
 //! one full token request (route, form parse, Basic decode, record lookup,
 //! SHA-256 secret check, scope/audience decisions, HS256 mint) and one token
-//! verification.
+//! verification; then, per signing algorithm (HS256, ES256, EdDSA, signed by
+//! `RustSigner`), `SigningKeys::mint`, `token::verify` and the full token
+//! request, printed side by side with their ratios to HS256.
 // Test code: a failed fixture or assertion is a failed run.
 #![allow(
     clippy::unwrap_used,
@@ -27,14 +29,19 @@ use edge_token_core::config::Config;
 use edge_token_core::http::{Body, HttpRequest};
 use edge_token_core::random::{OsRandom, Random};
 use edge_token_core::service::Service;
+use edge_token_core::signing::{RustSigner, SigningKeys};
+use edge_token_core::token::{AccessTokenClaims, Audience};
 use edge_token_testkit::MemoryStore;
 use edge_token_testkit::NoLimiter;
 use edge_token_testkit::NoTimer;
+use edge_token_testkit::{EDDSA_KEY, ES256_KEY};
 
 const NOW: u64 = 1_700_000_000;
 
 struct Fixture {
     config: Config,
+    /// The same configuration signing with each algorithm: (name, `SIGNING_KEYS`, config).
+    per_alg: Vec<(&'static str, String, Config)>,
     store: MemoryStore,
     basic: HttpRequest,
     post: HttpRequest,
@@ -42,21 +49,36 @@ struct Fixture {
     padded: HttpRequest,
 }
 
-fn fixture() -> Fixture {
-    let mut key = [0u8; 32];
-    OsRandom.fill(&mut key).expect("random");
+fn config(signing_keys: &str) -> Config {
     let vars: HashMap<&str, String> = HashMap::from([
         ("ISSUER", "https://auth.example".to_owned()),
         ("DEFAULT_AUDIENCE", "https://api.example".to_owned()),
-        (
-            "SIGNING_KEYS",
-            format!(
-                r#"[{{"kid":"k1","key":"{}"}}]"#,
-                URL_SAFE_NO_PAD.encode(key)
-            ),
-        ),
+        ("SIGNING_KEYS", signing_keys.to_owned()),
     ]);
-    let config = Config::from_lookup(|n| vars.get(n).cloned()).expect("config");
+    Config::from_lookup(|n| vars.get(n).cloned()).expect("config")
+}
+
+fn fixture() -> Fixture {
+    let mut key = [0u8; 32];
+    OsRandom.fill(&mut key).expect("random");
+    let hs256 = format!(
+        r#"[{{"kid":"k1","key":"{}"}}]"#,
+        URL_SAFE_NO_PAD.encode(key)
+    );
+    // The ES256 and EdDSA keys are the testkit's (RFC 7515 A.3, RFC 8037 A.1).
+    let per_alg: Vec<(&'static str, String, Config)> = [
+        ("HS256", hs256.clone()),
+        ("ES256", format!("[{ES256_KEY}]")),
+        ("EdDSA", format!("[{EDDSA_KEY}]")),
+    ]
+    .into_iter()
+    .map(|(alg, keys)| {
+        let c = config(&keys);
+        assert_eq!(c.keys.signer_alg().name(), alg);
+        (alg, keys, c)
+    })
+    .collect();
+    let config = config(&hs256);
     let id = generate_client_id(&OsRandom).expect("id");
     let secret = generate_client_secret(&OsRandom).expect("secret");
     let record = ClientRecord {
@@ -120,11 +142,42 @@ fn fixture() -> Fixture {
     );
     Fixture {
         config,
+        per_alg,
         store,
         basic,
         post,
         tiny_scopes,
         padded,
+    }
+}
+
+/// Median nanoseconds per call of `f`, over 9 rounds of `n` calls.
+fn median_ns(n: u32, mut f: impl FnMut()) -> f64 {
+    let mut rounds: Vec<f64> = (0..9)
+        .map(|_| {
+            let start = std::time::Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(n)
+        })
+        .collect();
+    rounds.sort_by(f64::total_cmp);
+    rounds[4]
+}
+
+/// Claims the size of a real issuance's (what the service signs).
+fn claims() -> AccessTokenClaims {
+    AccessTokenClaims {
+        iss: "https://auth.example".into(),
+        sub: "etc_0123456789abcdefghijkl".into(),
+        aud: Audience::One("https://api.example".into()),
+        exp: NOW + 3600,
+        iat: NOW,
+        jti: "0123456789abcdefghijkl".into(),
+        client_id: "etc_0123456789abcdefghijkl".into(),
+        scope: "read write".into(),
+        extra: Default::default(),
     }
 }
 
@@ -171,22 +224,14 @@ fn bench(c: &mut Criterion) {
     });
     // The ratio the scope bound must keep at or below ~1: a 16 KiB body of
     // tiny scope tokens against a normal issuance (medians of 9 rounds).
-    let median_ns = |req: &HttpRequest| {
-        let mut rounds: Vec<f64> = (0..9)
-            .map(|_| {
-                let start = std::time::Instant::now();
-                for _ in 0..2_000 {
-                    black_box(block_on(warm.handle(black_box(req), NOW)));
-                }
-                start.elapsed().as_nanos() as f64 / 2_000.0
-            })
-            .collect();
-        rounds.sort_by(f64::total_cmp);
-        rounds[4]
+    let issuance_ns = |req: &HttpRequest| {
+        median_ns(2_000, || {
+            black_box(block_on(warm.handle(black_box(req), NOW)));
+        })
     };
-    let normal = median_ns(&f.basic);
-    let tiny = median_ns(&f.tiny_scopes);
-    let padded = median_ns(&f.padded);
+    let normal = issuance_ns(&f.basic);
+    let tiny = issuance_ns(&f.tiny_scopes);
+    let padded = issuance_ns(&f.padded);
     println!(
         "16 KiB of tiny scope tokens: {tiny:.0} ns vs a normal issuance {normal:.0} ns: ratio {:.2}; \
          vs an issuance whose 16 KiB body is one ignored parameter {padded:.0} ns: ratio {:.2}",
@@ -209,6 +254,129 @@ fn bench(c: &mut Criterion) {
     c.bench_function("verify_token_bearer_full", |b| {
         b.iter(|| black_box(verifier.verify(black_box(&token), &["read"], NOW + 1)))
     });
+    per_algorithm(c, &f);
+}
+
+/// Per signing algorithm: `SigningKeys::mint` with `RustSigner` (the pure
+/// Rust signer the Worker's `rust-signer` build uses), `token::verify`, and
+/// the full Basic-auth issuance with a cached record; criterion benches,
+/// then a side-by-side summary in µs with ratios to HS256. The summary's
+/// rounds are interleaved (each round times every operation of every
+/// algorithm once), so that a change in the machine's load during the run
+/// shifts all cells alike instead of skewing the ratios.
+fn per_algorithm(c: &mut Criterion, f: &Fixture) {
+    let claims = claims();
+    let caches: Vec<RecordCache> = f
+        .per_alg
+        .iter()
+        .map(|_| RecordCache::new(30, 1024))
+        .collect();
+    let algs: Vec<_> = f
+        .per_alg
+        .iter()
+        .zip(&caches)
+        .map(|((alg, signing_keys, config), cache)| {
+            let keys = SigningKeys::parse(signing_keys).expect("keys");
+            let token = block_on(keys.mint(&claims, &RustSigner)).expect("mint");
+            assert_eq!(
+                edge_token_core::token::verify(keys.verify_keys(), &token).expect("verify"),
+                claims
+            );
+            let service = Service {
+                config: Ok(config),
+                store: &f.store,
+                random: &OsRandom,
+                cache: Some(cache),
+                limiter: &NoLimiter,
+                blocklist: None,
+                timer: &NoTimer,
+                signer: &RustSigner,
+            };
+            let outcome = block_on(service.handle(&f.basic, NOW));
+            assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);
+            (*alg, keys, token, service)
+        })
+        .collect();
+    // The three operations of one algorithm, by index: mint, verify, issue.
+    let op = |i: usize, which: usize| {
+        let (_, keys, token, service) = &algs[i];
+        match which {
+            0 => {
+                black_box(block_on(keys.mint(black_box(&claims), &RustSigner))).ok();
+            }
+            1 => {
+                black_box(edge_token_core::token::verify(
+                    keys.verify_keys(),
+                    black_box(token),
+                ))
+                .ok();
+            }
+            _ => {
+                black_box(block_on(service.handle(black_box(&f.basic), NOW)));
+            }
+        }
+    };
+    for (i, (alg, ..)) in algs.iter().enumerate() {
+        let name = alg.to_ascii_lowercase();
+        for (which, what) in ["mint", "verify", "issue_token_basic_cached_record"]
+            .into_iter()
+            .enumerate()
+        {
+            c.bench_function(&format!("{what}_{name}"), |b| b.iter(|| op(i, which)));
+        }
+    }
+    // Calls per round: about 50 ms of each operation.
+    let calls: Vec<[u32; 3]> = (0..algs.len())
+        .map(|i| {
+            [0, 1, 2].map(|which| {
+                let per_call = median_ns(10, || op(i, which)).max(1.0);
+                (50e6 / per_call).clamp(10.0, 20_000.0) as u32
+            })
+        })
+        .collect();
+    let mut rounds: Vec<[Vec<f64>; 3]> = algs.iter().map(|_| Default::default()).collect();
+    for _ in 0..9 {
+        for (i, n) in calls.iter().enumerate() {
+            for which in 0..3 {
+                let start = std::time::Instant::now();
+                for _ in 0..n[which] {
+                    op(i, which);
+                }
+                rounds[i][which].push(start.elapsed().as_nanos() as f64 / f64::from(n[which]));
+            }
+        }
+    }
+    let medians: Vec<[f64; 3]> = rounds
+        .iter_mut()
+        .map(|r| {
+            [0, 1, 2].map(|which| {
+                r[which].sort_by(f64::total_cmp);
+                r[which][4]
+            })
+        })
+        .collect();
+    let hs = algs
+        .iter()
+        .position(|(alg, ..)| *alg == "HS256")
+        .expect("HS256");
+    println!(
+        "\nper algorithm, native, RustSigner (medians of 9 interleaved rounds; ratio to HS256):\n\
+         {:<7}{:>10}{:>9}{:>12}{:>9}{:>14}{:>9}",
+        "alg", "mint µs", "×HS256", "verify µs", "×HS256", "issuance µs", "×HS256"
+    );
+    for (i, (alg, ..)) in algs.iter().enumerate() {
+        let (m, base) = (medians[i], medians[hs]);
+        println!(
+            "{:<7}{:>10.2}{:>9.1}{:>12.2}{:>9.1}{:>14.2}{:>9.1}",
+            alg,
+            m[0] / 1e3,
+            m[0] / base[0],
+            m[1] / 1e3,
+            m[1] / base[1],
+            m[2] / 1e3,
+            m[2] / base[2]
+        );
+    }
 }
 
 criterion_group!(benches, bench);
