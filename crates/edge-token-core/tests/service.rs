@@ -188,6 +188,25 @@ fn handle_with<R: Random>(
     req: &HttpRequest,
     now: u64,
 ) -> Outcome {
+    handle_signed(
+        config,
+        store,
+        random,
+        &edge_token_core::signing::RustSigner,
+        req,
+        now,
+    )
+}
+
+/// [`handle_with`] with the asymmetric signer given.
+fn handle_signed<R: Random, G: edge_token_core::signing::Sign>(
+    config: Result<&Config, &ConfigError>,
+    store: &MemoryStore,
+    random: &R,
+    signer: &G,
+    req: &HttpRequest,
+    now: u64,
+) -> Outcome {
     let service = Service {
         config,
         store,
@@ -196,7 +215,7 @@ fn handle_with<R: Random>(
         limiter: &NoLimiter,
         blocklist: None,
         timer: &NoTimer,
-        signer: &edge_token_core::signing::RustSigner,
+        signer,
     };
     block_on(service.handle(req, now))
 }
@@ -3102,17 +3121,14 @@ fn a_failing_or_wrong_sized_asymmetric_signer_is_a_server_error() {
     ]);
     let (store, subject) = stored_client();
     for signer in [BadSigner(Err(())), BadSigner(Ok(71))] {
-        let service = Service {
-            config: Ok(&config),
-            store: &store,
-            random: &OsRandom,
-            cache: None,
-            limiter: &NoLimiter,
-            blocklist: None,
-            timer: &NoTimer,
-            signer: &signer,
-        };
-        let outcome = block_on(service.handle(&basic_post(&subject, ""), NOW));
+        let outcome = handle_signed(
+            Ok(&config),
+            &store,
+            &OsRandom,
+            &signer,
+            &basic_post(&subject, ""),
+            NOW,
+        );
         assert_error(&outcome, 500, "server_error");
         assert!(outcome.response.body.contains("server_error"));
     }

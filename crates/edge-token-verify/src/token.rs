@@ -344,7 +344,7 @@ mod tests {
 
     const K1: &str = r#"[{"kid":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]"#;
 
-    fn claims() -> AccessTokenClaims {
+    pub(super) fn claims() -> AccessTokenClaims {
         AccessTokenClaims {
             iss: "https://issuer.example".into(),
             sub: "etc_abc".into(),
@@ -560,19 +560,7 @@ mod asymmetric_tests {
         URL_SAFE_NO_PAD.decode(s).unwrap().try_into().unwrap()
     }
 
-    fn claims() -> AccessTokenClaims {
-        AccessTokenClaims {
-            iss: "https://issuer.example".into(),
-            sub: "etc_abc".into(),
-            aud: Audience::One("https://api.example".into()),
-            exp: 1300,
-            iat: 1000,
-            jti: "j1".into(),
-            client_id: "etc_abc".into(),
-            scope: String::new(),
-            extra: BTreeMap::new(),
-        }
-    }
+    use super::tests::claims;
 
     /// Public-only SIGNING_KEYS entries for both keys (what an API could be given).
     fn public_set() -> KeySet {
