@@ -120,6 +120,7 @@ fn handle<L: Limiter, T: Timer>(
         blocklist,
         timer,
         signer: &edge_token_core::signing::RustSigner,
+        replay: None,
     };
     block_on(service.handle(req, now))
 }

@@ -193,6 +193,7 @@ fn bench(c: &mut Criterion) {
         blocklist: None,
         timer: &NoTimer,
         signer: &edge_token_core::signing::RustSigner,
+        replay: None,
     };
     let cold = Service {
         config: Ok(&f.config),
@@ -203,6 +204,7 @@ fn bench(c: &mut Criterion) {
         blocklist: None,
         timer: &NoTimer,
         signer: &edge_token_core::signing::RustSigner,
+        replay: None,
     };
 
     let outcome = block_on(warm.handle(&f.basic, NOW));
@@ -291,6 +293,7 @@ fn per_algorithm(c: &mut Criterion, f: &Fixture) {
                 blocklist: None,
                 timer: &NoTimer,
                 signer: &RustSigner,
+                replay: None,
             };
             let outcome = block_on(service.handle(&f.basic, NOW));
             assert_eq!(outcome.response.status, 200, "{}", outcome.response.body);

@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::{Choice, ConstantTimeEq};
 
+use crate::client_key::{check_client_keys, ClientKey, MAX_CLIENT_KEYS};
 use crate::credentials::ClientSecret;
 use crate::random::{Random, RandomError};
 use crate::scope::{
@@ -27,6 +28,9 @@ pub const RECORD_VERSION: u32 = 1;
 /// older Worker (which knows only version 1 and would ignore the field,
 /// widening the client's reach) refuses the record instead.
 pub const RECORD_VERSION_INTROSPECT_AUDIENCES: u32 = 2;
+/// The version of a record with `keys` (a `private_key_jwt` client), so an
+/// older Worker refuses it instead of treating it as a client without secrets.
+pub const RECORD_VERSION_CLIENT_KEYS: u32 = 3;
 /// KV key prefix for client records.
 pub const KEY_PREFIX: &str = "client:";
 /// Prefix of generated client ids.
@@ -135,8 +139,14 @@ pub struct ClientRecord {
     pub client_id: String,
     /// Human-readable name.
     pub name: String,
-    /// At most [`MAX_SECRETS`] secret digests.
+    /// At most [`MAX_SECRETS`] secret digests (`client_secret_basic` and
+    /// `client_secret_post`). Empty for a `private_key_jwt` client.
+    #[serde(default)]
     pub secrets: Vec<SecretEntry>,
+    /// The public keys of a `private_key_jwt` client (RFC 7523 §2.2), at
+    /// most [`MAX_CLIENT_KEYS`]; such a client has no secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub keys: Vec<ClientKey>,
     /// Scopes the client may request.
     #[serde(default)]
     pub allowed_scopes: Vec<String>,
@@ -271,6 +281,7 @@ impl ClientRecord {
             client_id: client_id.to_owned(),
             name: name.to_owned(),
             secrets: Vec::new(),
+            keys: Vec::new(),
             allowed_scopes: Vec::new(),
             default_scopes: Vec::new(),
             allowed_audiences: Vec::new(),
@@ -289,7 +300,7 @@ impl ClientRecord {
     pub fn from_json(client_id: &str, json: &str) -> Result<Self, RecordError> {
         let mut record: ClientRecord =
             serde_json::from_str(json).map_err(|e| RecordError::Malformed(e.to_string()))?;
-        if !(RECORD_VERSION..=RECORD_VERSION_INTROSPECT_AUDIENCES).contains(&record.version) {
+        if !(RECORD_VERSION..=RECORD_VERSION_CLIENT_KEYS).contains(&record.version) {
             return Err(RecordError::UnsupportedVersion(record.version));
         }
         record.version = RECORD_VERSION;
@@ -318,6 +329,13 @@ impl ClientRecord {
         if self.token_ttl == Some(0) {
             return Err("token_ttl must be positive".to_owned());
         }
+        if !self.keys.is_empty() && !self.secrets.is_empty() {
+            return Err(
+                "a client authenticates with secrets or with keys (private_key_jwt), not both"
+                    .to_owned(),
+            );
+        }
+        check_client_keys(&self.keys)?;
         for (what, list) in [
             ("allowed scopes", &self.allowed_scopes),
             ("default scopes", &self.default_scopes),
@@ -371,13 +389,16 @@ impl ClientRecord {
     }
 
     /// Serialises the record for storage, as the lowest version that holds
-    /// it: [`RECORD_VERSION_INTROSPECT_AUDIENCES`] once it has introspection
+    /// it: [`RECORD_VERSION_CLIENT_KEYS`] once it has keys,
+    /// [`RECORD_VERSION_INTROSPECT_AUDIENCES`] once it has introspection
     /// audiences, so no older reader can ignore them.
     pub fn to_json(&self) -> String {
-        let version = if self.introspect_audiences.is_empty() {
-            RECORD_VERSION
-        } else {
+        let version = if !self.keys.is_empty() {
+            RECORD_VERSION_CLIENT_KEYS
+        } else if !self.introspect_audiences.is_empty() {
             RECORD_VERSION_INTROSPECT_AUDIENCES
+        } else {
+            RECORD_VERSION
         };
         let stored;
         let record = if version == self.version {
@@ -416,11 +437,72 @@ impl ClientRecord {
             "extra_claims": self.extra_claims,
             "created_at": self.created_at,
             "updated_at": self.updated_at,
+            "token_endpoint_auth_method": self.auth_method_name(),
             "secrets": self.secrets.iter().map(|s| serde_json::json!({
                 "created_at": s.created_at,
                 "expires_at": s.expires_at,
             })).collect::<Vec<_>>(),
+            "keys": self.keys.iter().map(|k| serde_json::json!({
+                "kid": k.kid,
+                "alg": k.alg,
+                "created_at": k.created_at,
+            })).collect::<Vec<_>>(),
         })
+    }
+
+    /// Whether the client authenticates with `private_key_jwt`.
+    pub fn uses_keys(&self) -> bool {
+        !self.keys.is_empty()
+    }
+
+    /// The RFC 7591 name of how this client authenticates.
+    pub fn auth_method_name(&self) -> &'static str {
+        if self.uses_keys() {
+            "private_key_jwt"
+        } else {
+            "client_secret_basic"
+        }
+    }
+
+    /// Adds a public key (rotation: the old one stays until removed). Fails
+    /// on a duplicate kid or when the client already holds
+    /// [`MAX_CLIENT_KEYS`].
+    pub fn add_key(&mut self, key: ClientKey, now: u64) -> Result<(), String> {
+        if !self.secrets.is_empty() {
+            return Err("this client authenticates with a secret, not with keys".to_owned());
+        }
+        if self.keys.iter().any(|k| k.kid == key.kid) {
+            return Err(format!(
+                "the client already has a key with kid {:?}",
+                key.kid
+            ));
+        }
+        if self.keys.len() >= MAX_CLIENT_KEYS {
+            return Err(format!(
+                "the client already holds {MAX_CLIENT_KEYS} keys: remove one first"
+            ));
+        }
+        key.validate()?;
+        self.keys.push(key);
+        self.updated_at = now;
+        Ok(())
+    }
+
+    /// Removes the key `kid`; the last key cannot be removed (the client
+    /// could never authenticate again: delete or disable it instead).
+    pub fn remove_key(&mut self, kid: &str, now: u64) -> Result<(), String> {
+        let Some(i) = self.keys.iter().position(|k| k.kid == kid) else {
+            return Err(format!("the client has no key with kid {kid:?}"));
+        };
+        if self.keys.len() == 1 {
+            return Err(
+                "this is the client's only key: add its successor first (or disable the client)"
+                    .to_owned(),
+            );
+        }
+        self.keys.remove(i);
+        self.updated_at = now;
+        Ok(())
     }
 
     /// Replaces the client's secrets for rotation: the newest current secret
@@ -637,11 +719,65 @@ mod tests {
         assert_eq!(v["version"], RECORD_VERSION_INTROSPECT_AUDIENCES);
         let back = ClientRecord::from_json("etc_x", &json).unwrap();
         assert_eq!(back.introspect_audiences, r.introspect_audiences);
-        let v3 = json.replace("\"version\":2", "\"version\":3");
+        let v4 = json.replace("\"version\":2", "\"version\":4");
         assert_eq!(
-            ClientRecord::from_json("etc_x", &v3),
-            Err(RecordError::UnsupportedVersion(3))
+            ClientRecord::from_json("etc_x", &v4),
+            Err(RecordError::UnsupportedVersion(4))
         );
+    }
+
+    fn ec_key(kid: &str) -> ClientKey {
+        ClientKey::from_jwk(
+            &serde_json::json!({
+                "kty": "EC", "crv": "P-256", "kid": kid,
+                "x": "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU",
+                "y": "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0",
+            }),
+            None,
+            1,
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn key_clients_are_version_3_and_rotate_with_overlap() {
+        let mut r = ClientRecord::new("etc_x", "x", 1);
+        r.add_key(ec_key("k1"), 2).unwrap();
+        assert!(r.uses_keys());
+        assert_eq!(r.auth_method_name(), "private_key_jwt");
+        let json = r.to_json();
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["version"], RECORD_VERSION_CLIENT_KEYS);
+        assert_eq!(
+            ClientRecord::from_json("etc_x", &json).unwrap().keys,
+            r.keys
+        );
+        assert!(r.add_key(ec_key("k1"), 3).unwrap_err().contains("already"));
+        r.add_key(ec_key("k2"), 3).unwrap();
+        r.add_key(ec_key("k3"), 3).unwrap();
+        assert!(r
+            .add_key(ec_key("k4"), 3)
+            .unwrap_err()
+            .contains("remove one"));
+        r.remove_key("k1", 4).unwrap();
+        r.remove_key("k2", 4).unwrap();
+        assert!(r.remove_key("k3", 4).unwrap_err().contains("only key"));
+        assert!(r.remove_key("nope", 4).unwrap_err().contains("no key"));
+        let view = r.public_view();
+        assert_eq!(view["keys"][0]["kid"], "k3");
+        assert_eq!(view["token_endpoint_auth_method"], "private_key_jwt");
+        assert!(view["keys"][0].get("x").is_none());
+    }
+
+    #[test]
+    fn a_client_has_secrets_or_keys_never_both() {
+        let secret = generate_client_secret(&OsRandom).unwrap();
+        let mut r = record_with(&secret);
+        assert!(r.add_key(ec_key("k1"), 2).is_err());
+        r.keys.push(ec_key("k1"));
+        assert!(r.validate().unwrap_err().contains("not both"));
+        let json = serde_json::to_string(&r).unwrap();
+        assert!(ClientRecord::from_json("etc_x", &json).is_err());
     }
 
     #[test]

@@ -22,9 +22,11 @@
 
 pub use edge_token_verify::{bearer, grammar, token};
 
+pub mod assertion;
 pub mod audit;
 pub mod cache;
 pub mod client;
+pub mod client_key;
 pub mod config;
 pub mod credentials;
 pub mod error;

@@ -11,6 +11,10 @@
 
 use std::rc::Rc;
 
+use crate::assertion::{
+    replay_key, signature_len_ok, Assertion, AssertionError, CheckSignature, ReplayCache,
+    JWT_BEARER,
+};
 use crate::audit::{AuditRecord, Verdict};
 use crate::cache::{Cached, RecordCache};
 use crate::client::{authenticate, is_extra_claim_name, ClientRecord};
@@ -66,8 +70,12 @@ pub struct Service<'a, S, R, L, T, G> {
     pub blocklist: Option<&'a Blocklist>,
     /// Bounds every store and limiter call to `STORE_TIMEOUT_MS`.
     pub timer: &'a T,
-    /// Makes ES256 and EdDSA signatures (HS256 is signed in the core).
+    /// Makes ES256 and EdDSA signatures (HS256 is signed in the core) and
+    /// checks the signatures of client assertions (`private_key_jwt`).
     pub signer: &'a G,
+    /// Client assertions used at this isolate (`None`: only the store
+    /// remembers them).
+    pub replay: Option<&'a ReplayCache>,
 }
 
 /// The form parameters any endpoint reads
@@ -85,6 +93,10 @@ pub struct Params<'a> {
     pub client_id: Option<&'a str>,
     /// `client_secret` (for `client_secret_post`).
     pub client_secret: Option<&'a str>,
+    /// `client_assertion` (for `private_key_jwt`, RFC 7521 §4.2).
+    pub client_assertion: Option<&'a str>,
+    /// `client_assertion_type`.
+    pub client_assertion_type: Option<&'a str>,
     /// Every `resource` (RFC 8707).
     pub resource: Vec<&'a str>,
     /// `audience` (space-delimited).
@@ -103,6 +115,8 @@ impl std::fmt::Debug for Params<'_> {
             .field("scope", &self.scope)
             .field("client_id", &self.client_id.map(loggable_client_id))
             .field("client_secret", &redacted(self.client_secret))
+            .field("client_assertion", &redacted(self.client_assertion))
+            .field("client_assertion_type", &self.client_assertion_type)
             .field("resource", &self.resource)
             .field("audience", &self.audience)
             .field("token", &redacted(self.token))
@@ -122,6 +136,14 @@ impl<'a> Params<'a> {
                 "scope" => (&mut p.scope, "scope given more than once"),
                 "client_id" => (&mut p.client_id, "client_id given more than once"),
                 "client_secret" => (&mut p.client_secret, "client_secret given more than once"),
+                "client_assertion" => (
+                    &mut p.client_assertion,
+                    "client_assertion given more than once",
+                ),
+                "client_assertion_type" => (
+                    &mut p.client_assertion_type,
+                    "client_assertion_type given more than once",
+                ),
                 "audience" => (&mut p.audience, "audience given more than once"),
                 "token" => (&mut p.token, "token given more than once"),
                 "token_type_hint" => (
@@ -213,7 +235,9 @@ fn public_document(req: &HttpRequest, body: String, max_age: u64) -> HttpRespons
     }
 }
 
-impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R, L, T, G> {
+impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
+    Service<'_, S, R, L, T, G>
+{
     /// Answers one request at time `now` (Unix seconds).
     pub async fn handle(&self, req: &HttpRequest, now: u64) -> Outcome {
         let route = route(&req.path);
@@ -281,7 +305,9 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R,
         Ok((config, pairs))
     }
 
-    /// Client authentication for any POST endpoint (RFC 6749 §2.3.1).
+    /// Client authentication for any POST endpoint: a secret (RFC 6749
+    /// §2.3.1) or a client assertion (`private_key_jwt`, RFC 7523 §2.2),
+    /// exactly one method per request.
     async fn authenticate_caller(
         &self,
         req: &HttpRequest,
@@ -296,13 +322,46 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R,
         {
             return Err(OAuthError::InvalidRequest("more than one Authorization header").into());
         }
-        let creds = credentials::extract(
-            req.header("authorization"),
-            params.client_id,
-            params.client_secret,
-        )?;
-        audit.client_id = Some(loggable_client_id(&creds.client_id));
-        audit.auth_method = Some(creds.method.name());
+        let presented = if params.client_assertion.is_some()
+            || params.client_assertion_type.is_some()
+        {
+            if req.header("authorization").is_some() || params.client_secret.is_some() {
+                return Err(OAuthError::InvalidRequest(
+                    "more than one client authentication method",
+                )
+                .into());
+            }
+            let (Some(kind), Some(raw)) = (params.client_assertion_type, params.client_assertion)
+            else {
+                return Err(OAuthError::InvalidRequest(
+                    "client_assertion and client_assertion_type go together",
+                )
+                .into());
+            };
+            audit.auth_method = Some(crate::metadata::PRIVATE_KEY_JWT);
+            let parsed = if kind != JWT_BEARER {
+                Err("unsupported client_assertion_type".to_owned())
+            } else {
+                Assertion::parse(raw).map_err(|e| e.to_string())
+            };
+            // RFC 7521 §4.2: a client_id beside the assertion names the same client.
+            let claimed = parsed
+                .as_ref()
+                .ok()
+                .map(|a| a.client_id().to_owned())
+                .or_else(|| params.client_id.map(str::to_owned));
+            Presented::Assertion { parsed, claimed }
+        } else {
+            let creds = credentials::extract(
+                req.header("authorization"),
+                params.client_id,
+                params.client_secret,
+            )?;
+            audit.auth_method = Some(creds.method.name());
+            Presented::Secret(creds)
+        };
+        let claimed_id = presented.client_id().map(str::to_owned);
+        audit.client_id = claimed_id.as_deref().map(loggable_client_id);
         // Set by Cloudflare's edge (callers cannot forge it there). Bounded
         // in length like every limiter key, so the blocklist stays small;
         // IPv6 by its /64.
@@ -321,18 +380,28 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R,
         // A blocked address still gets tokens for valid credentials; only
         // failures (and ids this isolate knows to be unknown, without a
         // store read) are refused.
-        if let (Some(left), Some(cache)) = (blocked, self.cache) {
-            if let Some(Cached::Missing) = cache.get(&creds.client_id, now) {
+        if let (Some(left), Some(cache), Some(id)) = (blocked, self.cache, claimed_id.as_deref()) {
+            if let Some(Cached::Missing) = cache.get(id, now) {
                 return Err(over_address(left, "unknown client (cached)"));
             }
         }
-        match self.authenticate_client(config, &creds, now).await {
+        let result = match &presented {
+            Presented::Secret(creds) => self.authenticate_client(config, creds, now).await,
+            Presented::Assertion { parsed, .. } => match parsed {
+                Ok(assertion) => {
+                    self.authenticate_assertion(config, req, params, assertion, now)
+                        .await
+                }
+                Err(cause) => Err(Failure::internal(OAuthError::InvalidClient, cause.clone())),
+            },
+        };
+        match result {
             Err(failure) if failure.error == OAuthError::InvalidClient => {
                 // An address already blocked is not counted again: its
                 // block ends when the period that tripped it ends.
                 let counted_address = if blocked.is_some() { None } else { address };
                 let failure = self
-                    .count_failure(config, counted_address, &creds.client_id, now, failure)
+                    .count_failure(config, counted_address, claimed_id.as_deref(), now, failure)
                     .await;
                 match blocked {
                     Some(left) => Err(over_address(left, failure.cause.as_deref().unwrap_or(""))),
@@ -340,6 +409,132 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R,
                 }
             }
             other => other,
+        }
+    }
+
+    /// `private_key_jwt`: the assertion's claims (RFC 7523 §3), then the
+    /// client's record and its registered keys, the signature, and last
+    /// the replay check (a `jti` is remembered only once the assertion is
+    /// known to be the client's). Every failure is `invalid_client`.
+    async fn authenticate_assertion(
+        &self,
+        config: &Config,
+        req: &HttpRequest,
+        params: &Params<'_>,
+        assertion: &Assertion,
+        now: u64,
+    ) -> Result<Rc<ClientRecord>, Failure> {
+        let refuse =
+            |e: AssertionError| Failure::internal(OAuthError::InvalidClient, e.to_string());
+        let client_id = assertion.client_id();
+        if params.client_id.is_some_and(|id| id != client_id) {
+            return Err(Failure::internal(
+                OAuthError::InvalidClient,
+                "client_id does not match the client assertion's iss".to_owned(),
+            ));
+        }
+        // RFC 7523 §3: the token endpoint URL or the issuer identifier;
+        // and, for introspection and revocation, the endpoint called.
+        let base = config.issuer.trim_end_matches('/');
+        let token_endpoint = format!("{base}{}", crate::routes::TOKEN);
+        let this_endpoint = format!("{base}{}", req.path);
+        let audiences = [config.issuer.as_str(), &token_endpoint, &this_endpoint];
+        assertion
+            .check_claims(&audiences, now, crate::bearer::DEFAULT_LEEWAY_SECS)
+            .map_err(refuse)?;
+        let record = self.load_client(config, client_id, now).await?;
+        let record = match record {
+            None => {
+                return Err(Failure::internal(
+                    OAuthError::InvalidClient,
+                    "unknown client".to_owned(),
+                ))
+            }
+            Some(r) if r.disabled => {
+                return Err(Failure::internal(
+                    OAuthError::InvalidClient,
+                    "client disabled".to_owned(),
+                ))
+            }
+            Some(r) if !r.uses_keys() => {
+                return Err(Failure::internal(
+                    OAuthError::InvalidClient,
+                    "client has no registered keys (it authenticates with a secret)".to_owned(),
+                ))
+            }
+            Some(r) => r,
+        };
+        let mut verified = false;
+        for key in assertion.candidates(&record.keys).map_err(refuse)? {
+            if !signature_len_ok(key, assertion.signature()) {
+                continue;
+            }
+            let ok = self
+                .signer
+                .check_signature(key, assertion.signing_input(), assertion.signature())
+                .await
+                .map_err(|e| Failure::internal(OAuthError::ServerError, e))?;
+            if ok {
+                verified = true;
+                break;
+            }
+        }
+        if !verified {
+            return Err(refuse(AssertionError::Signature));
+        }
+        self.spend_assertion(config, client_id, assertion, now)
+            .await?;
+        Ok(record)
+    }
+
+    /// Refuses a `jti` this client already used, then remembers it (here
+    /// and in the store) for as long as the assertion is accepted.
+    async fn spend_assertion(
+        &self,
+        config: &Config,
+        client_id: &str,
+        assertion: &Assertion,
+        now: u64,
+    ) -> Result<(), Failure> {
+        let key = replay_key(client_id, assertion.jti());
+        let replayed = |where_| {
+            Failure::internal(
+                OAuthError::InvalidClient,
+                AssertionError::Replayed(where_).to_string(),
+            )
+        };
+        if self.replay.is_some_and(|r| r.seen(&key, now)) {
+            return Err(replayed("seen by this isolate"));
+        }
+        if self
+            .bounded(config, self.store.assertion_used(&key))
+            .await?
+        {
+            return Err(replayed("seen in the store"));
+        }
+        // Accepted until exp plus the leeway; KV keeps a key at least a minute.
+        let until = assertion
+            .exp()
+            .saturating_add(crate::bearer::DEFAULT_LEEWAY_SECS);
+        if let Some(replay) = self.replay {
+            replay.remember(&key, until, now);
+        }
+        let keep_until = until.max(now.saturating_add(MIN_KV_EXPIRATION_SECS));
+        match self
+            .bounded(config, self.store.use_assertion(&key, keep_until))
+            .await
+        {
+            Ok(()) => Ok(()),
+            // KV refused a second write to this key within a second: the
+            // same assertion, presented twice at once.
+            Err(f)
+                if f.cause
+                    .as_deref()
+                    .is_some_and(|c| c.contains("concurrent write")) =>
+            {
+                Err(replayed("written concurrently"))
+            }
+            Err(f) => Err(f),
         }
     }
 
@@ -351,7 +546,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R,
         &self,
         config: &Config,
         address: Option<&str>,
-        client_id: &str,
+        client_id: Option<&str>,
         now: u64,
         mut failure: Failure,
     ) -> Failure {
@@ -360,7 +555,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R,
         let mut over = false;
         let keys = [
             address.map(|a| (LimitKind::Address, a.to_owned())),
-            Some((LimitKind::Client, limit_key(client_id))),
+            client_id.map(|id| (LimitKind::Client, limit_key(id))),
         ];
         for (kind, key) in keys.into_iter().flatten() {
             let counted = with_timeout(
@@ -749,7 +944,9 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R,
     }
 }
 
-impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign> Service<'_, S, R, L, T, G> {
+impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
+    Service<'_, S, R, L, T, G>
+{
     /// One store call, bounded by `STORE_TIMEOUT_MS`: an error or a timeout
     /// becomes the failure to send (no answer is ever guessed).
     async fn bounded<V>(
@@ -815,6 +1012,27 @@ fn store_failure(e: StoreError) -> Failure {
         StoreError::Misconfigured(_) => OAuthError::ServerError,
     };
     Failure::internal(error, e.to_string())
+}
+
+/// How the caller authenticated, before verification.
+enum Presented {
+    /// `client_secret_basic` or `client_secret_post`.
+    Secret(Credentials),
+    /// `private_key_jwt`: the parsed assertion (or why it could not be
+    /// parsed) and the client id it or the body claims.
+    Assertion {
+        parsed: Result<Assertion, String>,
+        claimed: Option<String>,
+    },
+}
+
+impl Presented {
+    fn client_id(&self) -> Option<&str> {
+        match self {
+            Presented::Secret(creds) => Some(&creds.client_id),
+            Presented::Assertion { claimed, .. } => claimed.as_deref(),
+        }
+    }
 }
 
 /// The presented client id as it may be logged: if it holds a secret (a

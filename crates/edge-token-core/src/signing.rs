@@ -105,6 +105,17 @@ impl Sign for RustSigner {
     }
 }
 
+impl crate::assertion::CheckSignature for RustSigner {
+    async fn check_signature(
+        &self,
+        key: &crate::client_key::ClientKey,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
+        crate::assertion::check_signature(key, input, signature)
+    }
+}
+
 #[derive(Debug, Clone)]
 enum SignerKey {
     Hmac(Key),

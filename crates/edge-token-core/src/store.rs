@@ -5,6 +5,16 @@
 
 pub use edge_token_verify::revocation::{revoked_key, REVOKED_KEY_PREFIX};
 
+/// KV key prefix of used client assertions (in `REVOCATIONS`, beside the
+/// denylist: the namespace the issuer writes).
+pub const USED_ASSERTION_KEY_PREFIX: &str = "assertion:";
+
+/// The KV key remembering a used client assertion, from its
+/// [`crate::assertion::replay_key`].
+pub fn used_assertion_key(replay_key: &str) -> String {
+    format!("{USED_ASSERTION_KEY_PREFIX}{replay_key}")
+}
+
 /// The KV binding of client records (`client:<id>`), read by the issuer
 /// only and written by the CLI.
 pub const CLIENTS_BINDING: &str = "CLIENTS";
@@ -56,4 +66,12 @@ pub trait ClientStore {
     /// Puts `jti` (issued to `client_id`) on the denylist until `expires_at`
     /// (Unix seconds; at least a minute ahead, as KV requires).
     async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError>;
+
+    /// Whether the client assertion named `replay_key`
+    /// ([`crate::assertion::replay_key`]) was used before.
+    async fn assertion_used(&self, replay_key: &str) -> Result<bool, StoreError>;
+
+    /// Remembers the client assertion `replay_key` as used until
+    /// `expires_at` (Unix seconds; at least a minute ahead).
+    async fn use_assertion(&self, replay_key: &str, expires_at: u64) -> Result<(), StoreError>;
 }

@@ -632,6 +632,7 @@ impl World {
             blocklist: self.blocklist.as_ref(),
             timer: &ImmediateTimer,
             signer: &edge_token_core::signing::RustSigner,
+            replay: None,
         };
         block_on(service.handle(req, NOW))
     }
@@ -1295,6 +1296,8 @@ fn params_read() -> BTreeSet<&'static str> {
         scope: _,
         client_id: _,
         client_secret: _,
+        client_assertion: _,
+        client_assertion_type: _,
         resource: _,
         audience: _,
         token: _,
@@ -1305,6 +1308,8 @@ fn params_read() -> BTreeSet<&'static str> {
         "scope",
         "client_id",
         "client_secret",
+        "client_assertion",
+        "client_assertion_type",
         "resource",
         "audience",
         "token",

@@ -76,6 +76,7 @@ impl TestClient {
                 created_at: NOW - 1_000,
                 expires_at: None,
             }],
+            keys: vec![],
             allowed_scopes: vec!["read".into(), "write".into(), "admin:all".into()],
             default_scopes: vec!["read".into()],
             allowed_audiences: vec![API.into(), BILLING.into()],
@@ -199,7 +200,10 @@ fn handle_with<R: Random>(
 }
 
 /// [`handle_with`] with the asymmetric signer given.
-fn handle_signed<R: Random, G: edge_token_core::signing::Sign>(
+fn handle_signed<
+    R: Random,
+    G: edge_token_core::signing::Sign + edge_token_core::assertion::CheckSignature,
+>(
     config: Result<&Config, &ConfigError>,
     store: &MemoryStore,
     random: &R,
@@ -216,6 +220,7 @@ fn handle_signed<R: Random, G: edge_token_core::signing::Sign>(
         blocklist: None,
         timer: &NoTimer,
         signer,
+        replay: None,
     };
     block_on(service.handle(req, now))
 }
@@ -1928,6 +1933,7 @@ fn handle_cached(
         blocklist: None,
         timer: &NoTimer,
         signer: &edge_token_core::signing::RustSigner,
+        replay: None,
     };
     block_on(service.handle(req, now))
 }
@@ -2033,6 +2039,7 @@ impl Rig<'_> {
             blocklist: self.blocklist,
             timer: &ImmediateTimer,
             signer: &edge_token_core::signing::RustSigner,
+            replay: None,
         };
         block_on(service.handle(req, now))
     }
@@ -2140,6 +2147,7 @@ fn introspect_denylist_read_hanging_times_out_not_active() {
         blocklist: None,
         timer: &ImmediateTimer,
         signer: &edge_token_core::signing::RustSigner,
+        replay: None,
     };
     let req = post_as(
         &caller,
@@ -2298,6 +2306,7 @@ fn address_over_limit_cached_unknown_id_refused_without_store_read() {
         blocklist: Some(&blocklist),
         timer: &ImmediateTimer,
         signer: &edge_token_core::signing::RustSigner,
+        replay: None,
     };
     let nat = "2001:db8:7:7::1";
     let unknown = from_address(
@@ -3034,6 +3043,17 @@ impl edge_token_core::signing::Sign for BadSigner {
             Ok(len) => Ok(vec![0x30; len]),
             Err(()) => Err("importKey: DataError".to_owned()),
         }
+    }
+}
+
+impl edge_token_core::assertion::CheckSignature for BadSigner {
+    async fn check_signature(
+        &self,
+        _key: &edge_token_core::client_key::ClientKey,
+        _input: &[u8],
+        _signature: &[u8],
+    ) -> Result<bool, String> {
+        Err("importKey: DataError".to_owned())
     }
 }
 

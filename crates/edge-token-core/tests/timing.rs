@@ -391,6 +391,7 @@ fn timing_service_unknown_client_and_wrong_secret_cost_the_same() {
         blocklist: None,
         timer: &NoTimer,
         signer: &edge_token_core::signing::RustSigner,
+        replay: None,
     };
     let handle = |req: &HttpRequest| -> Outcome { block_on(service.handle(req, NOW)) };
 

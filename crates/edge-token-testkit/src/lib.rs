@@ -73,6 +73,7 @@ pub fn config_from(vars: &[(&str, &str)]) -> Config {
 pub struct MemoryStore {
     records: RefCell<HashMap<String, String>>,
     revoked: RefCell<HashMap<String, u64>>,
+    used_assertions: RefCell<HashMap<String, u64>>,
     unavailable: Cell<bool>,
     hanging: Cell<bool>,
     write_conflicts: Cell<u32>,
@@ -124,6 +125,22 @@ impl MemoryStore {
         self.reads.get()
     }
 
+    /// How many used client assertions are remembered.
+    pub fn used_assertions(&self) -> usize {
+        self.used_assertions.borrow().len()
+    }
+
+    /// The expiry recorded for a used assertion, by its replay key.
+    pub fn assertion_used_until(&self, replay_key: &str) -> Option<u64> {
+        self.used_assertions.borrow().get(replay_key).copied()
+    }
+
+    /// Forgets every used assertion (as a store at another location that
+    /// has not seen them yet).
+    pub fn forget_assertions(&self) {
+        self.used_assertions.borrow_mut().clear();
+    }
+
     /// The denylist expiry recorded for `jti`, if revoked.
     pub fn revoked_until(&self, jti: &str) -> Option<u64> {
         self.revoked.borrow().get(jti).copied()
@@ -167,6 +184,27 @@ impl ClientStore for MemoryStore {
             ));
         }
         self.revoked.borrow_mut().insert(jti.to_owned(), expires_at);
+        Ok(())
+    }
+
+    async fn assertion_used(&self, replay_key: &str) -> Result<bool, StoreError> {
+        self.reads.set(self.reads.get() + 1);
+        self.check().await?;
+        Ok(self.used_assertions.borrow().contains_key(replay_key))
+    }
+
+    async fn use_assertion(&self, replay_key: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.writes.set(self.writes.get() + 1);
+        self.check().await?;
+        if self.write_conflicts.get() > 0 {
+            self.write_conflicts.set(self.write_conflicts.get() - 1);
+            return Err(StoreError::WriteConflict(
+                "KV PUT failed: 429 Too Many Requests (injected)".into(),
+            ));
+        }
+        self.used_assertions
+            .borrow_mut()
+            .insert(replay_key.to_owned(), expires_at);
         Ok(())
     }
 }

@@ -10,6 +10,7 @@ use worker::{
 };
 
 use crate::kv::KvClientStore;
+use edge_token_core::assertion::{ReplayCache, DEFAULT_REPLAY_ENTRIES};
 use edge_token_core::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
 use edge_token_core::config::{Config, ConfigError};
 use edge_token_core::http::{
@@ -39,6 +40,7 @@ struct IsolateState {
     config: Result<Config, ConfigError>,
     cache: RecordCache,
     blocklist: Blocklist,
+    replay: ReplayCache,
 }
 
 thread_local! {
@@ -57,6 +59,7 @@ fn isolate_state(env: &Env) -> Rc<IsolateState> {
                 config,
                 cache: RecordCache::new(ttl, DEFAULT_MAX_ENTRIES),
                 blocklist: Blocklist::new(DEFAULT_BLOCKLIST_ENTRIES),
+                replay: ReplayCache::new(DEFAULT_REPLAY_ENTRIES),
             })
         })
         .clone()
@@ -215,6 +218,7 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         blocklist: Some(&state.blocklist),
         timer: &WorkerTimer,
         signer: &SIGNER,
+        replay: Some(&state.replay),
     };
 
     let core_req = to_core(req).await;

@@ -2,7 +2,7 @@
 //! revocation denylist in `REVOCATIONS`.
 
 use edge_token_core::store::{
-    revoked_key, ClientStore, StoreError, CLIENTS_BINDING, REVOCATIONS_BINDING,
+    revoked_key, used_assertion_key, ClientStore, StoreError, CLIENTS_BINDING, REVOCATIONS_BINDING,
 };
 use worker::Env;
 
@@ -71,8 +71,30 @@ impl ClientStore for KvClientStore<'_> {
     }
 
     async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.put(&revoked_key(jti), client_id.as_bytes(), expires_at)
+            .await
+    }
+
+    async fn assertion_used(&self, replay_key: &str) -> Result<bool, StoreError> {
         self.revocations()?
-            .put_bytes(&revoked_key(jti), client_id.as_bytes())
+            .get(&used_assertion_key(replay_key))
+            .text()
+            .await
+            .map(|v| v.is_some())
+            .map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+
+    async fn use_assertion(&self, replay_key: &str, expires_at: u64) -> Result<(), StoreError> {
+        self.put(&used_assertion_key(replay_key), b"1", expires_at)
+            .await
+    }
+}
+
+impl KvClientStore<'_> {
+    /// One write to `REVOCATIONS` that expires at `expires_at`.
+    async fn put(&self, key: &str, value: &[u8], expires_at: u64) -> Result<(), StoreError> {
+        self.revocations()?
+            .put_bytes(key, value)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?
             .expiration(expires_at)
             .execute()

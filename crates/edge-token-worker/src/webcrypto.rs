@@ -2,6 +2,10 @@
 //! and Ed25519 (BoringSSL), much cheaper per token than the same arithmetic
 //! in wasm (figures in BENCHMARKS.md). The private key is imported on the
 //! isolate's first asymmetric signature and kept, never imported per request.
+//!
+//! Client assertions (`private_key_jwt`) are checked here too: ES256,
+//! Ed25519, RS256 and PS256 by Web Crypto's `verify`, each client key
+//! imported once per isolate.
 
 use std::cell::RefCell;
 
@@ -9,6 +13,8 @@ use worker::js_sys::{self, Promise, Uint8Array};
 use worker::wasm_bindgen::{self, prelude::*};
 use worker::wasm_bindgen_futures::JsFuture;
 
+use edge_token_core::assertion::CheckSignature;
+use edge_token_core::client_key::{ClientKey, ClientKeyAlg};
 use edge_token_core::signing::{AsymmetricKey, Sign};
 use edge_token_core::token::Algorithm;
 
@@ -107,5 +113,110 @@ impl Sign for WebCryptoSigner {
         // Web Crypto's ECDSA signature is already the IEEE P1363 `r || s`
         // form JOSE uses (the core checks its length).
         Ok(Uint8Array::new(&signature).to_vec())
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
+    fn subtle_verify(
+        algorithm: &JsValue,
+        key: &JsValue,
+        signature: &Uint8Array,
+        data: &Uint8Array,
+    ) -> Result<Promise, JsValue>;
+}
+
+/// Most client keys whose `CryptoKey` an isolate keeps.
+const MAX_CLIENT_KEYS_CACHED: usize = 1024;
+
+thread_local! {
+    /// Imported client public keys, by algorithm and public JWK (so a key
+    /// re-registered under the same kid is never confused with the old one).
+    static CLIENT_KEYS: RefCell<std::collections::HashMap<String, std::rc::Rc<Imported>>> =
+        RefCell::new(std::collections::HashMap::new());
+}
+
+/// The `importKey` and `verify` parameters of a client key's algorithm.
+fn client_params(alg: ClientKeyAlg) -> (&'static str, &'static str) {
+    match alg {
+        ClientKeyAlg::ES256 => (
+            r#"{"name":"ECDSA","namedCurve":"P-256"}"#,
+            r#"{"name":"ECDSA","hash":"SHA-256"}"#,
+        ),
+        ClientKeyAlg::EdDSA | ClientKeyAlg::Ed25519 => {
+            (r#"{"name":"Ed25519"}"#, r#"{"name":"Ed25519"}"#)
+        }
+        ClientKeyAlg::RS256 => (
+            r#"{"name":"RSASSA-PKCS1-v1_5","hash":"SHA-256"}"#,
+            r#"{"name":"RSASSA-PKCS1-v1_5"}"#,
+        ),
+        // RFC 7518 §3.5: the salt is as long as the hash.
+        ClientKeyAlg::PS256 => (
+            r#"{"name":"RSA-PSS","hash":"SHA-256"}"#,
+            r#"{"name":"RSA-PSS","saltLength":32}"#,
+        ),
+    }
+}
+
+async fn import_client_key(
+    key: &ClientKey,
+    alg: ClientKeyAlg,
+    jwk: &str,
+) -> Result<std::rc::Rc<Imported>, String> {
+    let (import_params, verify_params) = client_params(alg);
+    let context = |e: JsValue| format!("importKey for client key {:?}: {}", key.kid, message(e));
+    let promise = import_key(
+        "jwk",
+        &json(jwk)?,
+        &json(import_params)?,
+        false,
+        &json(r#"["verify"]"#)?,
+    )
+    .map_err(context)?;
+    let crypto_key = JsFuture::from(promise).await.map_err(context)?;
+    Ok(std::rc::Rc::new(Imported {
+        kid: key.kid.clone(),
+        key: crypto_key,
+        params: json(verify_params)?,
+    }))
+}
+
+impl CheckSignature for WebCryptoSigner {
+    async fn check_signature(
+        &self,
+        key: &ClientKey,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
+        let alg = key.algorithm()?;
+        let jwk = key.public_jwk();
+        let cache_key = format!("{}{jwk}", alg.name());
+        let cached = CLIENT_KEYS.with(|c| c.borrow().get(&cache_key).cloned());
+        let imported = match cached {
+            Some(i) => i,
+            None => {
+                let fresh = import_client_key(key, alg, &jwk).await?;
+                CLIENT_KEYS.with(|c| {
+                    let mut c = c.borrow_mut();
+                    if c.len() >= MAX_CLIENT_KEYS_CACHED {
+                        c.clear();
+                    }
+                    c.insert(cache_key, fresh.clone());
+                });
+                fresh
+            }
+        };
+        let promise = subtle_verify(
+            &imported.params,
+            &imported.key,
+            &Uint8Array::from(signature),
+            &Uint8Array::from(input),
+        )
+        .map_err(|e| format!("verify: {}", message(e)))?;
+        let verdict = JsFuture::from(promise)
+            .await
+            .map_err(|e| format!("verify: {}", message(e)))?;
+        Ok(verdict.as_bool() == Some(true))
     }
 }
