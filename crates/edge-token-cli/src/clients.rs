@@ -254,6 +254,7 @@ fn new_record(
             created_at: now,
             expires_at: None,
         }],
+        keys: Vec::new(),
         allowed_scopes,
         default_scopes,
         allowed_audiences,

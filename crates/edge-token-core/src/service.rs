@@ -342,7 +342,9 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
             let parsed = if kind != JWT_BEARER {
                 Err("unsupported client_assertion_type".to_owned())
             } else {
-                Assertion::parse(raw).map_err(|e| e.to_string())
+                Assertion::parse(raw)
+                    .map(Box::new)
+                    .map_err(|e| e.to_string())
             };
             // RFC 7521 §4.2: a client_id beside the assertion names the same client.
             let claimed = parsed
@@ -1021,7 +1023,7 @@ enum Presented {
     /// `private_key_jwt`: the parsed assertion (or why it could not be
     /// parsed) and the client id it or the body claims.
     Assertion {
-        parsed: Result<Assertion, String>,
+        parsed: Result<Box<Assertion>, String>,
         claimed: Option<String>,
     },
 }
