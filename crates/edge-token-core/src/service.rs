@@ -522,21 +522,26 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
             replay.remember(&key, until, now);
         }
         let keep_until = until.max(now.saturating_add(MIN_KV_EXPIRATION_SECS));
-        match self
-            .bounded(config, self.store.use_assertion(&key, keep_until))
-            .await
-        {
-            Ok(()) => Ok(()),
+        let written = with_timeout(
+            self.store.use_assertion(&key, keep_until),
+            self.timer.sleep(config.store_timeout_ms),
+        )
+        .await;
+        match written {
+            Some(Ok(())) => Ok(()),
             // KV refused a second write to this key within a second: the
             // same assertion, presented twice at once.
-            Err(f)
-                if f.cause
-                    .as_deref()
-                    .is_some_and(|c| c.contains("concurrent write")) =>
-            {
-                Err(replayed("written concurrently"))
-            }
-            Err(f) => Err(f),
+            Some(Err(StoreError::WriteConflict(_))) => Err(replayed("written concurrently")),
+            // Not remembered everywhere: refuse rather than let a replay
+            // pass at another location (the client retries with a new one).
+            Some(Err(e)) => Err(store_failure(e)),
+            None => Err(Failure::internal(
+                OAuthError::TemporarilyUnavailable,
+                format!(
+                    "client store timed out after {} ms",
+                    config.store_timeout_ms
+                ),
+            )),
         }
     }
 

@@ -3,7 +3,12 @@
 //! and the small builders every test needs. Never a dependency of a crate
 //! that ships.
 // Test code: a failed fixture is a failed test.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
@@ -54,6 +59,123 @@ pub const ASYMMETRIC_SIGNING_KEYS: &str = concat!(
     r#"{"kid":"ed1","alg":"EdDSA","kty":"OKP","crv":"Ed25519","x":"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo","d":"nWGxne_9WmC6hEr0kuwsxERJxWl7MmkZcDusAxyuf2A"}"#,
     "]"
 );
+
+/// A 2048-bit RSA key pair for `private_key_jwt` tests (made for this test
+/// kit; never use it anywhere else): a JWK with `n`, `e`, `d`, `p`, `q`.
+pub const RSA_CLIENT_KEY: &str = r#"{"kty":"RSA","n":"1f5jmhxlBVbx5Sc5leM_5E-Ul8dyA1yTTtfSvDAp66ofKM9--yLWPxOQQqihjSlN2TvrxM7py4iUG4Zw5wdfwoRtWd7A1awJqlsHh0xe26Ew_hGL1wjsFPsz4NgPZT2qiZ0irvwQlk69drmcsuvZIPt2Qm7VsfYWMj8sUrLC1AeBytf6Id90PlVPkX7E9BtEPx_r1088tGam0wqm2hNLpWFD07zLUKbK7A0PgurmVU04P2JZlN6l9kwWTUlMEwYxpTGXhzkj8QSXrJDMplieTuwvHO5d7D4cH5FUi7JwAtxjINlm48Dv24firMylK9sApgguDsZDweQ1AGC6n9lhpw","e":"AQAB","d":"CK-ITYDOW5vl3SHQIN1e2Y_7tLKsYZsA09OkegTbtrrkvmxbFNn4LWeCjuFaJmM4ehj8kyiOp5REcfYb2jhbz7VVf3TqclYkC-1nH4GZRbAJuFnkbEswXp6NNtLeNuvlVuYfun46wNn43ePrColeBi9Hbx9-crKTeibmW8naIwYgHtKjFxQ8zLgvACIlEwi3UlGJmDKxmAVwKsc8nZ2L2VYHM6DDhv8CRTd8iWZIKU2ehWyQu6NYpYsVId-rZno8bdSCMuJ8LFx_Z1HdhPnkkAMgFxkFJwz-Pg7ABVqKjvf5pQdTpFVaj9TAHBQ36ZKoKmBuy8AsUCJgmIKP-DxX0Q","p":"-fHrW9S0pAoWSKpKKZveEVbCLU0Q4I1xES4lH8Hu7ANoY9ruy3Gl8ELOQvzC00VKjaoILtND5JuHqyy9xBI0jqfNOYGyK90jNre5O-5I6Ia0_1C2EdCbwMn63QmF25sloojH-QnNs_jt0jbwpAoTMnLrHDPgrqLkQpOmQur2I1E","q":"2y2C1FqS_HOv0Lq_Ia1TYflUuCXomtcFYnWMKrt1BnYNCIfEQFSgL-TczIR8RfgZQXJp3Fh-xT2xtHhEt33hpKnK65PWlE9lf4IK3yxiIpFHsMn5Uv2vfK9biOeWJjBOwDeqaAkOHdYhdNLLbibCwHk_yWHx5jrNo9WnK1WLx3c"}"#;
+
+/// The public part of a private JWK ([`ES256_KEY`], [`EDDSA_KEY`],
+/// [`RSA_CLIENT_KEY`]): every private member dropped, `kid`/`alg` kept.
+pub fn public_jwk(private_jwk: &str) -> serde_json::Value {
+    let mut jwk: serde_json::Value = serde_json::from_str(private_jwk).unwrap();
+    let obj = jwk.as_object_mut().unwrap();
+    for member in ["d", "p", "q", "dp", "dq", "qi"] {
+        obj.remove(member);
+    }
+    jwk
+}
+
+fn jwk_bytes(jwk: &serde_json::Value, name: &str) -> Vec<u8> {
+    URL_SAFE_NO_PAD
+        .decode(
+            jwk[name]
+                .as_str()
+                .unwrap_or_else(|| panic!("JWK has no {name}")),
+        )
+        .unwrap()
+}
+
+/// A random source for RSA-PSS salts in tests.
+struct TestRng;
+
+impl rsa::rand_core::RngCore for TestRng {
+    fn next_u32(&mut self) -> u32 {
+        let mut b = [0u8; 4];
+        self.fill_bytes(&mut b);
+        u32::from_le_bytes(b)
+    }
+    fn next_u64(&mut self) -> u64 {
+        let mut b = [0u8; 8];
+        self.fill_bytes(&mut b);
+        u64::from_le_bytes(b)
+    }
+    fn fill_bytes(&mut self, dest: &mut [u8]) {
+        OsRandom.fill(dest).unwrap();
+    }
+    fn try_fill_bytes(&mut self, dest: &mut [u8]) -> Result<(), rsa::rand_core::Error> {
+        self.fill_bytes(dest);
+        Ok(())
+    }
+}
+
+impl rsa::rand_core::CryptoRng for TestRng {}
+
+/// The raw JOSE signature of `input` by a private JWK with algorithm
+/// `alg`: ES256, EdDSA/Ed25519, RS256 or PS256 (any other name panics).
+pub fn jws_signature(private_jwk: &str, alg: &str, input: &[u8]) -> Vec<u8> {
+    use sha2::Digest;
+    let jwk: serde_json::Value = serde_json::from_str(private_jwk).unwrap();
+    match alg {
+        "ES256" => {
+            use p256::ecdsa::signature::Signer;
+            let sk = p256::ecdsa::SigningKey::from_slice(&jwk_bytes(&jwk, "d")).unwrap();
+            let sig: p256::ecdsa::Signature = sk.sign(input);
+            sig.to_bytes().to_vec()
+        }
+        "EdDSA" | "Ed25519" => {
+            use ed25519_dalek::Signer;
+            let d: [u8; 32] = jwk_bytes(&jwk, "d").try_into().unwrap();
+            ed25519_dalek::SigningKey::from_bytes(&d)
+                .sign(input)
+                .to_bytes()
+                .to_vec()
+        }
+        "RS256" | "PS256" => {
+            let big = |name| rsa::BigUint::from_bytes_be(&jwk_bytes(&jwk, name));
+            let key = rsa::RsaPrivateKey::from_components(
+                big("n"),
+                big("e"),
+                big("d"),
+                vec![big("p"), big("q")],
+            )
+            .unwrap();
+            let digest = sha2::Sha256::digest(input);
+            if alg == "RS256" {
+                key.sign(rsa::Pkcs1v15Sign::new::<sha2::Sha256>(), &digest)
+                    .unwrap()
+            } else {
+                key.sign_with_rng(
+                    &mut TestRng,
+                    rsa::Pss::new_with_salt::<sha2::Sha256>(32),
+                    &digest,
+                )
+                .unwrap()
+            }
+        }
+        other => panic!("jws_signature: no algorithm {other}"),
+    }
+}
+
+/// A compact JWS of `claims` with header `{"alg", "kid"?}`, signed by
+/// `private_jwk` (see [`jws_signature`]).
+pub fn sign_assertion(
+    private_jwk: &str,
+    alg: &str,
+    kid: Option<&str>,
+    claims: &serde_json::Value,
+) -> String {
+    let mut header = serde_json::json!({ "alg": alg });
+    if let Some(kid) = kid {
+        header["kid"] = kid.into();
+    }
+    let input = format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(claims.to_string())
+    );
+    let signature = jws_signature(private_jwk, alg, input.as_bytes());
+    format!("{input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
 
 /// A configuration from `vars`; `SIGNING_KEYS` is [`random_signing_keys`]
 /// unless given. Panics if it is invalid.
