@@ -4,9 +4,10 @@
 //! issuer ([RFC 6749 §4.4]) for Cloudflare Workers: routes, form parsing,
 //! client authentication, client records, scope and audience grants,
 //! configuration, minting, introspection and revocation decisions, and the
-//! audit record. Machines authenticate with `client_id` and `client_secret`
-//! and receive short-lived HS256 JWT access tokens carrying the [RFC 9068]
-//! claims.
+//! audit record. Machines authenticate with `client_id` and `client_secret`,
+//! or with a client assertion signed by their own key (`private_key_jwt`,
+//! [`assertion`], [`client_key`]), and receive short-lived JWT access
+//! tokens (HS256, ES256 or EdDSA) carrying the [RFC 9068] claims.
 //!
 //! It has no `worker` dependency and is tested natively; the Worker adapter
 //! (`edge-token-worker`) connects the Workers runtime (KV, Rate Limiting,
