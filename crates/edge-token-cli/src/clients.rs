@@ -8,16 +8,21 @@ use edge_token_core::client::{
     record_key, ClientRecord, RotateError, SecretEntry, SecretHash, KEY_PREFIX,
     MAX_EXTRA_CLAIM_NAME, RECORD_VERSION, RESERVED_CLAIMS,
 };
+use edge_token_core::client_key::{ClientKey, ClientKeyAlg, MAX_CLIENT_KEYS};
 use edge_token_core::config::{
     DEFAULT_CLIENT_CACHE_TTL, DEFAULT_KV_CACHE_TTL, DEFAULT_MAX_TOKEN_TTL,
 };
+use edge_token_core::credentials::ClientSecret;
 use edge_token_core::random::OsRandom;
 use edge_token_core::scope::{
     is_absolute_uri, is_audience, is_scope_token, split_list, MAX_AUDIENCE_LEN,
 };
 use serde_json::Value;
 
-use crate::args::{ClientCommand, CreateArgs, DeleteArgs, StoreArgs, UpdateArgs};
+use crate::args::{
+    AddKeyArgs, AuthMethod, ClientCommand, CreateArgs, DeleteArgs, RemoveKeyArgs, StoreArgs,
+    UpdateArgs,
+};
 use crate::wrangler::Store;
 use crate::{note, now, pretty};
 
@@ -208,6 +213,8 @@ fn validate_hint(message: &str) -> Option<&'static str> {
             "the extra claims",
             "--claim, --remove-claim or --clear-claims",
         ),
+        ("a client holds at most", "--jwk"),
+        ("two keys have the kid", "--jwk"),
     ];
     HINTS
         .iter()
@@ -215,11 +222,96 @@ fn validate_hint(message: &str) -> Option<&'static str> {
         .map(|(_, flags)| *flags)
 }
 
+/// The most bytes a `--jwk` file may hold (three 4096-bit RSA keys in a
+/// JWK Set take about 2.5 KB).
+const MAX_JWK_FILE: u64 = 64 * 1024;
+
+/// The public keys of the `--jwk` FILE. An error names the file and the
+/// rule broken, never what the file holds (it may be a private key).
+fn read_jwk_file(
+    path: &str,
+    alg: Option<ClientKeyAlg>,
+    now: u64,
+) -> Result<Vec<ClientKey>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read --jwk {path}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_JWK_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read --jwk {path}: {e}"))?;
+    if bytes.len() as u64 > MAX_JWK_FILE {
+        return Err(format!(
+            "--jwk {path} is larger than {MAX_JWK_FILE} bytes: give one public JWK or a JWK Set"
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        format!("--jwk {path} is not UTF-8 text: give a public JWK or a JWK Set (JSON)")
+    })?;
+    parse_jwks(path, &text, alg, now)
+}
+
+/// The public keys of a `--jwk` file's `text`. `--alg` is only for an RSA
+/// key whose JWK has no `alg`: given for a file that needs none, it is
+/// refused (it would be ignored).
+fn parse_jwks(
+    path: &str,
+    text: &str,
+    alg: Option<ClientKeyAlg>,
+    now: u64,
+) -> Result<Vec<ClientKey>, String> {
+    let context = |e: String| format!("--jwk {path}: {e}");
+    match (ClientKey::parse_jwk_or_set(text, None, now), alg) {
+        (Ok(keys), None) => Ok(keys),
+        (Ok(_), Some(alg)) => Err(format!(
+            "--alg {alg} applies only to an RSA key whose JWK has no \"alg\", and {path} has none: drop --alg"
+        )),
+        (Err(e), None) => Err(context(e)),
+        (Err(_), Some(alg)) => ClientKey::parse_jwk_or_set(text, Some(alg), now).map_err(context),
+    }
+}
+
+/// How a new client authenticates.
+enum Credential {
+    /// The digest of its generated secret.
+    Secret(SecretHash),
+    /// Its public keys (private_key_jwt).
+    Keys(Vec<ClientKey>),
+}
+
+/// The credential `client create` registers: a new secret (returned too,
+/// to be printed once) or the keys of `--jwk`. Checked before wrangler is
+/// looked for.
+fn new_credential(
+    args: &CreateArgs,
+    client_id: &str,
+    now: u64,
+) -> Result<(Credential, Option<ClientSecret>), String> {
+    match (args.auth, args.keys.jwk.as_deref()) {
+        (AuthMethod::ClientSecret, Some(_)) => Err(
+            "--jwk needs --auth private_key_jwt: a client authenticates with a secret or with keys, not both"
+                .to_owned(),
+        ),
+        (AuthMethod::ClientSecret, None) => {
+            let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
+            let digest = SecretHash::compute(client_id, &secret);
+            Ok((Credential::Secret(digest), Some(secret)))
+        }
+        (AuthMethod::PrivateKeyJwt, None) => Err(
+            "--auth private_key_jwt needs --jwk FILE: the client's public JWK or JWK Set"
+                .to_owned(),
+        ),
+        (AuthMethod::PrivateKeyJwt, Some(path)) => {
+            let keys = read_jwk_file(path, args.keys.alg, now)?;
+            Ok((Credential::Keys(keys), None))
+        }
+    }
+}
+
 /// A new record from `client create` options.
 fn new_record(
     args: &CreateArgs,
     client_id: &str,
-    digest: SecretHash,
+    credential: Credential,
     now: u64,
 ) -> Result<ClientRecord, String> {
     let a = &args.record;
@@ -245,16 +337,23 @@ fn new_record(
     }
     let token_ttl = a.ttl.as_deref().map(parse_ttl).transpose()?;
     let extra_claims = parse_claims(a.claim.clone())?;
+    let (secrets, keys) = match credential {
+        Credential::Secret(digest) => (
+            vec![SecretEntry {
+                digest,
+                created_at: now,
+                expires_at: None,
+            }],
+            Vec::new(),
+        ),
+        Credential::Keys(keys) => (Vec::new(), keys),
+    };
     let record = ClientRecord {
         version: RECORD_VERSION,
         client_id: client_id.to_owned(),
         name,
-        secrets: vec![SecretEntry {
-            digest,
-            created_at: now,
-            expires_at: None,
-        }],
-        keys: Vec::new(),
+        secrets,
+        keys,
         allowed_scopes,
         default_scopes,
         allowed_audiences,
@@ -282,23 +381,112 @@ fn create_output(record: &ClientRecord, secret: &str) -> Result<Value, String> {
     Ok(view)
 }
 
-/// `client create`: the options are checked before wrangler is looked for.
+/// `client create`: the options (and the `--jwk` file) are checked before
+/// wrangler is looked for. A key client's output is its record as `client
+/// show` prints it: it has no secret.
 fn client_create(args: &CreateArgs) -> Result<String, String> {
+    let now = now();
     let client_id = generate_client_id(&OsRandom).map_err(|e| e.to_string())?;
-    let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
-    let record = new_record(
-        args,
-        &client_id,
-        SecretHash::compute(&client_id, &secret),
-        now(),
-    )?;
+    let (credential, secret) = new_credential(args, &client_id, now)?;
+    let record = new_record(args, &client_id, credential, now)?;
     let store = Store::from_args(&args.store)?;
     let max_token_ttl = store.seconds("MAX_TOKEN_TTL", DEFAULT_MAX_TOKEN_TTL);
     if let Some(warning) = ttl_warning(record.token_ttl, max_token_ttl) {
         note(&warning);
     }
     store.save(&record)?;
-    pretty(&create_output(&record, secret.expose())?)
+    match secret {
+        Some(secret) => pretty(&create_output(&record, secret.expose())?),
+        None => pretty(&record.public_view()),
+    }
+}
+
+/// What `client rotate-secret` says to a key client.
+fn no_secret_to_rotate(id: &str) -> String {
+    format!(
+        "client {id} authenticates with private_key_jwt and has no secret to rotate: rotate its keys with client add-key {id} --jwk FILE, then client remove-key {id} OLD_KID"
+    )
+}
+
+/// `client add-key`: the record with every key of `keys` added, checked
+/// as the Worker checks it. A secret client is refused (a client has a
+/// secret or keys), and so is a key already registered under another kid.
+fn with_keys(
+    record: &ClientRecord,
+    keys: Vec<ClientKey>,
+    now: u64,
+) -> Result<ClientRecord, String> {
+    let id = &record.client_id;
+    if !record.uses_keys() {
+        return Err(format!(
+            "client {id} authenticates with a client secret, and a client has a secret or keys, never both: create a new client with --auth private_key_jwt"
+        ));
+    }
+    let total = record.keys.len().saturating_add(keys.len());
+    if total > MAX_CLIENT_KEYS {
+        return Err(format!(
+            "client {id} holds {} key(s); adding {} would make {total}, and a client holds at most {MAX_CLIENT_KEYS}: client remove-key {id} KID first",
+            record.keys.len(),
+            keys.len()
+        ));
+    }
+    let mut r = record.clone();
+    for key in keys {
+        if let Some(same) = r.keys.iter().find(|k| k.thumbprint() == key.thumbprint()) {
+            return Err(format!(
+                "client {id} already has this public key, as kid {:?}",
+                same.kid
+            ));
+        }
+        r.add_key(key, now)
+            .map_err(|e| format!("client {id}: {e}"))?;
+    }
+    check_record(&r)?;
+    Ok(r)
+}
+
+/// `client remove-key`: the record without the key `kid` (never its last).
+fn without_key(record: &ClientRecord, kid: &str, now: u64) -> Result<ClientRecord, String> {
+    let id = &record.client_id;
+    if !record.uses_keys() {
+        return Err(format!(
+            "client {id} has no keys: it authenticates with a client secret"
+        ));
+    }
+    let mut r = record.clone();
+    r.remove_key(kid, now)
+        .map_err(|e| format!("client {id}: {e}"))?;
+    check_record(&r)?;
+    Ok(r)
+}
+
+/// `client add-key`: the `--jwk` file is read before wrangler is looked for.
+fn client_add_key(args: &AddKeyArgs) -> Result<String, String> {
+    let now = now();
+    let keys = read_jwk_file(&args.jwk, args.alg, now)?;
+    let store = Store::from_args(&args.store)?;
+    let id = &args.id;
+    let record = with_keys(&store.load(id)?, keys, now)?;
+    store.save(&record)?;
+    note(&format!(
+        "client {id}: key(s) added; {}. Then switch the client to the new key and remove the old one (client remove-key {id} OLD_KID)",
+        consistency_window(&store)
+    ));
+    pretty(&record.public_view())
+}
+
+/// `client remove-key`.
+fn client_remove_key(args: &RemoveKeyArgs) -> Result<String, String> {
+    let store = Store::from_args(&args.store)?;
+    let id = &args.id;
+    let record = without_key(&store.load(id)?, &args.kid, now())?;
+    store.save(&record)?;
+    note(&format!(
+        "client {id}: key {:?} removed; {}",
+        args.kid,
+        consistency_window(&store)
+    ));
+    pretty(&record.public_view())
 }
 
 /// The options of `client update` that change the record, as `--a, --b or
@@ -490,6 +678,9 @@ impl ClientUpdate {
 
 fn client_rotate(store: &Store, id: &str, grace: u64, force: bool) -> Result<String, String> {
     let mut record = store.load(id)?;
+    if record.uses_keys() {
+        return Err(no_secret_to_rotate(id));
+    }
     let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
     let now = now();
     record
@@ -587,6 +778,8 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
             let grace = parse_grace(&args.grace)?;
             client_rotate(&Store::from_args(&args.store)?, &args.id, grace, args.force)
         }
+        ClientCommand::AddKey(args) => client_add_key(&args),
+        ClientCommand::RemoveKey(args) => client_remove_key(&args),
     }
 }
 
@@ -684,14 +877,25 @@ mod tests {
     fn create(list: &[&str]) -> Result<ClientRecord, String> {
         let mut all = vec!["--name", "t"];
         all.extend_from_slice(list);
-        new_record(&create_args(&all)?, "etc_x", digest(), 1)
+        new_record(
+            &create_args(&all)?,
+            "etc_x",
+            Credential::Secret(digest()),
+            1,
+        )
     }
 
     /// `client create --name test <list>`, which must succeed.
     fn record(list: &[&str]) -> ClientRecord {
         let mut all = vec!["--name", "test"];
         all.extend_from_slice(list);
-        new_record(&create_args(&all).unwrap(), "etc_x", digest(), 100).unwrap()
+        new_record(
+            &create_args(&all).unwrap(),
+            "etc_x",
+            Credential::Secret(digest()),
+            100,
+        )
+        .unwrap()
     }
 
     fn update(list: &[&str]) -> Result<ClientUpdate, String> {
