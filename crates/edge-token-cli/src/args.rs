@@ -528,5 +528,48 @@ mod tests {
         assert!(parse(&["client", "list", "--local", "--remote"]).is_err());
         assert!(parse(&["client", "list", "--remote", "--persist-to", "d"]).is_err());
         assert!(parse(&["client", "update", "x", "--introspect", "--no-introspect"]).is_err());
+        // Client keys.
+        assert!(parse(&["client", "add-key", "x", "--jwk", "f", "--alg", "PS256"]).is_ok());
+        assert!(parse(&["client", "add-key", "x"]).is_err());
+        assert!(parse(&["client", "add-key", "x", "--jwk", "f", "--alg", "ES256"]).is_err());
+        assert!(parse(&["client", "add-key", "x", "--jwk", "f", "--scope", "a"]).is_err());
+        assert!(parse(&["client", "remove-key", "x", "k", "--remote"]).is_ok());
+        assert!(parse(&["client", "remove-key", "x"]).is_err());
+        assert!(parse(&["client", "remove-key", "x", "k", "--jwk", "f"]).is_err());
+        assert!(parse(&["client", "rotate-secret", "x", "--jwk", "f"]).is_err());
+        assert!(parse(&["client", "update", "x", "--jwk", "f"]).is_err());
+        assert!(parse(&["client", "update", "x", "--auth", "private_key_jwt"]).is_err());
+        let a = create(&["--name", "x", "--auth", "private_key_jwt", "--jwk", "f"]).unwrap();
+        assert_eq!(a.auth, AuthMethod::PrivateKeyJwt);
+        assert_eq!(a.keys.jwk.as_deref(), Some("f"));
+        assert_eq!(
+            create(&["--name", "x"]).unwrap().auth,
+            AuthMethod::ClientSecret
+        );
+        let err = create(&["--name", "x", "--alg", "RS256"]).unwrap_err();
+        assert!(err.contains("--jwk"), "{err}");
+    }
+
+    #[test]
+    fn key_help_explains_the_limit_rotation_and_rsa() {
+        let mut cli = Cli::command();
+        for sub in ["create", "add-key", "remove-key"] {
+            let help = cli
+                .find_subcommand_mut("client")
+                .and_then(|c| c.find_subcommand_mut(sub))
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for part in [
+                "At most 3 keys per client",
+                "add-key ID --jwk NEW",
+                "remove-key ID OLD_KID",
+                "2048 to 4096 bits",
+                "--alg RS256|PS256",
+                "public key only",
+            ] {
+                assert!(help.contains(part), "{sub}: {part}: {help}");
+            }
+        }
     }
 }

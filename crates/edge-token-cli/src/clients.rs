@@ -265,6 +265,9 @@ fn parse_jwks(
         (Ok(_), Some(alg)) => Err(format!(
             "--alg {alg} applies only to an RSA key whose JWK has no \"alg\", and {path} has none: drop --alg"
         )),
+        (Err(e), None) if e.contains("RSA key has no \"alg\"") => {
+            Err(context(format!("{e}: pass --alg RS256 or --alg PS256")))
+        }
         (Err(e), None) => Err(context(e)),
         (Err(_), Some(alg)) => ClientKey::parse_jwk_or_set(text, Some(alg), now).map_err(context),
     }
@@ -676,18 +679,30 @@ impl ClientUpdate {
     }
 }
 
-fn client_rotate(store: &Store, id: &str, grace: u64, force: bool) -> Result<String, String> {
-    let mut record = store.load(id)?;
+/// `client rotate-secret` on `record`: the new secret, with the record
+/// updated. A key client has no secret and is refused.
+fn rotate(
+    record: &mut ClientRecord,
+    now: u64,
+    grace: u64,
+    force: bool,
+) -> Result<ClientSecret, String> {
+    let id = record.client_id.clone();
     if record.uses_keys() {
-        return Err(no_secret_to_rotate(id));
+        return Err(no_secret_to_rotate(&id));
     }
     let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
-    let now = now();
     record
-        .rotate_secret(SecretHash::compute(id, &secret), now, grace, force)
+        .rotate_secret(SecretHash::compute(&id, &secret), now, grace, force)
         .map_err(|RotateError::TooManyActive| {
             format!("client {id} already has two active secrets; wait for the older to expire or pass --force to cut it off now")
         })?;
+    Ok(secret)
+}
+
+fn client_rotate(store: &Store, id: &str, grace: u64, force: bool) -> Result<String, String> {
+    let mut record = store.load(id)?;
+    let secret = rotate(&mut record, now(), grace, force)?;
     store.save(&record)?;
     note(&format!(
         "client {id}: new secret stored; {} (until then some locations may refuse it)",
@@ -715,6 +730,11 @@ fn client_list(store: &Store) -> Result<String, String> {
                 "client_id": id,
                 "name": meta.and_then(|m| m.get("name")).cloned().unwrap_or_default(),
                 "disabled": meta.and_then(|m| m.get("disabled")).cloned().unwrap_or_default(),
+                // null for a record last written before the CLI kept it.
+                "token_endpoint_auth_method": meta
+                    .and_then(|m| m.get("token_endpoint_auth_method"))
+                    .cloned()
+                    .unwrap_or_default(),
             }))
         })
         .collect();
@@ -1416,7 +1436,7 @@ mod tests {
                     "--path",
                     path.as_str(),
                     "--metadata",
-                    r#"{"disabled":false,"name":"test"}"#,
+                    r#"{"disabled":false,"name":"test","token_endpoint_auth_method":"client_secret_basic"}"#,
                     "--binding",
                     "CLIENTS",
                     "--local",
@@ -1819,5 +1839,452 @@ mod tests {
             validate_hint("default audiences: more than 16 audiences"),
             Some("--default-audience")
         );
+    }
+
+    // -----------------------------------------------------------------------
+    // private_key_jwt clients: --auth, --jwk, add-key, remove-key.
+    // -----------------------------------------------------------------------
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use serde_json::json;
+
+    /// A 2048-bit RSA modulus (openssl genrsa), base64url.
+    const RSA_2048_N: &str = "kiUTGXXpVaTMUqch6m7_U36EAqpGnv6nySbogUaO2T_Gbi8x2x9DQMdCfYPwDqMfTMY1njDsGhUKeqL2QfuxhodJnS2Yy_VcjvIPkrh6MLjehA-WPGpnfzNwQnJfu809S-ljjNhmEDIHemem-BlLB1YGIlPhx78Jy6nroX7KNVXE4DHtHbUknqwy94eIRgHjloXz-s7cs-A5Lmo9qQMXnXpKsOoKfUOHe40rfLfr3Q2_gSUZBqVET3nEQniuRmAzn_fdXw8V_O4iqjF3hebDflaFMjgH_yU_VQGb7kdYoiupnqxIkGhBfj_ncGKx_npNmupx_R1GrxIPpQgSHBYflQ";
+    /// A 1024-bit one: too short.
+    const RSA_1024_N: &str = "z44KrGMg9oqrAYpP5F05ImtmnivX-VfZcw6i3ACmOR7UvumZ8l4pbd_ADU6Mt2ySIKf8bumJgeJhK3ul0meRGXxM9q1QoqEBPMJkMIwrNR9UPROr-SYUpZk-3LevvhoNEFOFg3w9xn2D94r_9bXFvnI364dmJYIhqqK1UaH-gPk";
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The public JWK of the P-256 key `[seed; 32]`, and its private `d`.
+    fn ec_jwk(seed: u8) -> (Value, String) {
+        let key = p256::ecdsa::SigningKey::from_bytes(&[seed; 32].into()).unwrap();
+        let point = key.verifying_key().to_encoded_point(false);
+        let jwk = json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64(point.x().unwrap()),
+            "y": b64(point.y().unwrap()),
+        });
+        (jwk, b64(&key.to_bytes()))
+    }
+
+    /// The public JWK of the Ed25519 key with seed `[seed; 32]`, and the seed (`d`).
+    fn okp_jwk(seed: u8) -> (Value, String) {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key.verifying_key().as_bytes())});
+        (jwk, b64(&[seed; 32]))
+    }
+
+    fn rsa_jwk(n: &str) -> Value {
+        json!({"kty": "RSA", "n": n, "e": "AQAB"})
+    }
+
+    /// `jwk` with `member` set to `value`.
+    fn with(mut jwk: Value, member: &str, value: &str) -> Value {
+        jwk[member] = Value::String(value.to_owned());
+        jwk
+    }
+
+    /// Writes `jwk` to `name` in `dir`; its path.
+    fn jwk_file(dir: &TempDir, name: &str, jwk: &Value) -> String {
+        let path = dir.file(name);
+        std::fs::write(&path, jwk.to_string()).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// `client create --name t <list>` as `client create` builds it (the
+    /// credential, then the record), without wrangler; and the secret.
+    fn create_client(list: &[&str]) -> Result<(ClientRecord, Option<ClientSecret>), String> {
+        let mut all = vec!["--name", "t"];
+        all.extend_from_slice(list);
+        let args = create_args(&all)?;
+        let (credential, secret) = new_credential(&args, "etc_x", 10)?;
+        Ok((new_record(&args, "etc_x", credential, 10)?, secret))
+    }
+
+    /// `client create --name t --auth private_key_jwt --jwk <path> <list>`.
+    fn key_client(path: &str, list: &[&str]) -> Result<ClientRecord, String> {
+        let mut all = vec!["--auth", "private_key_jwt", "--jwk", path];
+        all.extend_from_slice(list);
+        let (record, secret) = create_client(&all)?;
+        assert!(secret.is_none());
+        Ok(record)
+    }
+
+    /// What `client create` prints for `record` (created without a secret).
+    fn key_client_output(record: &ClientRecord) -> Value {
+        serde_json::from_str(&pretty(&record.public_view()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn create_registers_an_ec_okp_or_rsa_jwk_and_prints_no_secret() {
+        let dir = TempDir::new("jwk-create");
+        let (ec, _) = ec_jwk(1);
+        let (okp, _) = okp_jwk(2);
+        let cases = [
+            ("ec.json", with(ec.clone(), "kid", "ec-1"), "ec-1", "ES256"),
+            ("ec-nokid.json", ec.clone(), "", "ES256"),
+            ("ec-alg.json", with(ec.clone(), "alg", "ES256"), "", "ES256"),
+            ("okp.json", with(okp.clone(), "kid", "ed"), "ed", "EdDSA"),
+            ("okp-alg.json", with(okp, "alg", "Ed25519"), "", "Ed25519"),
+            (
+                "rsa.json",
+                with(with(rsa_jwk(RSA_2048_N), "alg", "RS256"), "kid", "r"),
+                "r",
+                "RS256",
+            ),
+            (
+                "rsa-ps.json",
+                with(rsa_jwk(RSA_2048_N), "alg", "PS256"),
+                "",
+                "PS256",
+            ),
+        ];
+        for (name, jwk, kid, alg) in cases {
+            let path = jwk_file(&dir, name, &jwk);
+            let r =
+                key_client(&path, &["--scope", "read"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(r.secrets.is_empty(), "{name}");
+            assert_eq!(r.keys.len(), 1, "{name}");
+            let key = &r.keys[0];
+            assert_eq!(key.alg, alg, "{name}");
+            if kid.is_empty() {
+                // No kid: the RFC 7638 thumbprint.
+                assert_eq!(key.kid, key.thumbprint(), "{name}");
+            } else {
+                assert_eq!(key.kid, kid, "{name}");
+            }
+            assert_eq!(key.created_at, 10);
+            assert!(r.uses_keys());
+            check_record(&r).unwrap();
+            assert_eq!(ClientRecord::from_json("etc_x", &r.to_json()).unwrap(), r);
+            let out = key_client_output(&r);
+            assert!(out.get("client_secret").is_none(), "{name}: {out}");
+            assert_eq!(out["token_endpoint_auth_method"], "private_key_jwt");
+            assert_eq!(
+                out["keys"],
+                json!([{"kid": key.kid, "alg": alg, "created_at": 10}]),
+                "{name}"
+            );
+            assert_eq!(out["secrets"], json!([]));
+            assert_eq!(out["allowed_scopes"], json!(["read"]));
+            // Only kids and algs: no key material.
+            let text = out.to_string();
+            for member in [&jwk["x"], &jwk["y"], &jwk["n"]] {
+                if let Some(v) = member.as_str() {
+                    assert!(!text.contains(v), "{name}: {text}");
+                }
+            }
+        }
+        // The default is a secret client, as before.
+        let (r, secret) = create_client(&["--scope", "read"]).unwrap();
+        assert!(secret.is_some() && r.keys.is_empty() && r.secrets.len() == 1);
+        let (r, secret) = create_client(&["--auth", "client_secret"]).unwrap();
+        assert!(secret.is_some() && !r.uses_keys());
+        assert_eq!(
+            r.public_view()["token_endpoint_auth_method"],
+            "client_secret_basic"
+        );
+    }
+
+    #[test]
+    fn create_registers_every_key_of_a_jwk_set_up_to_three() {
+        let dir = TempDir::new("jwk-set");
+        let (ec, _) = ec_jwk(3);
+        let (okp, _) = okp_jwk(4);
+        let three = json!({"keys": [
+            with(ec.clone(), "kid", "a"),
+            with(okp.clone(), "kid", "b"),
+            with(with(rsa_jwk(RSA_2048_N), "alg", "PS256"), "kid", "c"),
+        ]});
+        let r = key_client(&jwk_file(&dir, "set.json", &three), &[]).unwrap();
+        let listed: Vec<(&str, &str)> = r
+            .keys
+            .iter()
+            .map(|k| (k.kid.as_str(), k.alg.as_str()))
+            .collect();
+        assert_eq!(listed, vec![("a", "ES256"), ("b", "EdDSA"), ("c", "PS256")]);
+        // Four keys are one too many, and nothing is built.
+        let (ec2, _) = ec_jwk(5);
+        let mut four = three.clone();
+        four["keys"]
+            .as_array_mut()
+            .unwrap()
+            .push(with(ec2, "kid", "d"));
+        let err = key_client(&jwk_file(&dir, "four.json", &four), &[]).unwrap_err();
+        assert!(err.contains("at most 3") && err.contains("--jwk"), "{err}");
+        // Two keys with one kid, and an empty set, are refused.
+        let twice = json!({"keys": [with(ec.clone(), "kid", "a"), with(okp, "kid", "a")]});
+        let err = key_client(&jwk_file(&dir, "twice.json", &twice), &[]).unwrap_err();
+        assert!(err.contains("two keys have the kid \"a\""), "{err}");
+        let err = key_client(&jwk_file(&dir, "empty.json", &json!({"keys": []})), &[]).unwrap_err();
+        assert!(err.contains("no keys"), "{err}");
+        // Not JSON, or a file that is not there: named, not quoted.
+        let path = dir.file("pem");
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n").unwrap();
+        let err = key_client(path.to_str().unwrap(), &[]).unwrap_err();
+        assert!(
+            err.contains("not a JSON JWK") && !err.contains("MIGH"),
+            "{err}"
+        );
+        let missing = dir.file("missing.json");
+        let err = key_client(missing.to_str().unwrap(), &[]).unwrap_err();
+        assert!(
+            err.contains("cannot read --jwk") && err.contains("missing.json"),
+            "{err}"
+        );
+        let big = dir.file("big.json");
+        std::fs::write(&big, " ".repeat(70_000)).unwrap();
+        assert!(key_client(big.to_str().unwrap(), &[])
+            .unwrap_err()
+            .contains("larger than"));
+    }
+
+    #[test]
+    fn a_private_key_is_refused_and_never_echoed() {
+        let dir = TempDir::new("jwk-private");
+        let (ec, ec_d) = ec_jwk(6);
+        let (okp, okp_d) = okp_jwk(7);
+        let rsa = with(rsa_jwk(RSA_2048_N), "alg", "RS256");
+        let private_rsa = ["d", "p", "q", "dp", "dq", "qi"]
+            .iter()
+            .fold(rsa.clone(), |jwk, m| {
+                with(jwk, m, &format!("PRIVATE-{m}-VALUE"))
+            });
+        let mut with_oth = rsa.clone();
+        with_oth["oth"] =
+            json!([{"r": "PRIVATE-r-VALUE", "d": "PRIVATE-d2-VALUE", "t": "PRIVATE-t-VALUE"}]);
+        let cases: Vec<(&str, Value, Vec<String>)> = vec![
+            ("ec", with(ec.clone(), "d", &ec_d), vec![ec_d.clone()]),
+            ("okp", with(okp, "d", &okp_d), vec![okp_d.clone()]),
+            (
+                "rsa",
+                private_rsa.clone(),
+                ["d", "p", "q", "dp", "dq", "qi"]
+                    .iter()
+                    .map(|m| format!("PRIVATE-{m}-VALUE"))
+                    .collect(),
+            ),
+            (
+                "oth",
+                with_oth,
+                vec![
+                    "PRIVATE-r-VALUE".into(),
+                    "PRIVATE-d2-VALUE".into(),
+                    "PRIVATE-t-VALUE".into(),
+                ],
+            ),
+            (
+                "oct",
+                json!({"kty": "oct", "k": "PRIVATE-k-VALUE"}),
+                vec!["PRIVATE-k-VALUE".into()],
+            ),
+            ("oct-no-k", json!({"kty": "oct", "kid": "s"}), vec![]),
+            (
+                "in-a-set",
+                json!({"keys": [with(ec.clone(), "kid", "pub"), with(with(ec, "kid", "priv"), "d", &ec_d)]}),
+                vec![ec_d.clone()],
+            ),
+        ];
+        for (name, jwk, secrets) in cases {
+            let path = jwk_file(&dir, &format!("{name}.json"), &jwk);
+            let client = key_client(&path, &[]);
+            let err = client.unwrap_err();
+            if name.starts_with("oct") {
+                assert!(
+                    err.contains("symmetric") || err.contains("private member"),
+                    "{name}: {err}"
+                );
+            } else {
+                assert!(err.contains("give only the public key"), "{name}: {err}");
+            }
+            assert!(err.contains(&path), "{name}: {err}");
+            for secret in &secrets {
+                assert!(
+                    !err.contains(secret.as_str()),
+                    "{name} echoes {secret}: {err}"
+                );
+            }
+            // add-key reads the file the same way.
+            let err = read_jwk_file(&path, None, 1).unwrap_err();
+            for secret in &secrets {
+                assert!(!err.contains(secret.as_str()), "{name}: {err}");
+            }
+            // --alg does not change that.
+            let err = read_jwk_file(&path, Some(ClientKeyAlg::RS256), 1).unwrap_err();
+            for secret in &secrets {
+                assert!(!err.contains(secret.as_str()), "{name}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_rsa_key_needs_an_alg_and_2048_to_4096_bits() {
+        let dir = TempDir::new("jwk-rsa");
+        let bare = jwk_file(&dir, "rsa.json", &rsa_jwk(RSA_2048_N));
+        let err = key_client(&bare, &[]).unwrap_err();
+        assert!(
+            err.contains("no \"alg\"") && err.contains("--alg RS256 or --alg PS256"),
+            "{err}"
+        );
+        for alg in ["RS256", "PS256"] {
+            let r = key_client(&bare, &["--alg", alg]).unwrap();
+            assert_eq!(r.keys[0].alg, alg);
+            assert_eq!(r.keys[0].bits(), 2048);
+        }
+        // --alg is only for that: a key that names its alg, or an EC/OKP
+        // key, refuses it (it would be ignored).
+        let named = jwk_file(
+            &dir,
+            "named.json",
+            &with(rsa_jwk(RSA_2048_N), "alg", "RS256"),
+        );
+        let (ec, _) = ec_jwk(8);
+        let ec = jwk_file(&dir, "ec.json", &ec);
+        for path in [&named, &ec] {
+            let err = key_client(path, &["--alg", "PS256"]).unwrap_err();
+            assert!(err.contains("drop --alg"), "{err}");
+        }
+        // Only the RSA algorithms are --alg values, and --alg needs --jwk.
+        let err = key_client(&bare, &["--alg", "ES256"]).unwrap_err();
+        assert!(err.contains("--alg") && err.contains("RS256"), "{err}");
+        assert!(create_client(&["--alg", "RS256"]).is_err());
+        // Too short a modulus.
+        let short = jwk_file(
+            &dir,
+            "short.json",
+            &with(rsa_jwk(RSA_1024_N), "alg", "RS256"),
+        );
+        let err = key_client(&short, &[]).unwrap_err();
+        assert!(
+            err.contains("1024 bits") && err.contains("2048 to 4096"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn jwk_and_auth_go_together() {
+        let dir = TempDir::new("jwk-auth");
+        let (ec, _) = ec_jwk(9);
+        let path = jwk_file(&dir, "ec.json", &ec);
+        let err = create_client(&["--jwk", &path]).unwrap_err();
+        assert!(err.contains("--jwk needs --auth private_key_jwt"), "{err}");
+        let err = create_client(&["--auth", "client_secret", "--jwk", &path]).unwrap_err();
+        assert!(err.contains("--jwk needs --auth private_key_jwt"), "{err}");
+        let err = create_client(&["--auth", "private_key_jwt"]).unwrap_err();
+        assert!(err.contains("needs --jwk FILE"), "{err}");
+        let err = create_client(&["--auth", "client_secret_basic"]).unwrap_err();
+        assert!(err.contains("private_key_jwt"), "{err}");
+    }
+
+    #[test]
+    fn add_key_adds_up_to_three_keys_and_remove_key_keeps_the_last() {
+        let dir = TempDir::new("jwk-add");
+        let (ec, _) = ec_jwk(10);
+        let r = key_client(
+            &jwk_file(&dir, "old.json", &with(ec.clone(), "kid", "old")),
+            &[],
+        )
+        .unwrap();
+        let new =
+            |name: &str, jwk: &Value| read_jwk_file(&jwk_file(&dir, name, jwk), None, 50).unwrap();
+        let (okp, _) = okp_jwk(11);
+        let two = with_keys(&r, new("new.json", &with(okp.clone(), "kid", "new")), 50).unwrap();
+        assert_eq!(
+            two.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            vec!["old", "new"]
+        );
+        assert_eq!(two.updated_at, 50);
+        assert_eq!(two.created_at, r.created_at);
+        assert_eq!(two.keys[1].created_at, 50);
+        let shown = key_client_output(&two);
+        assert_eq!(
+            shown["keys"][1],
+            json!({"kid": "new", "alg": "EdDSA", "created_at": 50})
+        );
+        // The same public key again, under another kid, is refused; so is a kid in use.
+        let err = with_keys(&two, new("again.json", &with(okp, "kid", "other")), 60).unwrap_err();
+        assert!(
+            err.contains("already has this public key") && err.contains("\"new\""),
+            "{err}"
+        );
+        let (ec2, _) = ec_jwk(12);
+        let err =
+            with_keys(&two, new("dup.json", &with(ec2.clone(), "kid", "old")), 60).unwrap_err();
+        assert!(err.contains("\"old\""), "{err}");
+        // A third key fits; a fourth does not, alone or in a set.
+        let three = with_keys(&two, new("third.json", &with(ec2, "kid", "third")), 60).unwrap();
+        assert_eq!(three.keys.len(), 3);
+        check_record(&three).unwrap();
+        let (ec3, _) = ec_jwk(13);
+        let err = with_keys(
+            &three,
+            new("fourth.json", &with(ec3.clone(), "kid", "fourth")),
+            70,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("at most 3") && err.contains("remove-key"),
+            "{err}"
+        );
+        let (okp2, _) = okp_jwk(14);
+        let set = json!({"keys": [with(ec3, "kid", "x"), with(okp2, "kid", "y")]});
+        let err = with_keys(&two, new("set.json", &set), 70).unwrap_err();
+        assert!(err.contains("adding 2 would make 4"), "{err}");
+        // Nothing changed in the record the refusals started from.
+        assert_eq!(three.keys.len(), 3);
+
+        // remove-key: rotation's last step; never the last key.
+        let one = without_key(&without_key(&three, "old", 80).unwrap(), "third", 81).unwrap();
+        assert_eq!(
+            one.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            vec!["new"]
+        );
+        assert_eq!(one.updated_at, 81);
+        let err = without_key(&one, "new", 90).unwrap_err();
+        assert!(err.contains("only key"), "{err}");
+        let err = without_key(&one, "nope", 90).unwrap_err();
+        assert!(err.contains("no key with kid \"nope\""), "{err}");
+    }
+
+    #[test]
+    fn a_secret_client_cannot_get_keys_and_a_key_client_has_no_secret_to_rotate() {
+        let dir = TempDir::new("jwk-secret");
+        let (ec, _) = ec_jwk(15);
+        let path = jwk_file(&dir, "ec.json", &ec);
+        let secret_client = record(&["--scope", "read"]);
+        let err = with_keys(&secret_client, read_jwk_file(&path, None, 5).unwrap(), 5).unwrap_err();
+        assert!(
+            err.contains("authenticates with a client secret")
+                && err.contains("--auth private_key_jwt"),
+            "{err}"
+        );
+        let err = without_key(&secret_client, "k", 5).unwrap_err();
+        assert!(err.contains("has no keys"), "{err}");
+        // The record's own rule agrees: secrets and keys never both.
+        let mut both = secret_client.clone();
+        both.keys = read_jwk_file(&path, None, 5).unwrap();
+        assert!(check_record(&both).is_err());
+
+        let mut key_client = key_client(&path, &[]).unwrap();
+        let before = key_client.clone();
+        let err = rotate(&mut key_client, 20, 3600, false)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            err.contains("no secret to rotate")
+                && err.contains("client add-key")
+                && err.contains("remove-key"),
+            "{err}"
+        );
+        assert_eq!(key_client, before);
+        // A secret client still rotates.
+        let mut s = secret_client.clone();
+        let new = rotate(&mut s, 20, 3600, false).unwrap();
+        assert_eq!(s.secrets.len(), 2);
+        assert!(s.secrets[0].digest == SecretHash::compute("etc_x", &new));
     }
 }
