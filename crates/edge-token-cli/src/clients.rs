@@ -467,12 +467,14 @@ fn without_key(record: &ClientRecord, kid: &str, now: u64) -> Result<ClientRecor
 fn client_add_key(args: &AddKeyArgs) -> Result<String, String> {
     let now = now();
     let keys = read_jwk_file(&args.jwk, args.alg, now)?;
+    let kids: Vec<String> = keys.iter().map(|k| format!("{:?}", k.kid)).collect();
     let store = Store::from_args(&args.store)?;
     let id = &args.id;
     let record = with_keys(&store.load(id)?, keys, now)?;
     store.save(&record)?;
     note(&format!(
-        "client {id}: key(s) added; {}. Then switch the client to the new key and remove the old one (client remove-key {id} OLD_KID)",
+        "client {id}: key {} added; {}. To rotate: then switch the client to the new key, and remove the old one (client remove-key {id} OLD_KID)",
+        kids.join(", "),
         consistency_window(&store)
     ));
     pretty(&record.public_view())

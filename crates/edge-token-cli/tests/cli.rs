@@ -600,7 +600,9 @@ fn a_key_client_is_created_shown_and_rekeyed_but_never_rotated() {
     assert_eq!(kids(&added), ["old", "new"]);
     let stderr = text(&out.stderr);
     assert!(
-        stderr.contains("takes effect everywhere within") && stderr.contains("remove-key"),
+        stderr.contains("key \"new\" added")
+            && stderr.contains("takes effect everywhere within")
+            && stderr.contains("remove-key"),
         "{stderr}"
     );
     let written = puts(&kv);
