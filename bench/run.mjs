@@ -11,10 +11,24 @@
 // the server's CPU time per request is read from /proc (workerd's, or the
 // peer's Node process), besides the req/s.
 //
+// And issuance authenticated by private_key_jwt (issue 12), per client key
+// algorithm (ES256, EdDSA, RS256 and PS256 with 2048-bit keys; four
+// clients created with the CLI's --auth private_key_jwt --jwk): on build/
+// (Web Crypto checks the assertion) and on the rust-signer build (pure Rust
+// in wasm). Every request carries a new assertion (its jti is used once):
+// before each measurement this process signs enough of them (Node's crypto,
+// on libuv's thread pool, while no load runs) into a file, one request body
+// a line, that bench/wrk.lua sends once each. Each accepted assertion costs
+// the Worker a KV read and one KV write (its replay marker), which the
+// figures include (local KV here: Miniflare's, inside the same workerd).
+//
 // env: RUNS (3), DURATION seconds per measurement (5), CONCURRENCY ("16,64,256"),
-//      RUST_SIGNER_BUILD (target/bench/rust-signer), STARTUP_ONLY=1 (size and start-up only)
+//      RUST_SIGNER_BUILD (target/bench/rust-signer), STARTUP_ONLY=1 (size and start-up only),
+//      ONLY (a regular expression: measure only the scenarios it matches, with
+//      the JS floor and the baselines they need, and print their tables only;
+//      ONLY=private_key_jwt measures the issue 12 part alone)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { createPublicKey, generateKeyPairSync, randomBytes, verify } from "node:crypto";
+import { constants, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -39,6 +53,42 @@ const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+// The JWS signature of `input` with a client's private key (RFC 7518: ES256
+// as r || s; PS256 with a 32-byte salt), on libuv's thread pool.
+const signJws = (alg, input, key) =>
+  new Promise((resolve, reject) => {
+    const [digest, k] =
+      alg === "EdDSA"
+        ? [null, key]
+        : alg === "ES256"
+          ? ["sha256", { key, dsaEncoding: "ieee-p1363" }]
+          : alg === "PS256"
+            ? ["sha256", { key, padding: constants.RSA_PKCS1_PSS_PADDING, saltLength: 32 }]
+            : ["sha256", key];
+    sign(digest, Buffer.from(input), k, (e, sig) => (e ? reject(e) : resolve(sig)));
+  });
+const JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
+// `n` token request bodies, each with a new assertion of client `kc` for
+// audience `aud` (jti: a random tag of this batch and the index).
+async function assertionBodies(kc, aud, n) {
+  const now = Math.floor(Date.now() / 1000);
+  const header = b64url(JSON.stringify({ alg: kc.alg, kid: kc.kid, typ: "JWT" }));
+  const prefix = `grant_type=client_credentials&client_assertion_type=${encodeURIComponent(JWT_BEARER)}&client_assertion=`;
+  const tag = b64url(randomBytes(12));
+  const bodies = new Array(n);
+  let next = 0;
+  const signer = async () => {
+    while (next < n) {
+      const i = next++;
+      const claims = b64url(JSON.stringify({ iss: kc.clientId, sub: kc.clientId, aud, iat: now, exp: now + 900, jti: `${tag}.${i}` }));
+      const input = `${header}.${claims}`;
+      bodies[i] = `${prefix}${input}.${b64url(await signJws(kc.alg, input, kc.privateKey))}`;
+    }
+  };
+  await Promise.all(Array.from({ length: 8 }, signer));
+  return bodies;
+}
 
 // Resolves when `child` prints "ready". From then on its output (workerd's
 // log lines, relayed by Miniflare) is read and dropped, never left to pile
@@ -134,9 +184,29 @@ const create = (...extra) => {
 };
 const client = create("--introspect");
 
+// private_key_jwt clients, one per key algorithm, created through the CLI
+// with their public JWK; the private keys stay here and sign the assertions.
+const keyPairs = {
+  ES256: () => generateKeyPairSync("ec", { namedCurve: "P-256" }),
+  EdDSA: () => generateKeyPairSync("ed25519"),
+  RS256: () => generateKeyPairSync("rsa", { modulusLength: 2048 }),
+  PS256: () => generateKeyPairSync("rsa", { modulusLength: 2048 }),
+};
+const keyClients = Object.entries(keyPairs).map(([alg, make]) => {
+  const { publicKey, privateKey } = make();
+  const kid = `bench-${alg.toLowerCase()}`;
+  const file = path.join(work, `${kid}.jwk`);
+  fs.writeFileSync(file, JSON.stringify({ ...publicKey.export({ format: "jwk" }), kid, alg }));
+  const created = create("--auth", "private_key_jwt", "--jwk", file);
+  if (created.client_secret !== undefined || created.token_endpoint_auth_method !== "private_key_jwt")
+    die(`${alg}: client create --auth private_key_jwt printed ${JSON.stringify(Object.keys(created))}`);
+  return { alg, kid, privateKey, clientId: created.client_id };
+});
+
 const edgePort = freePort();
 const floorPort = edgePort + 1;
 const rustFloorPort = edgePort + 3;
+const kvFloorPort = edgePort + 20;
 // The issuer per signing algorithm and signer (the HS256 one on build/ is
 // edgePort itself). The rust-signer build's HS256 is the control: the two
 // builds differ only in how ES256/EdDSA are signed.
@@ -147,7 +217,7 @@ const variants = [
   { name: "eddsa-rust", alg: "EdDSA", build: RUST_SIGNER_BUILD, label: "EdDSA, pure Rust (rust-signer build)", signingKeys: eddsaKeys },
   { name: "hs256-rust", alg: "HS256", build: RUST_SIGNER_BUILD, label: "HS256 (rust-signer build)", signingKeys },
 ].map((v, i) => ({ ...v, port: edgePort + 4 + i }));
-const serve = spawn(process.execPath, [path.join(root, "bench/serve.mjs"), state, String(edgePort), String(floorPort), String(rustFloorPort)], {
+const serve = spawn(process.execPath, [path.join(root, "bench/serve.mjs"), state, String(edgePort), String(floorPort), String(rustFloorPort), String(kvFloorPort)], {
   env: { ...process.env, SIGNING_KEYS: signingKeys, BENCH_VARIANTS: JSON.stringify(variants.map(({ name, port, build, signingKeys }) => ({ name, port, build, signingKeys }))) },
 });
 children.push(serve);
@@ -202,6 +272,29 @@ for (const v of variants) {
 }
 const algName = (v) => `token ${v.label}`;
 
+// private_key_jwt on build/ (Web Crypto checks the assertion) and on the
+// rust-signer build (pure Rust): each client's assertion must get a token
+// once, and be refused the second time (replay).
+const hs256Rust = variants.find((v) => v.name === "hs256-rust");
+const checkers = [
+  { name: "webcrypto", label: "Web Crypto", port: edgePort, base: "token, client_secret_basic" },
+  { name: "rust", label: "pure Rust (rust-signer build)", port: hs256Rust.port, base: algName(hs256Rust) },
+];
+const pkjwt = [];
+for (const checker of checkers) {
+  for (const kc of keyClients) {
+    const url = `http://127.0.0.1:${checker.port}/oauth2/token`;
+    const [body] = await assertionBodies(kc, `${edge}/oauth2/token`, 1);
+    for (const expected of [200, 401]) {
+      const res = await fetch(url, { method: "POST", headers: { "content-type": form }, body });
+      const text = await res.text();
+      if (res.status !== expected) die(`private_key_jwt ${kc.alg} on ${checker.name}: status ${res.status}, expected ${expected}: ${text}`);
+      if (expected === 200 && !JSON.parse(text).access_token) die(`private_key_jwt ${kc.alg} on ${checker.name}: no access_token`);
+    }
+    pkjwt.push({ name: `token, private_key_jwt ${kc.alg}, ${checker.label}`, alg: kc.alg, checker, kc, url });
+  }
+}
+
 const scenarios = [
   { name: "floor (constant 200)", url: `http://127.0.0.1:${floorPort}/`, method: "GET" },
   { name: "floor + 1 log line", url: `http://127.0.0.1:${floorPort}/log`, method: "GET" },
@@ -243,20 +336,45 @@ const scenarios = [
     auth: basic("bench-client", peerSecret),
     body: "grant_type=client_credentials&scope=read",
   },
+  // Last, the scenarios that write to KV: a busy local KV was seen to slow
+  // the measurement that followed. The KV I/O of one accepted assertion
+  // alone (a get, then a put), then private_key_jwt, after their baselines
+  // (Basic on the same build), whose req/s of the same run and level bound
+  // how many assertions a measurement can use.
+  { name: "KV floor: JS, 1 KV get + 1 KV put", url: `http://127.0.0.1:${kvFloorPort}/`, method: "GET" },
+  ...pkjwt.map((p) => ({ name: p.name, url: p.url, method: "POST", pkjwt: p, base: p.checker.base })),
 ];
+
+const ONLY = process.env.ONLY ? new RegExp(process.env.ONLY) : null;
+const measured = ONLY
+  ? scenarios.filter((s) => s.name === "floor (constant 200)" || (s.name.startsWith("KV floor") && scenarios.some((t) => t.pkjwt && ONLY.test(t.name))) || ONLY.test(s.name) || scenarios.some((t) => ONLY.test(t.name) && t.base === s.name))
+  : scenarios;
+if (ONLY) console.error(`bench: ONLY=${process.env.ONLY}: ${measured.map((s) => s.name).join("; ")}`);
 
 // One wrk measurement, run asynchronously: this process keeps reading
 // (and dropping) the servers' output meanwhile. `cpu` is the server's CPU
 // time per request, in µs (workerd's for our Workers, the peer's Node
 // process's for the peer), or null.
-async function wrk(s, connections) {
+// `bodies`: a file of request bodies, each sent once (private_key_jwt);
+// when wrk ran out of them, the result is { exhausted } instead.
+async function wrk(s, connections, bodies) {
   const threads = Math.min(2, connections);
   const pid = s.peer ? peer.pid : workerdPid;
   const cpu0 = cpuMicros(pid);
   const child = spawn(
     "wrk",
     ["-t", String(threads), "-c", String(connections), "-d", `${DURATION}s`, "--timeout", "10s", "-s", path.join(root, "bench/wrk.lua"), s.url],
-    { env: { ...process.env, BENCH_METHOD: s.method, BENCH_BODY: s.body ?? "", BENCH_AUTH: s.auth ?? "", BENCH_CT: s.body ? form : "" } },
+    {
+      env: {
+        ...process.env,
+        BENCH_METHOD: s.method,
+        BENCH_BODY: s.body ?? "",
+        BENCH_AUTH: s.auth ?? "",
+        BENCH_CT: s.body || bodies ? form : "",
+        BENCH_BODIES: bodies ?? "",
+        BENCH_THREADS: String(threads),
+      },
+    },
   );
   const r = { stdout: "", stderr: "" };
   child.stdout.on("data", (d) => (r.stdout += d));
@@ -266,6 +384,11 @@ async function wrk(s, connections) {
   const rps = Number(/Requests\/sec:\s+([\d.]+)/.exec(r.stdout)?.[1]);
   const m = /BENCH p50_us=(\d+) p99_us=(\d+) requests=(\d+) errors_connect=(\d+) errors_read=(\d+) errors_write=(\d+) errors_status=(\d+) errors_timeout=(\d+)/.exec(r.stdout);
   if (!m || !Number.isFinite(rps)) die(`unexpected wrk output for ${s.name}:\n${r.stdout}\n${r.stderr}`);
+  if (bodies) {
+    const exhausted = Number(/BENCH_BODIES exhausted=(\d+)/.exec(r.stdout)?.[1]);
+    if (!Number.isFinite(exhausted)) die(`unexpected wrk output for ${s.name}:\n${r.stdout}\n${r.stderr}`);
+    if (exhausted > 0) return { exhausted, requests: Number(m[3]) };
+  }
   const errors = m.slice(4, 9).map(Number).reduce((a, b) => a + b, 0);
   // Our Workers must answer every request. The peer's failures (timeouts
   // under overload) are counted and reported instead.
@@ -277,13 +400,41 @@ async function wrk(s, connections) {
 
 // --- measure ---------------------------------------------------------------
 const results = {}; // name -> level -> [{rps,p50,p99}]
+// Assertions for one private_key_jwt measurement: the baseline's req/s of
+// this run and level (Basic on the same build: less work, so faster),
+// or 1.5 times this scenario's best so far if lower, for DURATION s, plus
+// a margin; doubled after a measurement that ran out.
+async function pkjwtBodies(s, run, level, factor) {
+  const bound = results[s.base][level][run - 1].rps;
+  const prior = Object.values(results[s.name] ?? {}).flat().map((r) => r.rps);
+  const rate = prior.length ? Math.min(bound, 1.5 * Math.max(...prior)) : bound;
+  const n = Math.ceil(factor * (rate * DURATION * 1.2 + 500));
+  const t0 = Date.now();
+  const bodies = await assertionBodies(s.pkjwt.kc, `${edge}/oauth2/token`, n);
+  const file = path.join(work, "assertions.txt");
+  fs.writeFileSync(file, bodies.join("\n") + "\n");
+  return { file, n, ms: Date.now() - t0 };
+}
 for (let run = 1; run <= (process.env.STARTUP_ONLY ? 0 : RUNS); run++) {
   for (const level of LEVELS) {
-    for (const s of scenarios) {
-      const r = await wrk(s, level);
+    for (const s of measured) {
+      let r;
+      if (s.pkjwt) {
+        for (let factor = 1; ; factor *= 2) {
+          const pool = await pkjwtBodies(s, run, level, factor);
+          r = await wrk(s, level, pool.file);
+          if (!r.exhausted) {
+            r.assertions = pool;
+            break;
+          }
+          console.error(`run ${run}/${RUNS} c=${level} ${s.name}: ${pool.n} assertions ran out (${r.requests} requests); again with twice as many`);
+          if (factor >= 8) die(`${s.name}: the assertions ran out ${Math.log2(factor) + 1} times`);
+        }
+      } else r = await wrk(s, level);
       ((results[s.name] ??= {})[level] ??= []).push(r);
       const cpu = r.cpu === null ? "" : ` cpu ${r.cpu.toFixed(0)} µs/req`;
-      console.error(`run ${run}/${RUNS} c=${level} ${s.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms${cpu}`);
+      const signed = r.assertions ? ` (${r.assertions.n} assertions signed in ${(r.assertions.ms / 1000).toFixed(1)} s beforehand)` : "";
+      console.error(`run ${run}/${RUNS} c=${level} ${s.name}: ${r.rps.toFixed(0)} req/s p50 ${r.p50.toFixed(2)} ms p99 ${r.p99.toFixed(2)} ms${cpu}${signed}`);
     }
   }
 }
@@ -297,7 +448,7 @@ const floor = results["floor (constant 200)"];
 const W = 44;
 console.log(pad("scenario", W) + pad("conns", 7) + pad("req/s", 10) + pad("p50 ms", 9) + pad("p99 ms", 9) + pad("rps/floor", 11) + pad("p99/floor", 11) + "cpu µs/req");
 const summary = {};
-for (const s of scenarios) {
+for (const s of measured) {
   for (const level of LEVELS) {
     const rs = results[s.name][level];
     const rps = median(rs.map((r) => r.rps));
@@ -312,6 +463,9 @@ for (const s of scenarios) {
     );
   }
 }
+const has = (name) => name in summary;
+// The full report's sections need every scenario (not under ONLY).
+if (!ONLY) {
 const peerErrors = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.errors, 0);
 const peerRequests = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.requests, 0);
 console.log(`\npeer failed requests (timeouts under load): ${peerErrors} of ${peerRequests}; edge-token: 0 (any failure aborts the run)`);
@@ -339,7 +493,6 @@ if (peerBest.rps >= basicBest.rps) die("edge-token did not come out ahead of oid
 //   difference to HS256's is the signature's time (an upper bound when the
 //   load generator steals that thread's core on this 2-core machine);
 // - measured: workerd's CPU time (all its threads, /proc) per request.
-const hs256Rust = variants.find((v) => v.name === "hs256-rust");
 const rows = [hs256Variant, ...variants.filter((v) => v !== hs256Rust), hs256Rust];
 const nameOf = (v) => (v === hs256Variant ? "token, client_secret_basic" : algName(v));
 const at = (name, level) => summary[name].find((r) => r.level === level);
@@ -378,7 +531,70 @@ for (const alg of ["ES256", "EdDSA"]) {
 }
 }
 
+// private_key_jwt issuance per client key algorithm and checker, against
+// client_secret_basic on the same build (both mint HS256 tokens, so the
+// difference is the client authentication: the assertion's parse, claims
+// and signature check, a KV read and the KV write of its replay marker,
+// instead of one SHA-256 of the secret).
+const pk = pkjwt.filter((p) => has(p.name));
+if (pk.length) {
+  const fmt = (x, d = 0) => (x === null || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
+  const signed = (x) => (x === null || !Number.isFinite(x) ? "n/a" : (x >= 0 ? "+" : "") + x.toFixed(1));
+  const at = (name, level) => summary[name].find((r) => r.level === level);
+  console.log(`\nprivate_key_jwt issuance (a new assertion per request; each writes one KV key, its replay marker; record cached; HS256 tokens; medians;`);
+  console.log(`Δ: against client_secret_basic on the same build; the native µs of the check alone are in the criterion summary above)`);
+  console.log(
+    pad("client key alg, checker", 44) + pad("conns", 7) + pad("req/s", 9) + pad("/JS floor", 11) + pad("/basic", 9) + pad("µs/req (1e6/rps)", 18) + pad("Δ µs/req", 11) + pad("cpu µs/req", 12) + "Δ cpu µs/req",
+  );
+  const deltas = {}; // name -> { wall: [per level], cpu: [per level] }
+  const KV = "KV floor: JS, 1 KV get + 1 KV put";
+  for (const level of LEVELS) {
+    const frps = at("floor (constant 200)", level).rps;
+    if (has(KV)) {
+      // The KV I/O alone, over the JS floor.
+      const [k, f] = [at(KV, level), at("floor (constant 200)", level)];
+      const d = (deltas[KV] ??= { wall: [], cpu: [] });
+      d.wall.push(1e6 / k.rps - 1e6 / f.rps);
+      if (k.cpu !== null && f.cpu !== null) d.cpu.push(k.cpu - f.cpu);
+      console.log(
+        pad("KV floor: 1 get + 1 put (Δ: over the JS floor)", 44) + pad(level, 7) + pad(k.rps.toFixed(0), 9) + pad((k.rps / frps).toFixed(2), 11) + pad("-", 9) + pad(fmt(1e6 / k.rps, 1), 18) + pad(signed(1e6 / k.rps - 1e6 / f.rps), 11) + pad(fmt(k.cpu, 1), 12) + signed(k.cpu === null || f.cpu === null ? null : k.cpu - f.cpu),
+      );
+    }
+    for (const p of pk) {
+      const r = at(p.name, level);
+      const base = at(p.checker.base, level);
+      const dWall = 1e6 / r.rps - 1e6 / base.rps;
+      const dCpu = r.cpu === null || base.cpu === null ? null : r.cpu - base.cpu;
+      const d = (deltas[p.name] ??= { wall: [], cpu: [] });
+      d.wall.push(dWall);
+      if (dCpu !== null) d.cpu.push(dCpu);
+      console.log(
+        pad(`${p.alg}, ${p.checker.label}`, 44) + pad(level, 7) + pad(r.rps.toFixed(0), 9) + pad((r.rps / frps).toFixed(2), 11) + pad((r.rps / base.rps).toFixed(2), 9) + pad(fmt(1e6 / r.rps, 1), 18) + pad(signed(dWall), 11) + pad(fmt(r.cpu, 1), 12) + signed(dCpu),
+      );
+    }
+  }
+  const cost = (name, k) => (deltas[name]?.[k].length ? median(deltas[name][k]) : null);
+  console.log(`\nprivate_key_jwt over Basic per token, median over c=${LEVELS.join(",")} (workerd CPU measured, incl. local KV; from throughput):`);
+  const kvCpu = has(KV) ? cost(KV, "cpu") : null;
+  if (has(KV)) console.log(`  ${pad("the KV I/O alone (KV floor over the JS floor)", 44)} ${pad(signed(kvCpu) + " µs CPU", 16)} ${signed(cost(KV, "wall"))} µs from req/s`);
+  for (const p of pk) {
+    const rest = kvCpu === null || cost(p.name, "cpu") === null ? "" : `; less the KV I/O: ${signed(cost(p.name, "cpu") - kvCpu)} µs CPU`;
+    console.log(`  ${pad(`${p.alg}, ${p.checker.label}`, 44)} ${pad(signed(cost(p.name, "cpu")) + " µs CPU", 16)} ${signed(cost(p.name, "wall"))} µs from req/s${rest}`);
+  }
+  for (const alg of Object.keys(keyPairs)) {
+    const [wc, rs] = checkers.map((c) => pk.find((p) => p.alg === alg && p.checker === c)?.name);
+    if (!wc || !rs) continue;
+    const ratio = (k) => (cost(wc, k) > 0 && cost(rs, k) !== null ? (cost(rs, k) / cost(wc, k)).toFixed(1) + "x" : "n/a");
+    console.log(`  ${alg}: with pure Rust in wasm, private_key_jwt costs ${ratio("cpu")} the extra CPU it costs with Web Crypto (${ratio("wall")} from req/s)`);
+  }
+}
+}
+
 // --- size and start-up -------------------------------------------------------
+if (ONLY) {
+  fs.rmSync(work, { recursive: true, force: true });
+  process.exit(0);
+}
 const wasm = fs.readFileSync(path.join(root, "build/index_bg.wasm"));
 const gz = zlib.gzipSync(wasm, { level: 9 }).length;
 // The same issuer with ES256/EdDSA signed in wasm, and (when built by hand,

@@ -2,8 +2,12 @@
 // workerd (through Miniflare's API, with direct sockets: no Node proxy in
 // the request path), with local KV persisted in STATE_DIR.
 //
-// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT]
+// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT [KV_FLOOR_PORT]]
 // RUST_FLOOR_PORT also serves bench/rust-floor (the cheapest workers-rs Worker).
+// KV_FLOOR_PORT serves the "KV floor": a JS Worker that does per request the
+// KV I/O of one accepted private_key_jwt assertion (a get of a new key, then
+// a put of "1" expiring in 16 minutes), on a namespace of its own in the same
+// local KV, and answers a constant 200.
 // env:   SIGNING_KEYS (required), ISSUER (default http://127.0.0.1:EDGE_PORT),
 //        BENCH_VARIANTS: more edge-token Workers on the same workerd and the
 //        same local KV, a JSON array of {"name", "port", "build" (a build
@@ -14,7 +18,7 @@
 import { Miniflare } from "miniflare";
 import path from "node:path";
 
-const [stateDir, edgePort, floorPort, rustFloorPort] = process.argv.slice(2);
+const [stateDir, edgePort, floorPort, rustFloorPort, kvFloorPort] = process.argv.slice(2);
 if (!stateDir || !edgePort || !floorPort || !process.env.SIGNING_KEYS) {
   console.error("usage: SIGNING_KEYS=... node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT");
   process.exit(2);
@@ -68,6 +72,23 @@ const mf = new Miniflare({
             modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
             compatibilityDate,
             unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(rustFloorPort) }],
+          },
+        ]
+      : []),
+    ...(kvFloorPort
+      ? [
+          {
+            name: "kv-floor",
+            modules: true,
+            script: `export default { async fetch(req, env) {
+  const key = "assertion:" + crypto.randomUUID() + "0123456";
+  if ((await env.KV.get(key)) !== null) return new Response("seen", { status: 500 });
+  await env.KV.put(key, "1", { expiration: Math.floor(Date.now() / 1000) + 960 });
+  return new Response("ok");
+} };`,
+            compatibilityDate,
+            kvNamespaces: { KV: "bench-kv-floor" },
+            unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(kvFloorPort) }],
           },
         ]
       : []),

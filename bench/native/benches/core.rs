@@ -3,7 +3,10 @@
 //! SHA-256 secret check, scope/audience decisions, HS256 mint) and one token
 //! verification; then, per signing algorithm (HS256, ES256, EdDSA, signed by
 //! `RustSigner`), `SigningKeys::mint`, `token::verify` and the full token
-//! request, printed side by side with their ratios to HS256.
+//! request, printed side by side with their ratios to HS256; last, per
+//! client key algorithm (ES256, EdDSA, RS256 and PS256 with 2048-bit keys),
+//! the `private_key_jwt` assertion check alone and the full token request
+//! authenticated by an assertion, beside the Basic-auth one.
 // Test code: a failed fixture or assertion is a failed run.
 #![allow(
     clippy::unwrap_used,
@@ -257,6 +260,7 @@ fn bench(c: &mut Criterion) {
         b.iter(|| black_box(verifier.verify(black_box(&token), &["read"], NOW + 1)))
     });
     per_algorithm(c, &f);
+    private_key_jwt(c, &f);
 }
 
 /// Per signing algorithm: `SigningKeys::mint` with `RustSigner` (the pure
@@ -378,6 +382,277 @@ fn per_algorithm(c: &mut Criterion, f: &Fixture) {
             m[1] / base[1],
             m[2] / 1e3,
             m[2] / base[2]
+        );
+    }
+}
+
+/// How a bench client signs its assertions, per key algorithm.
+enum ClientSigner {
+    Es256(p256::ecdsa::SigningKey),
+    EdDsa(ed25519_dalek::SigningKey),
+    Rs256(rsa::pkcs1v15::SigningKey<rsa::sha2::Sha256>),
+    Ps256(rsa::pss::SigningKey<rsa::sha2::Sha256>),
+}
+
+impl ClientSigner {
+    fn sign(&self, input: &[u8]) -> Vec<u8> {
+        use rsa::signature::{RandomizedSigner, SignatureEncoding, Signer};
+        match self {
+            ClientSigner::Es256(k) => {
+                let sig: p256::ecdsa::Signature = k.sign(input);
+                sig.to_bytes().to_vec()
+            }
+            ClientSigner::EdDsa(k) => k.sign(input).to_bytes().to_vec(),
+            ClientSigner::Rs256(k) => k.sign(input).to_vec(),
+            ClientSigner::Ps256(k) => k.sign_with_rng(&mut rsa::rand_core::OsRng, input).to_vec(),
+        }
+    }
+}
+
+/// The `d` of one of the testkit's private JWKs.
+fn private_d(jwk: &str) -> Vec<u8> {
+    let v: serde_json::Value = serde_json::from_str(jwk).unwrap();
+    URL_SAFE_NO_PAD.decode(v["d"].as_str().unwrap()).unwrap()
+}
+
+/// The public JWK of one of the testkit's private JWKs (without `d`).
+fn public_of(jwk: &str) -> serde_json::Value {
+    let mut v: serde_json::Value = serde_json::from_str(jwk).unwrap();
+    v.as_object_mut().unwrap().remove("d");
+    v
+}
+
+/// A fresh 2048-bit RSA key: its signer (made by `make`) and public JWK.
+fn rsa_client(
+    alg: &str,
+    make: impl FnOnce(rsa::RsaPrivateKey) -> ClientSigner,
+) -> (ClientSigner, serde_json::Value) {
+    use rsa::traits::PublicKeyParts;
+    let key = rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, 2048).expect("rsa key");
+    let jwk = serde_json::json!({
+        "kty": "RSA",
+        "kid": format!("{}-bench", alg.to_ascii_lowercase()),
+        "alg": alg,
+        "n": URL_SAFE_NO_PAD.encode(key.n().to_bytes_be()),
+        "e": URL_SAFE_NO_PAD.encode(key.e().to_bytes_be()),
+    });
+    (make(key), jwk)
+}
+
+/// One client per key algorithm, its record in a store of its own: the
+/// assertion check alone (`Assertion::parse`, `check_claims`, the pure-Rust
+/// `check_signature` with the registered key, as the service calls them),
+/// and the full token request authenticated by that assertion (record
+/// cached, HS256 access token, so that only the client authentication
+/// differs from the Basic-auth request). The replay cache is off
+/// (`replay: None`) and every iteration first empties the store's used
+/// assertions (`MemoryStore::forget_assertions`, a one-entry map), so one
+/// assertion serves every iteration while each request still does the
+/// store's replay read and marker write (in memory here; a KV read and
+/// write in the Worker). Criterion benches, then a side-by-side summary of
+/// interleaved rounds (as in `per_algorithm`), in µs, with the ratio to the
+/// Basic-auth issuance.
+fn private_key_jwt(c: &mut Criterion, f: &Fixture) {
+    use edge_token_core::assertion::{check_signature, Assertion, JWT_BEARER};
+    use edge_token_core::client_key::ClientKey;
+
+    let clients: Vec<(&'static str, ClientSigner, serde_json::Value)> = vec![
+        {
+            let d: [u8; 32] = private_d(ES256_KEY).try_into().unwrap();
+            let sk = p256::ecdsa::SigningKey::from_bytes(&d.into()).unwrap();
+            ("ES256", ClientSigner::Es256(sk), public_of(ES256_KEY))
+        },
+        {
+            let d: [u8; 32] = private_d(EDDSA_KEY).try_into().unwrap();
+            let sk = ed25519_dalek::SigningKey::from_bytes(&d);
+            ("EdDSA", ClientSigner::EdDsa(sk), public_of(EDDSA_KEY))
+        },
+        {
+            let (s, jwk) = rsa_client("RS256", |k| {
+                ClientSigner::Rs256(rsa::pkcs1v15::SigningKey::new(k))
+            });
+            ("RS256", s, jwk)
+        },
+        {
+            let (s, jwk) = rsa_client("PS256", |k| {
+                ClientSigner::Ps256(rsa::pss::SigningKey::new_with_salt_len(k, 32))
+            });
+            ("PS256", s, jwk)
+        },
+    ];
+    let store = MemoryStore::new();
+    let cache = RecordCache::new(30, 1024);
+    let service = Service {
+        config: Ok(&f.config),
+        store: &store,
+        random: &OsRandom,
+        cache: Some(&cache),
+        limiter: &NoLimiter,
+        blocklist: None,
+        timer: &NoTimer,
+        signer: &RustSigner,
+        replay: None,
+    };
+    let basic_service = Service {
+        config: Ok(&f.config),
+        store: &f.store,
+        random: &OsRandom,
+        cache: Some(&cache),
+        limiter: &NoLimiter,
+        blocklist: None,
+        timer: &NoTimer,
+        signer: &RustSigner,
+        replay: None,
+    };
+    let issuer = f.config.issuer.trim_end_matches('/').to_owned();
+    let token_endpoint = format!("{issuer}/oauth2/token");
+    let audiences = [f.config.issuer.as_str(), &token_endpoint];
+    let b64 = |v: &serde_json::Value| URL_SAFE_NO_PAD.encode(v.to_string());
+    // Per algorithm: (alg, registered key, assertion, token request).
+    let cases: Vec<(&'static str, ClientKey, String, HttpRequest)> = clients
+        .into_iter()
+        .map(|(alg, signer, jwk)| {
+            let key = ClientKey::from_jwk(&jwk, None, NOW).expect("client key");
+            assert_eq!(key.alg, *alg);
+            let id = generate_client_id(&OsRandom).expect("id");
+            let mut record = ClientRecord {
+                allowed_scopes: vec!["read".into(), "write".into()],
+                default_scopes: vec!["read".into()],
+                allowed_audiences: vec!["https://api.example".into()],
+                default_audiences: vec!["https://api.example".into()],
+                ..ClientRecord::new(&id, "bench", NOW)
+            };
+            record.add_key(key.clone(), NOW).expect("add key");
+            store.put(&id, record.to_json());
+            let header = serde_json::json!({"alg": alg, "kid": key.kid, "typ": "JWT"});
+            let claims = serde_json::json!({
+                "iss": id, "sub": id, "aud": token_endpoint,
+                "iat": NOW, "exp": NOW + 300,
+                "jti": format!("{:032x}", u128::from(NOW) << 64 | 1),
+            });
+            let input = format!("{}.{}", b64(&header), b64(&claims));
+            let assertion = format!(
+                "{input}.{}",
+                URL_SAFE_NO_PAD.encode(signer.sign(input.as_bytes()))
+            );
+            let request = HttpRequest {
+                method: "POST".into(),
+                path: "/oauth2/token".into(),
+                https: true,
+                headers: vec![(
+                    "content-type".into(),
+                    "application/x-www-form-urlencoded".into(),
+                )],
+                body: Body::Bytes(
+                    format!(
+                        "grant_type=client_credentials&scope=read+write\
+                         &client_assertion_type={}&client_assertion={assertion}",
+                        JWT_BEARER.replace(':', "%3A")
+                    )
+                    .into_bytes(),
+                ),
+            };
+            (alg, key, assertion, request)
+        })
+        .collect();
+    // The check alone; true when the assertion passes every part.
+    let check = |key: &ClientKey, raw: &str| -> bool {
+        let Ok(a) = Assertion::parse(raw) else {
+            return false;
+        };
+        a.check_claims(&audiences, NOW, 30).is_ok()
+            && check_signature(key, a.signing_input(), a.signature()) == Ok(true)
+    };
+    let issue = |req: &HttpRequest| -> u16 {
+        store.forget_assertions();
+        block_on(service.handle(req, NOW)).response.status
+    };
+    for (alg, key, assertion, request) in &cases {
+        assert!(check(key, assertion), "{alg}: the assertion check fails");
+        store.forget_assertions();
+        let outcome = block_on(service.handle(request, NOW));
+        assert_eq!(
+            outcome.response.status, 200,
+            "{alg}: {}",
+            outcome.response.body
+        );
+        // The marker was written: the same assertion again is a replay.
+        assert_eq!(store.used_assertions(), 1);
+        assert_eq!(block_on(service.handle(request, NOW)).response.status, 401);
+        assert_eq!(issue(request), 200, "{alg}: forget_assertions");
+    }
+    for (alg, key, assertion, request) in &cases {
+        let name = alg.to_ascii_lowercase();
+        c.bench_function(&format!("assertion_check_{name}"), |b| {
+            b.iter(|| black_box(check(key, black_box(assertion))))
+        });
+        c.bench_function(&format!("issue_token_private_key_jwt_{name}"), |b| {
+            b.iter(|| black_box(issue(black_box(request))))
+        });
+    }
+    // The summary: per algorithm [check, issuance], and the Basic-auth
+    // issuance (HS256, cached record) as the baseline, in the same rounds.
+    let basic = || {
+        black_box(block_on(basic_service.handle(black_box(&f.basic), NOW)));
+    };
+    let op = |i: usize, which: usize| {
+        let (_, key, assertion, request) = &cases[i];
+        if which == 0 {
+            black_box(check(key, black_box(assertion)));
+        } else {
+            black_box(issue(black_box(request)));
+        }
+    };
+    let per_round = |per_call: f64| (50e6 / per_call.max(1.0)).clamp(10.0, 20_000.0) as u32;
+    let basic_calls = per_round(median_ns(10, basic));
+    let calls: Vec<[u32; 2]> = (0..cases.len())
+        .map(|i| [0, 1].map(|which| per_round(median_ns(10, || op(i, which)))))
+        .collect();
+    let mut basic_rounds = Vec::new();
+    let mut rounds: Vec<[Vec<f64>; 2]> = cases.iter().map(|_| Default::default()).collect();
+    let time = |n: u32, mut g: Box<dyn FnMut() + '_>| {
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            g();
+        }
+        start.elapsed().as_nanos() as f64 / f64::from(n)
+    };
+    for _ in 0..9 {
+        basic_rounds.push(time(basic_calls, Box::new(basic)));
+        for (i, n) in calls.iter().enumerate() {
+            for which in 0..2 {
+                rounds[i][which].push(time(n[which], Box::new(move || op(i, which))));
+            }
+        }
+    }
+    let mid = |v: &mut Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let base = mid(&mut basic_rounds);
+    println!(
+        "\nprivate_key_jwt per client key algorithm, native, pure-Rust check \
+         (medians of 9 interleaved rounds; RSA keys 2048 bits; access tokens HS256):\n\
+         {:<7}{:>11}{:>16}{:>10}{:>18}",
+        "alg", "check µs", "issuance µs", "×basic", "issuance − check"
+    );
+    println!(
+        "{:<7}{:>11}{:>16.2}{:>10.1}{:>18}",
+        "basic",
+        "-",
+        base / 1e3,
+        1.0,
+        "-"
+    );
+    for (i, (alg, ..)) in cases.iter().enumerate() {
+        let (check_ns, issue_ns) = (mid(&mut rounds[i][0]), mid(&mut rounds[i][1]));
+        println!(
+            "{:<7}{:>11.2}{:>16.2}{:>10.1}{:>18.2}",
+            alg,
+            check_ns / 1e3,
+            issue_ns / 1e3,
+            issue_ns / base,
+            (issue_ns - check_ns) / 1e3
         );
     }
 }
