@@ -3,7 +3,8 @@
 //! [`crate::clients`], [`crate::keys`] and [`crate::wrangler`].
 
 use clap::builder::{PossibleValuesParser, TypedValueParser};
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use edge_token_core::client_key::{ClientKeyAlg, MAX_CLIENT_KEYS, MAX_RSA_BITS, MIN_RSA_BITS};
 use edge_token_core::token::Algorithm;
 
 /// What `edge-token --help` prints after the command list.
@@ -14,6 +15,8 @@ Run `edge-token client --help` and `edge-token key --help` for the commands,
 /// What `edge-token client --help` prints after the command list.
 const ABOUT_WRANGLER: &str = "\
 Client secrets are printed once, on creation and rotation, and never stored.
+A private_key_jwt client (client create --auth private_key_jwt) has no secret:
+it holds public keys (client add-key, client remove-key).
 wrangler is taken from $EDGE_TOKEN_WRANGLER, else from node_modules/.bin/wrangler next
 to the wrangler.toml in use (the --config file's directory, else the current
 directory), never from a parent directory. Client records (they hold secret
@@ -31,6 +34,32 @@ none), --ttl default returns to TOKEN_TTL, --claim adds or replaces one claim,
 --remove-claim NAME and --clear-claims drop them. Defaults must stay within
 the allowed lists.
 DURATION is seconds or a number with s, m, h or d (90, 15m, 24h, 7d).";
+
+/// What `client create`, `client add-key` and `client remove-key` print
+/// about client keys (private_key_jwt, RFC 7523).
+fn about_client_keys() -> String {
+    format!(
+        "\
+private_key_jwt: the client signs a JWT assertion with its private key; the
+issuer holds only public keys. --jwk FILE is a public JWK or a JWK Set (every
+key in it is registered). A file with private members (d, p, q, dp, dq, qi,
+oth) or a symmetric (oct) key is refused and nothing is written: give the
+public key only. EC P-256 keys are ES256, OKP Ed25519 keys EdDSA; an RSA key
+needs {MIN_RSA_BITS} to {MAX_RSA_BITS} bits and an alg, its own or --alg RS256|PS256.
+A kid is the JWK's own, else its RFC 7638 thumbprint.
+At most {MAX_CLIENT_KEYS} keys per client. Rotation with overlap: client add-key ID --jwk NEW,
+wait for the change to take effect (printed on stderr), switch the client to
+the new key, then client remove-key ID OLD_KID. The last key cannot be
+removed (disable or delete the client instead). A client has a secret or
+keys, never both: client rotate-secret refuses a key client, client add-key
+a secret client."
+    )
+}
+
+/// What `client create --help` prints after the options.
+fn about_create() -> String {
+    format!("{ABOUT_RECORD}\n\n{}", about_client_keys())
+}
 
 /// What the key-file commands print after their options.
 const ABOUT_KEY_FILE: &str = "\
@@ -70,8 +99,9 @@ pub enum Command {
 
 #[derive(Debug, Subcommand)]
 pub enum ClientCommand {
-    /// Register a client; prints its settings and its secret (shown once)
-    #[command(mut_arg("name", |a| a.required(true)), after_help = ABOUT_RECORD)]
+    /// Register a client; prints its settings and its secret (shown once),
+    /// or, with --auth private_key_jwt, its keys
+    #[command(mut_arg("name", |a| a.required(true)), after_help = about_create())]
     Create(CreateArgs),
     /// Change a client's settings (never its secrets); prints the record
     #[command(after_help = ABOUT_RECORD)]
@@ -88,6 +118,12 @@ pub enum ClientCommand {
     Delete(DeleteArgs),
     /// Issue a new secret; the previous one stays valid for --grace
     RotateSecret(RotateArgs),
+    /// Register the public keys of FILE with a private_key_jwt client; prints the record
+    #[command(after_help = about_client_keys())]
+    AddKey(AddKeyArgs),
+    /// Remove the key KID from a private_key_jwt client; prints the record
+    #[command(after_help = about_client_keys())]
+    RemoveKey(RemoveKeyArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -197,10 +233,76 @@ pub struct RecordArgs {
     pub claim: Vec<String>,
 }
 
+/// How a client authenticates (`--auth`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, ValueEnum)]
+pub enum AuthMethod {
+    /// A generated secret (HTTP Basic or client_secret in the form)
+    #[default]
+    #[value(name = "client_secret")]
+    ClientSecret,
+    /// A JWT assertion signed with the client's private key (RFC 7523)
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
+}
+
+/// The `--alg` values for client keys: the RSA ones (an EC or OKP key's
+/// algorithm follows from its curve).
+fn rsa_alg_parser() -> impl TypedValueParser<Value = ClientKeyAlg> {
+    PossibleValuesParser::new([ClientKeyAlg::RS256.name(), ClientKeyAlg::PS256.name()]).try_map(
+        |name: String| {
+            ClientKeyAlg::from_name(&name).ok_or_else(|| format!("unknown algorithm {name:?}"))
+        },
+    )
+}
+
+/// `--jwk FILE [--alg ALG]`: the public keys to register.
+#[derive(Debug, Clone, Default, Args)]
+pub struct JwkArgs {
+    /// A file holding the client's public JWK or a JWK Set (never a private key)
+    #[arg(long, value_name = "FILE")]
+    pub jwk: Option<String>,
+    /// The algorithm of an RSA key whose JWK has no "alg"
+    #[arg(long, value_name = "ALG", requires = "jwk", value_parser = rsa_alg_parser())]
+    pub alg: Option<ClientKeyAlg>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct CreateArgs {
     #[command(flatten)]
     pub record: RecordArgs,
+    /// How the client authenticates: a generated secret, or a JWT signed
+    /// with its private key (needs --jwk)
+    #[arg(long, value_name = "METHOD", value_enum, default_value_t = AuthMethod::ClientSecret)]
+    pub auth: AuthMethod,
+    #[command(flatten)]
+    pub keys: JwkArgs,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AddKeyArgs {
+    /// The client id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// A file holding the public JWK or JWK Set to add (never a private key)
+    #[arg(long, value_name = "FILE")]
+    pub jwk: String,
+    /// The algorithm of an RSA key whose JWK has no "alg"
+    #[arg(long, value_name = "ALG", value_parser = rsa_alg_parser())]
+    pub alg: Option<ClientKeyAlg>,
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct RemoveKeyArgs {
+    /// The client id
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// The key id (as `client show` lists it)
+    #[arg(value_name = "KID")]
+    pub kid: String,
     #[command(flatten)]
     pub store: StoreArgs,
 }
@@ -426,5 +528,48 @@ mod tests {
         assert!(parse(&["client", "list", "--local", "--remote"]).is_err());
         assert!(parse(&["client", "list", "--remote", "--persist-to", "d"]).is_err());
         assert!(parse(&["client", "update", "x", "--introspect", "--no-introspect"]).is_err());
+        // Client keys.
+        assert!(parse(&["client", "add-key", "x", "--jwk", "f", "--alg", "PS256"]).is_ok());
+        assert!(parse(&["client", "add-key", "x"]).is_err());
+        assert!(parse(&["client", "add-key", "x", "--jwk", "f", "--alg", "ES256"]).is_err());
+        assert!(parse(&["client", "add-key", "x", "--jwk", "f", "--scope", "a"]).is_err());
+        assert!(parse(&["client", "remove-key", "x", "k", "--remote"]).is_ok());
+        assert!(parse(&["client", "remove-key", "x"]).is_err());
+        assert!(parse(&["client", "remove-key", "x", "k", "--jwk", "f"]).is_err());
+        assert!(parse(&["client", "rotate-secret", "x", "--jwk", "f"]).is_err());
+        assert!(parse(&["client", "update", "x", "--jwk", "f"]).is_err());
+        assert!(parse(&["client", "update", "x", "--auth", "private_key_jwt"]).is_err());
+        let a = create(&["--name", "x", "--auth", "private_key_jwt", "--jwk", "f"]).unwrap();
+        assert_eq!(a.auth, AuthMethod::PrivateKeyJwt);
+        assert_eq!(a.keys.jwk.as_deref(), Some("f"));
+        assert_eq!(
+            create(&["--name", "x"]).unwrap().auth,
+            AuthMethod::ClientSecret
+        );
+        let err = create(&["--name", "x", "--alg", "RS256"]).unwrap_err();
+        assert!(err.contains("--jwk"), "{err}");
+    }
+
+    #[test]
+    fn key_help_explains_the_limit_rotation_and_rsa() {
+        let mut cli = Cli::command();
+        for sub in ["create", "add-key", "remove-key"] {
+            let help = cli
+                .find_subcommand_mut("client")
+                .and_then(|c| c.find_subcommand_mut(sub))
+                .unwrap()
+                .render_long_help()
+                .to_string();
+            for part in [
+                "At most 3 keys per client",
+                "add-key ID --jwk NEW",
+                "remove-key ID OLD_KID",
+                "2048 to 4096 bits",
+                "--alg RS256|PS256",
+                "public key only",
+            ] {
+                assert!(help.contains(part), "{sub}: {part}: {help}");
+            }
+        }
     }
 }

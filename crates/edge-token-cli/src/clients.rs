@@ -8,16 +8,21 @@ use edge_token_core::client::{
     record_key, ClientRecord, RotateError, SecretEntry, SecretHash, KEY_PREFIX,
     MAX_EXTRA_CLAIM_NAME, RECORD_VERSION, RESERVED_CLAIMS,
 };
+use edge_token_core::client_key::{ClientKey, ClientKeyAlg, MAX_CLIENT_KEYS};
 use edge_token_core::config::{
     DEFAULT_CLIENT_CACHE_TTL, DEFAULT_KV_CACHE_TTL, DEFAULT_MAX_TOKEN_TTL,
 };
+use edge_token_core::credentials::ClientSecret;
 use edge_token_core::random::OsRandom;
 use edge_token_core::scope::{
     is_absolute_uri, is_audience, is_scope_token, split_list, MAX_AUDIENCE_LEN,
 };
 use serde_json::Value;
 
-use crate::args::{ClientCommand, CreateArgs, DeleteArgs, StoreArgs, UpdateArgs};
+use crate::args::{
+    AddKeyArgs, AuthMethod, ClientCommand, CreateArgs, DeleteArgs, RemoveKeyArgs, StoreArgs,
+    UpdateArgs,
+};
 use crate::wrangler::Store;
 use crate::{note, now, pretty};
 
@@ -208,6 +213,8 @@ fn validate_hint(message: &str) -> Option<&'static str> {
             "the extra claims",
             "--claim, --remove-claim or --clear-claims",
         ),
+        ("a client holds at most", "--jwk"),
+        ("two keys have the kid", "--jwk"),
     ];
     HINTS
         .iter()
@@ -215,11 +222,99 @@ fn validate_hint(message: &str) -> Option<&'static str> {
         .map(|(_, flags)| *flags)
 }
 
+/// The most bytes a `--jwk` file may hold (three 4096-bit RSA keys in a
+/// JWK Set take about 2.5 KB).
+const MAX_JWK_FILE: u64 = 64 * 1024;
+
+/// The public keys of the `--jwk` FILE. An error names the file and the
+/// rule broken, never what the file holds (it may be a private key).
+fn read_jwk_file(
+    path: &str,
+    alg: Option<ClientKeyAlg>,
+    now: u64,
+) -> Result<Vec<ClientKey>, String> {
+    use std::io::Read;
+    let file = std::fs::File::open(path).map_err(|e| format!("cannot read --jwk {path}: {e}"))?;
+    let mut bytes = Vec::new();
+    file.take(MAX_JWK_FILE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| format!("cannot read --jwk {path}: {e}"))?;
+    if bytes.len() as u64 > MAX_JWK_FILE {
+        return Err(format!(
+            "--jwk {path} is larger than {MAX_JWK_FILE} bytes: give one public JWK or a JWK Set"
+        ));
+    }
+    let text = String::from_utf8(bytes).map_err(|_| {
+        format!("--jwk {path} is not UTF-8 text: give a public JWK or a JWK Set (JSON)")
+    })?;
+    parse_jwks(path, &text, alg, now)
+}
+
+/// The public keys of a `--jwk` file's `text`. `--alg` is only for an RSA
+/// key whose JWK has no `alg`: given for a file that needs none, it is
+/// refused (it would be ignored).
+fn parse_jwks(
+    path: &str,
+    text: &str,
+    alg: Option<ClientKeyAlg>,
+    now: u64,
+) -> Result<Vec<ClientKey>, String> {
+    let context = |e: String| format!("--jwk {path}: {e}");
+    match (ClientKey::parse_jwk_or_set(text, None, now), alg) {
+        (Ok(keys), None) => Ok(keys),
+        (Ok(_), Some(alg)) => Err(format!(
+            "--alg {alg} applies only to an RSA key whose JWK has no \"alg\", and {path} has none: drop --alg"
+        )),
+        (Err(e), None) if e.contains("RSA key has no \"alg\"") => {
+            Err(context(format!("{e}: pass --alg RS256 or --alg PS256")))
+        }
+        (Err(e), None) => Err(context(e)),
+        (Err(_), Some(alg)) => ClientKey::parse_jwk_or_set(text, Some(alg), now).map_err(context),
+    }
+}
+
+/// How a new client authenticates.
+enum Credential {
+    /// The digest of its generated secret.
+    Secret(SecretHash),
+    /// Its public keys (private_key_jwt).
+    Keys(Vec<ClientKey>),
+}
+
+/// The credential `client create` registers: a new secret (returned too,
+/// to be printed once) or the keys of `--jwk`. Checked before wrangler is
+/// looked for.
+fn new_credential(
+    args: &CreateArgs,
+    client_id: &str,
+    now: u64,
+) -> Result<(Credential, Option<ClientSecret>), String> {
+    match (args.auth, args.keys.jwk.as_deref()) {
+        (AuthMethod::ClientSecret, Some(_)) => Err(
+            "--jwk needs --auth private_key_jwt: a client authenticates with a secret or with keys, not both"
+                .to_owned(),
+        ),
+        (AuthMethod::ClientSecret, None) => {
+            let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
+            let digest = SecretHash::compute(client_id, &secret);
+            Ok((Credential::Secret(digest), Some(secret)))
+        }
+        (AuthMethod::PrivateKeyJwt, None) => Err(
+            "--auth private_key_jwt needs --jwk FILE: the client's public JWK or JWK Set"
+                .to_owned(),
+        ),
+        (AuthMethod::PrivateKeyJwt, Some(path)) => {
+            let keys = read_jwk_file(path, args.keys.alg, now)?;
+            Ok((Credential::Keys(keys), None))
+        }
+    }
+}
+
 /// A new record from `client create` options.
 fn new_record(
     args: &CreateArgs,
     client_id: &str,
-    digest: SecretHash,
+    credential: Credential,
     now: u64,
 ) -> Result<ClientRecord, String> {
     let a = &args.record;
@@ -245,16 +340,23 @@ fn new_record(
     }
     let token_ttl = a.ttl.as_deref().map(parse_ttl).transpose()?;
     let extra_claims = parse_claims(a.claim.clone())?;
+    let (secrets, keys) = match credential {
+        Credential::Secret(digest) => (
+            vec![SecretEntry {
+                digest,
+                created_at: now,
+                expires_at: None,
+            }],
+            Vec::new(),
+        ),
+        Credential::Keys(keys) => (Vec::new(), keys),
+    };
     let record = ClientRecord {
         version: RECORD_VERSION,
         client_id: client_id.to_owned(),
         name,
-        secrets: vec![SecretEntry {
-            digest,
-            created_at: now,
-            expires_at: None,
-        }],
-        keys: Vec::new(),
+        secrets,
+        keys,
         allowed_scopes,
         default_scopes,
         allowed_audiences,
@@ -282,23 +384,114 @@ fn create_output(record: &ClientRecord, secret: &str) -> Result<Value, String> {
     Ok(view)
 }
 
-/// `client create`: the options are checked before wrangler is looked for.
+/// `client create`: the options (and the `--jwk` file) are checked before
+/// wrangler is looked for. A key client's output is its record as `client
+/// show` prints it: it has no secret.
 fn client_create(args: &CreateArgs) -> Result<String, String> {
+    let now = now();
     let client_id = generate_client_id(&OsRandom).map_err(|e| e.to_string())?;
-    let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
-    let record = new_record(
-        args,
-        &client_id,
-        SecretHash::compute(&client_id, &secret),
-        now(),
-    )?;
+    let (credential, secret) = new_credential(args, &client_id, now)?;
+    let record = new_record(args, &client_id, credential, now)?;
     let store = Store::from_args(&args.store)?;
     let max_token_ttl = store.seconds("MAX_TOKEN_TTL", DEFAULT_MAX_TOKEN_TTL);
     if let Some(warning) = ttl_warning(record.token_ttl, max_token_ttl) {
         note(&warning);
     }
     store.save(&record)?;
-    pretty(&create_output(&record, secret.expose())?)
+    match secret {
+        Some(secret) => pretty(&create_output(&record, secret.expose())?),
+        None => pretty(&record.public_view()),
+    }
+}
+
+/// What `client rotate-secret` says to a key client.
+fn no_secret_to_rotate(id: &str) -> String {
+    format!(
+        "client {id} authenticates with private_key_jwt and has no secret to rotate: rotate its keys with client add-key {id} --jwk FILE, then client remove-key {id} OLD_KID"
+    )
+}
+
+/// `client add-key`: the record with every key of `keys` added, checked
+/// as the Worker checks it. A secret client is refused (a client has a
+/// secret or keys), and so is a key already registered under another kid.
+fn with_keys(
+    record: &ClientRecord,
+    keys: Vec<ClientKey>,
+    now: u64,
+) -> Result<ClientRecord, String> {
+    let id = &record.client_id;
+    if !record.uses_keys() {
+        return Err(format!(
+            "client {id} authenticates with a client secret, and a client has a secret or keys, never both: create a new client with --auth private_key_jwt"
+        ));
+    }
+    let total = record.keys.len().saturating_add(keys.len());
+    if total > MAX_CLIENT_KEYS {
+        return Err(format!(
+            "client {id} holds {} key(s); adding {} would make {total}, and a client holds at most {MAX_CLIENT_KEYS}: client remove-key {id} KID first",
+            record.keys.len(),
+            keys.len()
+        ));
+    }
+    let mut r = record.clone();
+    for key in keys {
+        if let Some(same) = r.keys.iter().find(|k| k.thumbprint() == key.thumbprint()) {
+            return Err(format!(
+                "client {id} already has this public key, as kid {:?}",
+                same.kid
+            ));
+        }
+        r.add_key(key, now)
+            .map_err(|e| format!("client {id}: {e}"))?;
+    }
+    check_record(&r)?;
+    Ok(r)
+}
+
+/// `client remove-key`: the record without the key `kid` (never its last).
+fn without_key(record: &ClientRecord, kid: &str, now: u64) -> Result<ClientRecord, String> {
+    let id = &record.client_id;
+    if !record.uses_keys() {
+        return Err(format!(
+            "client {id} has no keys: it authenticates with a client secret"
+        ));
+    }
+    let mut r = record.clone();
+    r.remove_key(kid, now)
+        .map_err(|e| format!("client {id}: {e}"))?;
+    check_record(&r)?;
+    Ok(r)
+}
+
+/// `client add-key`: the `--jwk` file is read before wrangler is looked for.
+fn client_add_key(args: &AddKeyArgs) -> Result<String, String> {
+    let now = now();
+    let keys = read_jwk_file(&args.jwk, args.alg, now)?;
+    let kids: Vec<String> = keys.iter().map(|k| format!("{:?}", k.kid)).collect();
+    let store = Store::from_args(&args.store)?;
+    let id = &args.id;
+    let record = with_keys(&store.load(id)?, keys, now)?;
+    store.save(&record)?;
+    note(&format!(
+        "client {id}: key {} added; {}. To rotate: then switch the client to the new key, and remove the old one (client remove-key {id} OLD_KID)",
+        kids.join(", "),
+        consistency_window(&store)
+    ));
+    pretty(&record.public_view())
+}
+
+/// `client remove-key`.
+fn client_remove_key(args: &RemoveKeyArgs) -> Result<String, String> {
+    let store = Store::from_args(&args.store)?;
+    let id = &args.id;
+    let record = without_key(&store.load(id)?, &args.kid, now())?;
+    store.save(&record)?;
+    note(&format!(
+        "client {id}: key {:?} removed; {}",
+        args.kid,
+        consistency_window(&store)
+    ));
+    pretty(&record.public_view())
 }
 
 /// The options of `client update` that change the record, as `--a, --b or
@@ -488,15 +681,30 @@ impl ClientUpdate {
     }
 }
 
-fn client_rotate(store: &Store, id: &str, grace: u64, force: bool) -> Result<String, String> {
-    let mut record = store.load(id)?;
+/// `client rotate-secret` on `record`: the new secret, with the record
+/// updated. A key client has no secret and is refused.
+fn rotate(
+    record: &mut ClientRecord,
+    now: u64,
+    grace: u64,
+    force: bool,
+) -> Result<ClientSecret, String> {
+    let id = record.client_id.clone();
+    if record.uses_keys() {
+        return Err(no_secret_to_rotate(&id));
+    }
     let secret = generate_client_secret(&OsRandom).map_err(|e| e.to_string())?;
-    let now = now();
     record
-        .rotate_secret(SecretHash::compute(id, &secret), now, grace, force)
+        .rotate_secret(SecretHash::compute(&id, &secret), now, grace, force)
         .map_err(|RotateError::TooManyActive| {
             format!("client {id} already has two active secrets; wait for the older to expire or pass --force to cut it off now")
         })?;
+    Ok(secret)
+}
+
+fn client_rotate(store: &Store, id: &str, grace: u64, force: bool) -> Result<String, String> {
+    let mut record = store.load(id)?;
+    let secret = rotate(&mut record, now(), grace, force)?;
     store.save(&record)?;
     note(&format!(
         "client {id}: new secret stored; {} (until then some locations may refuse it)",
@@ -524,6 +732,11 @@ fn client_list(store: &Store) -> Result<String, String> {
                 "client_id": id,
                 "name": meta.and_then(|m| m.get("name")).cloned().unwrap_or_default(),
                 "disabled": meta.and_then(|m| m.get("disabled")).cloned().unwrap_or_default(),
+                // null for a record last written before the CLI kept it.
+                "token_endpoint_auth_method": meta
+                    .and_then(|m| m.get("token_endpoint_auth_method"))
+                    .cloned()
+                    .unwrap_or_default(),
             }))
         })
         .collect();
@@ -587,6 +800,8 @@ pub fn run(command: ClientCommand) -> Result<String, String> {
             let grace = parse_grace(&args.grace)?;
             client_rotate(&Store::from_args(&args.store)?, &args.id, grace, args.force)
         }
+        ClientCommand::AddKey(args) => client_add_key(&args),
+        ClientCommand::RemoveKey(args) => client_remove_key(&args),
     }
 }
 
@@ -684,14 +899,25 @@ mod tests {
     fn create(list: &[&str]) -> Result<ClientRecord, String> {
         let mut all = vec!["--name", "t"];
         all.extend_from_slice(list);
-        new_record(&create_args(&all)?, "etc_x", digest(), 1)
+        new_record(
+            &create_args(&all)?,
+            "etc_x",
+            Credential::Secret(digest()),
+            1,
+        )
     }
 
     /// `client create --name test <list>`, which must succeed.
     fn record(list: &[&str]) -> ClientRecord {
         let mut all = vec!["--name", "test"];
         all.extend_from_slice(list);
-        new_record(&create_args(&all).unwrap(), "etc_x", digest(), 100).unwrap()
+        new_record(
+            &create_args(&all).unwrap(),
+            "etc_x",
+            Credential::Secret(digest()),
+            100,
+        )
+        .unwrap()
     }
 
     fn update(list: &[&str]) -> Result<ClientUpdate, String> {
@@ -1212,7 +1438,7 @@ mod tests {
                     "--path",
                     path.as_str(),
                     "--metadata",
-                    r#"{"disabled":false,"name":"test"}"#,
+                    r#"{"disabled":false,"name":"test","token_endpoint_auth_method":"client_secret_basic"}"#,
                     "--binding",
                     "CLIENTS",
                     "--local",
@@ -1615,5 +1841,452 @@ mod tests {
             validate_hint("default audiences: more than 16 audiences"),
             Some("--default-audience")
         );
+    }
+
+    // -----------------------------------------------------------------------
+    // private_key_jwt clients: --auth, --jwk, add-key, remove-key.
+    // -----------------------------------------------------------------------
+
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64::Engine;
+    use serde_json::json;
+
+    /// A 2048-bit RSA modulus (openssl genrsa), base64url.
+    const RSA_2048_N: &str = "kiUTGXXpVaTMUqch6m7_U36EAqpGnv6nySbogUaO2T_Gbi8x2x9DQMdCfYPwDqMfTMY1njDsGhUKeqL2QfuxhodJnS2Yy_VcjvIPkrh6MLjehA-WPGpnfzNwQnJfu809S-ljjNhmEDIHemem-BlLB1YGIlPhx78Jy6nroX7KNVXE4DHtHbUknqwy94eIRgHjloXz-s7cs-A5Lmo9qQMXnXpKsOoKfUOHe40rfLfr3Q2_gSUZBqVET3nEQniuRmAzn_fdXw8V_O4iqjF3hebDflaFMjgH_yU_VQGb7kdYoiupnqxIkGhBfj_ncGKx_npNmupx_R1GrxIPpQgSHBYflQ";
+    /// A 1024-bit one: too short.
+    const RSA_1024_N: &str = "z44KrGMg9oqrAYpP5F05ImtmnivX-VfZcw6i3ACmOR7UvumZ8l4pbd_ADU6Mt2ySIKf8bumJgeJhK3ul0meRGXxM9q1QoqEBPMJkMIwrNR9UPROr-SYUpZk-3LevvhoNEFOFg3w9xn2D94r_9bXFvnI364dmJYIhqqK1UaH-gPk";
+
+    fn b64(bytes: &[u8]) -> String {
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+
+    /// The public JWK of the P-256 key `[seed; 32]`, and its private `d`.
+    fn ec_jwk(seed: u8) -> (Value, String) {
+        let key = p256::ecdsa::SigningKey::from_bytes(&[seed; 32].into()).unwrap();
+        let point = key.verifying_key().to_encoded_point(false);
+        let jwk = json!({
+            "kty": "EC",
+            "crv": "P-256",
+            "x": b64(point.x().unwrap()),
+            "y": b64(point.y().unwrap()),
+        });
+        (jwk, b64(&key.to_bytes()))
+    }
+
+    /// The public JWK of the Ed25519 key with seed `[seed; 32]`, and the seed (`d`).
+    fn okp_jwk(seed: u8) -> (Value, String) {
+        let key = ed25519_dalek::SigningKey::from_bytes(&[seed; 32]);
+        let jwk = json!({"kty": "OKP", "crv": "Ed25519", "x": b64(key.verifying_key().as_bytes())});
+        (jwk, b64(&[seed; 32]))
+    }
+
+    fn rsa_jwk(n: &str) -> Value {
+        json!({"kty": "RSA", "n": n, "e": "AQAB"})
+    }
+
+    /// `jwk` with `member` set to `value`.
+    fn with(mut jwk: Value, member: &str, value: &str) -> Value {
+        jwk[member] = Value::String(value.to_owned());
+        jwk
+    }
+
+    /// Writes `jwk` to `name` in `dir`; its path.
+    fn jwk_file(dir: &TempDir, name: &str, jwk: &Value) -> String {
+        let path = dir.file(name);
+        std::fs::write(&path, jwk.to_string()).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    /// `client create --name t <list>` as `client create` builds it (the
+    /// credential, then the record), without wrangler; and the secret.
+    fn create_client(list: &[&str]) -> Result<(ClientRecord, Option<ClientSecret>), String> {
+        let mut all = vec!["--name", "t"];
+        all.extend_from_slice(list);
+        let args = create_args(&all)?;
+        let (credential, secret) = new_credential(&args, "etc_x", 10)?;
+        Ok((new_record(&args, "etc_x", credential, 10)?, secret))
+    }
+
+    /// `client create --name t --auth private_key_jwt --jwk <path> <list>`.
+    fn key_client(path: &str, list: &[&str]) -> Result<ClientRecord, String> {
+        let mut all = vec!["--auth", "private_key_jwt", "--jwk", path];
+        all.extend_from_slice(list);
+        let (record, secret) = create_client(&all)?;
+        assert!(secret.is_none());
+        Ok(record)
+    }
+
+    /// What `client create` prints for `record` (created without a secret).
+    fn key_client_output(record: &ClientRecord) -> Value {
+        serde_json::from_str(&pretty(&record.public_view()).unwrap()).unwrap()
+    }
+
+    #[test]
+    fn create_registers_an_ec_okp_or_rsa_jwk_and_prints_no_secret() {
+        let dir = TempDir::new("jwk-create");
+        let (ec, _) = ec_jwk(1);
+        let (okp, _) = okp_jwk(2);
+        let cases = [
+            ("ec.json", with(ec.clone(), "kid", "ec-1"), "ec-1", "ES256"),
+            ("ec-nokid.json", ec.clone(), "", "ES256"),
+            ("ec-alg.json", with(ec.clone(), "alg", "ES256"), "", "ES256"),
+            ("okp.json", with(okp.clone(), "kid", "ed"), "ed", "EdDSA"),
+            ("okp-alg.json", with(okp, "alg", "Ed25519"), "", "Ed25519"),
+            (
+                "rsa.json",
+                with(with(rsa_jwk(RSA_2048_N), "alg", "RS256"), "kid", "r"),
+                "r",
+                "RS256",
+            ),
+            (
+                "rsa-ps.json",
+                with(rsa_jwk(RSA_2048_N), "alg", "PS256"),
+                "",
+                "PS256",
+            ),
+        ];
+        for (name, jwk, kid, alg) in cases {
+            let path = jwk_file(&dir, name, &jwk);
+            let r =
+                key_client(&path, &["--scope", "read"]).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(r.secrets.is_empty(), "{name}");
+            assert_eq!(r.keys.len(), 1, "{name}");
+            let key = &r.keys[0];
+            assert_eq!(key.alg, alg, "{name}");
+            if kid.is_empty() {
+                // No kid: the RFC 7638 thumbprint.
+                assert_eq!(key.kid, key.thumbprint(), "{name}");
+            } else {
+                assert_eq!(key.kid, kid, "{name}");
+            }
+            assert_eq!(key.created_at, 10);
+            assert!(r.uses_keys());
+            check_record(&r).unwrap();
+            assert_eq!(ClientRecord::from_json("etc_x", &r.to_json()).unwrap(), r);
+            let out = key_client_output(&r);
+            assert!(out.get("client_secret").is_none(), "{name}: {out}");
+            assert_eq!(out["token_endpoint_auth_method"], "private_key_jwt");
+            assert_eq!(
+                out["keys"],
+                json!([{"kid": key.kid, "alg": alg, "created_at": 10}]),
+                "{name}"
+            );
+            assert_eq!(out["secrets"], json!([]));
+            assert_eq!(out["allowed_scopes"], json!(["read"]));
+            // Only kids and algs: no key material.
+            let text = out.to_string();
+            for member in [&jwk["x"], &jwk["y"], &jwk["n"]] {
+                if let Some(v) = member.as_str() {
+                    assert!(!text.contains(v), "{name}: {text}");
+                }
+            }
+        }
+        // The default is a secret client, as before.
+        let (r, secret) = create_client(&["--scope", "read"]).unwrap();
+        assert!(secret.is_some() && r.keys.is_empty() && r.secrets.len() == 1);
+        let (r, secret) = create_client(&["--auth", "client_secret"]).unwrap();
+        assert!(secret.is_some() && !r.uses_keys());
+        assert_eq!(
+            r.public_view()["token_endpoint_auth_method"],
+            "client_secret_basic"
+        );
+    }
+
+    #[test]
+    fn create_registers_every_key_of_a_jwk_set_up_to_three() {
+        let dir = TempDir::new("jwk-set");
+        let (ec, _) = ec_jwk(3);
+        let (okp, _) = okp_jwk(4);
+        let three = json!({"keys": [
+            with(ec.clone(), "kid", "a"),
+            with(okp.clone(), "kid", "b"),
+            with(with(rsa_jwk(RSA_2048_N), "alg", "PS256"), "kid", "c"),
+        ]});
+        let r = key_client(&jwk_file(&dir, "set.json", &three), &[]).unwrap();
+        let listed: Vec<(&str, &str)> = r
+            .keys
+            .iter()
+            .map(|k| (k.kid.as_str(), k.alg.as_str()))
+            .collect();
+        assert_eq!(listed, vec![("a", "ES256"), ("b", "EdDSA"), ("c", "PS256")]);
+        // Four keys are one too many, and nothing is built.
+        let (ec2, _) = ec_jwk(5);
+        let mut four = three.clone();
+        four["keys"]
+            .as_array_mut()
+            .unwrap()
+            .push(with(ec2, "kid", "d"));
+        let err = key_client(&jwk_file(&dir, "four.json", &four), &[]).unwrap_err();
+        assert!(err.contains("at most 3") && err.contains("--jwk"), "{err}");
+        // Two keys with one kid, and an empty set, are refused.
+        let twice = json!({"keys": [with(ec.clone(), "kid", "a"), with(okp, "kid", "a")]});
+        let err = key_client(&jwk_file(&dir, "twice.json", &twice), &[]).unwrap_err();
+        assert!(err.contains("two keys have the kid \"a\""), "{err}");
+        let err = key_client(&jwk_file(&dir, "empty.json", &json!({"keys": []})), &[]).unwrap_err();
+        assert!(err.contains("no keys"), "{err}");
+        // Not JSON, or a file that is not there: named, not quoted.
+        let path = dir.file("pem");
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49\n").unwrap();
+        let err = key_client(path.to_str().unwrap(), &[]).unwrap_err();
+        assert!(
+            err.contains("not a JSON JWK") && !err.contains("MIGH"),
+            "{err}"
+        );
+        let missing = dir.file("missing.json");
+        let err = key_client(missing.to_str().unwrap(), &[]).unwrap_err();
+        assert!(
+            err.contains("cannot read --jwk") && err.contains("missing.json"),
+            "{err}"
+        );
+        let big = dir.file("big.json");
+        std::fs::write(&big, " ".repeat(70_000)).unwrap();
+        assert!(key_client(big.to_str().unwrap(), &[])
+            .unwrap_err()
+            .contains("larger than"));
+    }
+
+    #[test]
+    fn a_private_key_is_refused_and_never_echoed() {
+        let dir = TempDir::new("jwk-private");
+        let (ec, ec_d) = ec_jwk(6);
+        let (okp, okp_d) = okp_jwk(7);
+        let rsa = with(rsa_jwk(RSA_2048_N), "alg", "RS256");
+        let private_rsa = ["d", "p", "q", "dp", "dq", "qi"]
+            .iter()
+            .fold(rsa.clone(), |jwk, m| {
+                with(jwk, m, &format!("PRIVATE-{m}-VALUE"))
+            });
+        let mut with_oth = rsa.clone();
+        with_oth["oth"] =
+            json!([{"r": "PRIVATE-r-VALUE", "d": "PRIVATE-d2-VALUE", "t": "PRIVATE-t-VALUE"}]);
+        let cases: Vec<(&str, Value, Vec<String>)> = vec![
+            ("ec", with(ec.clone(), "d", &ec_d), vec![ec_d.clone()]),
+            ("okp", with(okp, "d", &okp_d), vec![okp_d.clone()]),
+            (
+                "rsa",
+                private_rsa.clone(),
+                ["d", "p", "q", "dp", "dq", "qi"]
+                    .iter()
+                    .map(|m| format!("PRIVATE-{m}-VALUE"))
+                    .collect(),
+            ),
+            (
+                "oth",
+                with_oth,
+                vec![
+                    "PRIVATE-r-VALUE".into(),
+                    "PRIVATE-d2-VALUE".into(),
+                    "PRIVATE-t-VALUE".into(),
+                ],
+            ),
+            (
+                "oct",
+                json!({"kty": "oct", "k": "PRIVATE-k-VALUE"}),
+                vec!["PRIVATE-k-VALUE".into()],
+            ),
+            ("oct-no-k", json!({"kty": "oct", "kid": "s"}), vec![]),
+            (
+                "in-a-set",
+                json!({"keys": [with(ec.clone(), "kid", "pub"), with(with(ec, "kid", "priv"), "d", &ec_d)]}),
+                vec![ec_d.clone()],
+            ),
+        ];
+        for (name, jwk, secrets) in cases {
+            let path = jwk_file(&dir, &format!("{name}.json"), &jwk);
+            let client = key_client(&path, &[]);
+            let err = client.unwrap_err();
+            if name.starts_with("oct") {
+                assert!(
+                    err.contains("symmetric") || err.contains("private member"),
+                    "{name}: {err}"
+                );
+            } else {
+                assert!(err.contains("give only the public key"), "{name}: {err}");
+            }
+            assert!(err.contains(&path), "{name}: {err}");
+            for secret in &secrets {
+                assert!(
+                    !err.contains(secret.as_str()),
+                    "{name} echoes {secret}: {err}"
+                );
+            }
+            // add-key reads the file the same way.
+            let err = read_jwk_file(&path, None, 1).unwrap_err();
+            for secret in &secrets {
+                assert!(!err.contains(secret.as_str()), "{name}: {err}");
+            }
+            // --alg does not change that.
+            let err = read_jwk_file(&path, Some(ClientKeyAlg::RS256), 1).unwrap_err();
+            for secret in &secrets {
+                assert!(!err.contains(secret.as_str()), "{name}: {err}");
+            }
+        }
+    }
+
+    #[test]
+    fn an_rsa_key_needs_an_alg_and_2048_to_4096_bits() {
+        let dir = TempDir::new("jwk-rsa");
+        let bare = jwk_file(&dir, "rsa.json", &rsa_jwk(RSA_2048_N));
+        let err = key_client(&bare, &[]).unwrap_err();
+        assert!(
+            err.contains("no \"alg\"") && err.contains("--alg RS256 or --alg PS256"),
+            "{err}"
+        );
+        for alg in ["RS256", "PS256"] {
+            let r = key_client(&bare, &["--alg", alg]).unwrap();
+            assert_eq!(r.keys[0].alg, alg);
+            assert_eq!(r.keys[0].bits(), 2048);
+        }
+        // --alg is only for that: a key that names its alg, or an EC/OKP
+        // key, refuses it (it would be ignored).
+        let named = jwk_file(
+            &dir,
+            "named.json",
+            &with(rsa_jwk(RSA_2048_N), "alg", "RS256"),
+        );
+        let (ec, _) = ec_jwk(8);
+        let ec = jwk_file(&dir, "ec.json", &ec);
+        for path in [&named, &ec] {
+            let err = key_client(path, &["--alg", "PS256"]).unwrap_err();
+            assert!(err.contains("drop --alg"), "{err}");
+        }
+        // Only the RSA algorithms are --alg values, and --alg needs --jwk.
+        let err = key_client(&bare, &["--alg", "ES256"]).unwrap_err();
+        assert!(err.contains("--alg") && err.contains("RS256"), "{err}");
+        assert!(create_client(&["--alg", "RS256"]).is_err());
+        // Too short a modulus.
+        let short = jwk_file(
+            &dir,
+            "short.json",
+            &with(rsa_jwk(RSA_1024_N), "alg", "RS256"),
+        );
+        let err = key_client(&short, &[]).unwrap_err();
+        assert!(
+            err.contains("1024 bits") && err.contains("2048 to 4096"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn jwk_and_auth_go_together() {
+        let dir = TempDir::new("jwk-auth");
+        let (ec, _) = ec_jwk(9);
+        let path = jwk_file(&dir, "ec.json", &ec);
+        let err = create_client(&["--jwk", &path]).unwrap_err();
+        assert!(err.contains("--jwk needs --auth private_key_jwt"), "{err}");
+        let err = create_client(&["--auth", "client_secret", "--jwk", &path]).unwrap_err();
+        assert!(err.contains("--jwk needs --auth private_key_jwt"), "{err}");
+        let err = create_client(&["--auth", "private_key_jwt"]).unwrap_err();
+        assert!(err.contains("needs --jwk FILE"), "{err}");
+        let err = create_client(&["--auth", "client_secret_basic"]).unwrap_err();
+        assert!(err.contains("private_key_jwt"), "{err}");
+    }
+
+    #[test]
+    fn add_key_adds_up_to_three_keys_and_remove_key_keeps_the_last() {
+        let dir = TempDir::new("jwk-add");
+        let (ec, _) = ec_jwk(10);
+        let r = key_client(
+            &jwk_file(&dir, "old.json", &with(ec.clone(), "kid", "old")),
+            &[],
+        )
+        .unwrap();
+        let new =
+            |name: &str, jwk: &Value| read_jwk_file(&jwk_file(&dir, name, jwk), None, 50).unwrap();
+        let (okp, _) = okp_jwk(11);
+        let two = with_keys(&r, new("new.json", &with(okp.clone(), "kid", "new")), 50).unwrap();
+        assert_eq!(
+            two.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            vec!["old", "new"]
+        );
+        assert_eq!(two.updated_at, 50);
+        assert_eq!(two.created_at, r.created_at);
+        assert_eq!(two.keys[1].created_at, 50);
+        let shown = key_client_output(&two);
+        assert_eq!(
+            shown["keys"][1],
+            json!({"kid": "new", "alg": "EdDSA", "created_at": 50})
+        );
+        // The same public key again, under another kid, is refused; so is a kid in use.
+        let err = with_keys(&two, new("again.json", &with(okp, "kid", "other")), 60).unwrap_err();
+        assert!(
+            err.contains("already has this public key") && err.contains("\"new\""),
+            "{err}"
+        );
+        let (ec2, _) = ec_jwk(12);
+        let err =
+            with_keys(&two, new("dup.json", &with(ec2.clone(), "kid", "old")), 60).unwrap_err();
+        assert!(err.contains("\"old\""), "{err}");
+        // A third key fits; a fourth does not, alone or in a set.
+        let three = with_keys(&two, new("third.json", &with(ec2, "kid", "third")), 60).unwrap();
+        assert_eq!(three.keys.len(), 3);
+        check_record(&three).unwrap();
+        let (ec3, _) = ec_jwk(13);
+        let err = with_keys(
+            &three,
+            new("fourth.json", &with(ec3.clone(), "kid", "fourth")),
+            70,
+        )
+        .unwrap_err();
+        assert!(
+            err.contains("at most 3") && err.contains("remove-key"),
+            "{err}"
+        );
+        let (okp2, _) = okp_jwk(14);
+        let set = json!({"keys": [with(ec3, "kid", "x"), with(okp2, "kid", "y")]});
+        let err = with_keys(&two, new("set.json", &set), 70).unwrap_err();
+        assert!(err.contains("adding 2 would make 4"), "{err}");
+        // Nothing changed in the record the refusals started from.
+        assert_eq!(three.keys.len(), 3);
+
+        // remove-key: rotation's last step; never the last key.
+        let one = without_key(&without_key(&three, "old", 80).unwrap(), "third", 81).unwrap();
+        assert_eq!(
+            one.keys.iter().map(|k| k.kid.as_str()).collect::<Vec<_>>(),
+            vec!["new"]
+        );
+        assert_eq!(one.updated_at, 81);
+        let err = without_key(&one, "new", 90).unwrap_err();
+        assert!(err.contains("only key"), "{err}");
+        let err = without_key(&one, "nope", 90).unwrap_err();
+        assert!(err.contains("no key with kid \"nope\""), "{err}");
+    }
+
+    #[test]
+    fn a_secret_client_cannot_get_keys_and_a_key_client_has_no_secret_to_rotate() {
+        let dir = TempDir::new("jwk-secret");
+        let (ec, _) = ec_jwk(15);
+        let path = jwk_file(&dir, "ec.json", &ec);
+        let secret_client = record(&["--scope", "read"]);
+        let err = with_keys(&secret_client, read_jwk_file(&path, None, 5).unwrap(), 5).unwrap_err();
+        assert!(
+            err.contains("authenticates with a client secret")
+                && err.contains("--auth private_key_jwt"),
+            "{err}"
+        );
+        let err = without_key(&secret_client, "k", 5).unwrap_err();
+        assert!(err.contains("has no keys"), "{err}");
+        // The record's own rule agrees: secrets and keys never both.
+        let mut both = secret_client.clone();
+        both.keys = read_jwk_file(&path, None, 5).unwrap();
+        assert!(check_record(&both).is_err());
+
+        let mut key_client = key_client(&path, &[]).unwrap();
+        let before = key_client.clone();
+        let err = rotate(&mut key_client, 20, 3600, false)
+            .map(|_| ())
+            .unwrap_err();
+        assert!(
+            err.contains("no secret to rotate")
+                && err.contains("client add-key")
+                && err.contains("remove-key"),
+            "{err}"
+        );
+        assert_eq!(key_client, before);
+        // A secret client still rotates.
+        let mut s = secret_client.clone();
+        let new = rotate(&mut s, 20, 3600, false).unwrap();
+        assert_eq!(s.secrets.len(), 2);
+        assert!(s.secrets[0].digest == SecretHash::compute("etc_x", &new));
     }
 }

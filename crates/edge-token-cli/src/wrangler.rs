@@ -185,11 +185,15 @@ impl Store {
     /// Writes the record. Its JSON holds secret digests, so it never goes on
     /// wrangler's command line (visible to every local user in the process
     /// list): wrangler reads it from a private temporary file (`--path`),
-    /// removed afterwards whatever happens. The metadata (name, disabled)
-    /// is no secret.
+    /// removed afterwards whatever happens. The metadata (name, disabled,
+    /// how the client authenticates: what `client list` prints) is no secret.
     pub fn save(&self, record: &ClientRecord) -> Result<(), String> {
-        let metadata =
-            serde_json::json!({"name": record.name, "disabled": record.disabled}).to_string();
+        let metadata = serde_json::json!({
+            "name": record.name,
+            "disabled": record.disabled,
+            "token_endpoint_auth_method": record.auth_method_name(),
+        })
+        .to_string();
         let file = PrivateTempFile::create(&record.to_json())?;
         let path = file.path.to_str().ok_or_else(|| {
             format!(

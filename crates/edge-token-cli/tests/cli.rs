@@ -504,6 +504,218 @@ fn update_warns_about_a_ttl_above_max_token_ttl_once_it_writes() {
     );
 }
 
+// private_key_jwt clients.
+
+/// A signing key made by `key generate --alg ALG` in `dir`: its private
+/// JWK (with `d`) and the same without `d` (the public JWK), and `d`.
+fn client_jwk(dir: &Path, alg: &str, kid: &str) -> (serde_json::Value, serde_json::Value, String) {
+    let file = dir.join(format!("{kid}.keys.json"));
+    let out = run(&[
+        "key",
+        "generate",
+        "--alg",
+        alg,
+        "--kid",
+        kid,
+        "--keys",
+        file.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let entries: Vec<serde_json::Value> =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    let private = entries[0].clone();
+    let d = private["d"].as_str().unwrap().to_owned();
+    let mut public = private.clone();
+    public.as_object_mut().unwrap().remove("d");
+    (private, public, d)
+}
+
+/// Writes `jwk` to `dir/name`; its path.
+fn write_jwk(dir: &Path, name: &str, jwk: &serde_json::Value) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, jwk.to_string()).unwrap();
+    path.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn a_key_client_is_created_shown_and_rekeyed_but_never_rotated() {
+    let kv = FakeKv::new("keyclient");
+    let dir = kv.0.path();
+    let (_, old, _) = client_jwk(dir, "ES256", "old");
+    let (_, new, _) = client_jwk(dir, "EdDSA", "new");
+    let old = write_jwk(dir, "old.json", &old);
+    let new = write_jwk(dir, "new.json", &new);
+    let created = kv.json(&[
+        "client",
+        "create",
+        "--name",
+        "k",
+        "--scope",
+        "read",
+        "--auth",
+        "private_key_jwt",
+        "--jwk",
+        &old,
+    ]);
+    assert!(created.get("client_secret").is_none(), "{created}");
+    assert_eq!(created["token_endpoint_auth_method"], "private_key_jwt");
+    assert_eq!(created["keys"].as_array().unwrap().len(), 1);
+    assert_eq!(created["keys"][0]["kid"], "old");
+    assert_eq!(created["keys"][0]["alg"], "ES256");
+    assert_eq!(created["secrets"], serde_json::json!([]));
+    let id = created["client_id"].as_str().unwrap().to_owned();
+    // show prints what create printed; the stored record is version 3.
+    assert_eq!(kv.json(&["client", "show", &id]), created);
+    let stored = std::fs::read_to_string(dir.join("kv").join(format!("client_{id}"))).unwrap();
+    let stored: serde_json::Value = serde_json::from_str(&stored).unwrap();
+    assert_eq!(stored["version"], 3);
+    // list says how each client authenticates.
+    let secret_id = kv.create();
+    let listed = kv.json(&["client", "list"]);
+    let method = |id: &str| {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["client_id"] == id)
+            .unwrap()["token_endpoint_auth_method"]
+            .clone()
+    };
+    assert_eq!(method(&id), "private_key_jwt");
+    assert_eq!(method(&secret_id), "client_secret_basic");
+
+    let puts = |kv: &FakeKv| kv.calls().matches("kv key put").count();
+    // Rotation with overlap: add the new key, then remove the old one.
+    let out = kv.cli(&["client", "add-key", &id, "--jwk", &new]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let added: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let kids = |v: &serde_json::Value| -> Vec<String> {
+        v["keys"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|k| k["kid"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(kids(&added), ["old", "new"]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("key \"new\" added")
+            && stderr.contains("takes effect everywhere within")
+            && stderr.contains("remove-key"),
+        "{stderr}"
+    );
+    let written = puts(&kv);
+    let out = kv.cli(&["client", "rotate-secret", &id]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("no secret to rotate"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(puts(&kv), written, "rotate-secret wrote");
+    let removed = kv.json(&["client", "remove-key", &id, "old"]);
+    assert_eq!(kids(&removed), ["new"]);
+    assert_eq!(kv.json(&["client", "show", &id]), removed);
+    let written = puts(&kv);
+    let out = kv.cli(&["client", "remove-key", &id, "new"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("only key"),
+        "{}",
+        text(&out.stderr)
+    );
+    // A secret client gets no keys.
+    let out = kv.cli(&["client", "add-key", &secret_id, "--jwk", &old]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("authenticates with a client secret"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(puts(&kv), written, "a refused change wrote");
+}
+
+#[test]
+fn a_private_jwk_is_refused_before_wrangler_runs_and_never_echoed() {
+    let kv = FakeKv::new("privatejwk");
+    let dir = kv.0.path();
+    let (private, public, d) = client_jwk(dir, "ES256", "k1");
+    let (private_ed, _, d_ed) = client_jwk(dir, "Ed25519", "k2");
+    let files = [
+        write_jwk(dir, "private.json", &private),
+        write_jwk(dir, "private-ed.json", &private_ed),
+        write_jwk(
+            dir,
+            "set.json",
+            &serde_json::json!({"keys": [public.clone(), private_ed.clone()]}),
+        ),
+        // The whole SIGNING_KEYS file, a likely mistake.
+        dir.join("k1.keys.json").to_str().unwrap().to_owned(),
+    ];
+    for file in &files {
+        let out = kv.cli(&[
+            "client",
+            "create",
+            "--name",
+            "k",
+            "--auth",
+            "private_key_jwt",
+            "--jwk",
+            file,
+        ]);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{file}: {stderr}");
+        assert!(out.stdout.is_empty(), "{file}");
+        assert!(stderr.starts_with("edge-token: --jwk "), "{file}: {stderr}");
+        for secret in [&d, &d_ed] {
+            assert!(!stderr.contains(secret.as_str()), "{file}: {stderr}");
+        }
+    }
+    let stderr = text(
+        &kv.cli(&[
+            "client",
+            "create",
+            "--name",
+            "k",
+            "--auth",
+            "private_key_jwt",
+            "--jwk",
+            &files[0],
+        ])
+        .stderr,
+    );
+    assert!(stderr.contains("give only the public key"), "{stderr}");
+    assert_eq!(kv.calls(), "", "wrangler ran");
+    assert_eq!(std::fs::read_dir(dir.join("kv")).unwrap().count(), 0);
+    // add-key refuses it the same way, before it reads the client.
+    let public = write_jwk(dir, "public.json", &public);
+    let id = kv.json(&[
+        "client",
+        "create",
+        "--name",
+        "k",
+        "--auth",
+        "private_key_jwt",
+        "--jwk",
+        &public,
+    ])["client_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let calls = kv.calls();
+    let out = kv.cli(&["client", "add-key", &id, "--jwk", &files[1]]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("give only the public key") && !stderr.contains(&d_ed),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty());
+    assert_eq!(kv.calls(), calls, "wrangler ran");
+}
+
 // Key commands.
 
 const ALGS: [&str; 4] = ["HS256", "ES256", "EdDSA", "Ed25519"];
