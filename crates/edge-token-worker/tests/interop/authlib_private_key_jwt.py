@@ -2,7 +2,9 @@
 private_key_jwt (RFC 7523) through authlib, as a Python service would.
 
 authlib's requests integration: OAuth2Session(client_id, <private key>,
-token_endpoint_auth_method=PrivateKeyJWT(token_endpoint, alg=...)). authlib
+token_endpoint_auth_method=PrivateKeyJWT(token_endpoint, alg=...), and the
+same for revocation_endpoint_auth_method, which is client_secret_basic
+unless given; introspection uses the token endpoint's method). authlib
 signs a new assertion for every request: iss = sub = client_id, aud = the
 token endpoint given to PrivateKeyJWT, iat = now, exp = now + 3600, a random
 jti, and no kid unless --kid puts one in the header.
@@ -83,8 +85,13 @@ def main() -> None:
     assertions = []
     result = {"ok": True, "assertions": assertions}
     try:
+        # Revocation has its own method (client_secret_basic unless set).
         with OAuth2Session(
-            args.client_id, key, token_endpoint_auth_method=auth, scope=args.scope
+            args.client_id,
+            key,
+            token_endpoint_auth_method=auth,
+            revocation_endpoint_auth_method=auth,
+            scope=args.scope,
         ) as session:
             session.hooks["response"].append(recorder(assertions))
             token = session.fetch_token(args.url, grant_type="client_credentials")
