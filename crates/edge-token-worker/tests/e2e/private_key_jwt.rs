@@ -193,8 +193,21 @@ fn log_lines(w: &Worker, client_id: &str) -> Vec<Value> {
         .collect()
 }
 
-/// `client_id`'s `invalid_client` log lines once there are `n` (log lines
-/// land a little after their responses), or as they are after 10 s.
+/// `client_id`'s log lines once there are `n` (log lines land a little
+/// after their responses), or as they are after 10 s.
+fn log_lines_for(w: &Worker, client_id: &str, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lines = log_lines(w, client_id);
+        if lines.len() >= n || Instant::now() > deadline {
+            return lines;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// `client_id`'s `invalid_client` log lines once there are `n`, or as
+/// they are after 10 s.
 fn refusals(w: &Worker, client_id: &str, n: usize) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -292,16 +305,24 @@ fn full_flow(key: &ClientKey, id: &str) {
     assert_eq!(r.status, 200, "{}", r.body);
     assert_eq!(r.json(), json!({"active": false}));
 
-    let log = w.log_with(&[jti]);
-    let lines = log_lines(w, id);
+    let lines = log_lines_for(w, id, 4);
     let issued = lines
         .iter()
         .find(|v| v["jti"] == jti)
-        .unwrap_or_else(|| panic!("no log line for the token:\n{log}"));
+        .unwrap_or_else(|| panic!("no log line for the token: {lines:#?}"));
     assert_eq!(issued["outcome"], "issued");
     assert_eq!(issued["auth_method"], "private_key_jwt");
     let events: Vec<&Value> = lines.iter().map(|v| &v["event"]).collect();
-    assert_eq!(events.len(), 4, "{lines:#?}");
+    assert_eq!(
+        events,
+        [
+            &json!("token"),
+            &json!("introspect"),
+            &json!("revoke"),
+            &json!("introspect")
+        ],
+        "{lines:#?}"
+    );
     assert!(
         lines
             .iter()
@@ -790,9 +811,7 @@ fn check_client_run(w: &Worker, id: &str, v: &Value, requests: usize) -> Vec<Val
     jtis.dedup();
     assert_eq!(jtis.len(), requests, "a jti was reused: {v}");
     // Every request authenticated with private_key_jwt and nothing failed.
-    let jti = claims["jti"].as_str().unwrap();
-    w.log_with(&[jti]);
-    let lines = log_lines(w, id);
+    let lines = log_lines_for(w, id, requests);
     assert_eq!(lines.len(), requests, "{lines:#?}");
     assert!(
         lines
