@@ -106,7 +106,7 @@ pub enum ClientCommand {
     /// Change a client's settings (never its secrets); prints the record
     #[command(after_help = ABOUT_RECORD)]
     Update(UpdateArgs),
-    /// List the clients: client_id, name, disabled
+    /// List the clients: client_id, name, disabled, token_endpoint_auth_method
     List(ListArgs),
     /// Print a client's record without secret digests
     Show(IdArgs),
