@@ -176,7 +176,8 @@ impl ClientKey {
     }
 
     /// Reads one public JWK (RFC 7517 §4). `alg` is the JWK's own `alg`
-    /// or, when it has none, `default_alg`; without either, EC keys are
+    /// or, when it has none, `default_alg` (if it is for this key type);
+    /// otherwise EC keys are
     /// ES256 and OKP keys EdDSA, and an RSA key must be told (RS256 or
     /// PS256). A key without `kid` gets its RFC 7638 thumbprint.
     pub fn from_jwk(
@@ -228,16 +229,18 @@ impl ClientKey {
                 )
             })?,
             None => match (kty.as_str(), default_alg) {
-                (_, Some(alg)) => alg,
-                ("EC", None) => ClientKeyAlg::ES256,
-                ("OKP", None) => ClientKeyAlg::EdDSA,
-                ("RSA", None) => {
+                // A default for another key type (an RSA `--alg` given for
+                // a set that also holds EC keys) does not apply.
+                (kty, Some(alg)) if alg.kty() == kty => alg,
+                ("EC", _) => ClientKeyAlg::ES256,
+                ("OKP", _) => ClientKeyAlg::EdDSA,
+                ("RSA", _) => {
                     return Err(
                         "this RSA key has no \"alg\": say which it signs with (RS256 or PS256)"
                             .to_owned(),
                     )
                 }
-                (other, None) => {
+                (other, _) => {
                     return Err(format!(
                         "unsupported key type {:?} (EC, OKP or RSA)",
                         other.chars().take(16).collect::<String>()
@@ -574,6 +577,17 @@ mod tests {
         )
         .unwrap();
         assert_eq!(rs.alg, "RS256");
+        // An RSA default does not apply to the EC key of the same set.
+        let set = json!({"keys":[
+            {"kty":"RSA","n":modulus(2048),"e":"AQAB","kid":"r"},
+            {"kty":"EC","crv":"P-256","x":ES_X,"y":ES_Y,"kid":"e"},
+        ]});
+        let keys =
+            ClientKey::parse_jwk_or_set(&set.to_string(), Some(ClientKeyAlg::PS256), 0).unwrap();
+        assert_eq!(
+            (keys[0].alg.as_str(), keys[1].alg.as_str()),
+            ("PS256", "ES256")
+        );
     }
 
     #[test]
