@@ -24,7 +24,7 @@ help:
 	@echo "make cli                    build the admin CLI (target/release/edge-token)"
 	@echo "make lint                   cargo fmt --check; clippy -D warnings natively (all targets) and for wasm32"
 	@echo "make unit                   unit, service, property, OpenAPI, timing and doc tests (no Worker build)"
-	@echo "make e2e                    build both Workers and the CLI (and the PyJWT venv), then the end-to-end tests on real workerd"
+	@echo "make e2e                    build both Workers and the CLI (and the interop venv), then the end-to-end tests on real workerd"
 	@echo "make schemathesis           property-based API tests of the release issuer against openapi.yaml ($(SCHEMATHESIS_MAX_TIME) s)"
 	@echo "make deploy-check           build, then wrangler deploy --dry-run of both Workers (offline); prints the wasm sizes"
 	@echo "make fuzz                   cargo-fuzz the service, token verification and parsers ($(FUZZ_SECONDS) s per target), then a long schemathesis run"

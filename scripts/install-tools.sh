@@ -5,8 +5,9 @@
 # wasm-bindgen-cli at exactly the `wasm-bindgen` version in Cargo.lock, both
 # `cargo install --locked` (their own published Cargo.lock, so no dependency
 # floats at install time), and the npm packages (wrangler, workerd, binaryen,
-# and jose for the JWKS interop test) from package-lock.json. Idempotent and
-# quiet when done. (PyJWT for that test: scripts/interop-venv.sh, run by make e2e.)
+# jose for the JWKS interop test, openid-client for the private_key_jwt one)
+# from package-lock.json. Idempotent and quiet when done. (PyJWT and authlib
+# for those tests: scripts/interop-venv.sh, run by make e2e.)
 #
 # Why wasm-bindgen is 0.2.129 in Cargo.lock, not 0.2.130: the Cargo.lock that
 # wasm-bindgen-cli 0.2.130 was published with pins webpki-roots 1.0.11, a
@@ -54,7 +55,7 @@ fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
    || [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] \
-   || [ ! -f node_modules/jose/package.json ]; then
-  log "installing npm packages (wrangler, workerd, binaryen, jose) from package-lock.json"
+   || [ ! -f node_modules/jose/package.json ] || [ ! -f node_modules/openid-client/package.json ]; then
+  log "installing npm packages (wrangler, workerd, binaryen, jose, openid-client) from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -458,6 +458,79 @@ impl Worker {
         )
     }
 
+    /// Writes `jwk` (a public JWK or a JWK Set) to a new file in this
+    /// Worker's directory, for the CLI's `--jwk FILE`; returns its path.
+    pub fn write_jwk(&self, name: &str, jwk: &serde_json::Value) -> PathBuf {
+        static SEQ: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let seq = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = self.config.parent().expect("the Worker's directory");
+        let path = dir.join(format!("{name}-{seq}.jwk.json"));
+        std::fs::write(&path, jwk.to_string()).expect("write JWK file");
+        path
+    }
+
+    /// `client create --auth private_key_jwt --jwk FILE` with extra args
+    /// (e.g. `--alg PS256`, `--introspect`): the printed record, checked to
+    /// have the method, keys and no secret.
+    pub fn create_key_client(&self, jwk_file: &Path, extra: &[&str]) -> serde_json::Value {
+        let file = jwk_file.to_str().expect("UTF-8 path");
+        let mut args = vec![
+            "client",
+            "create",
+            "--name",
+            "e2e-key",
+            "--auth",
+            "private_key_jwt",
+            "--jwk",
+            file,
+        ];
+        args.extend_from_slice(extra);
+        let out = self.cli(&args);
+        assert!(
+            out.success,
+            "client create --auth private_key_jwt failed: {}",
+            out.stderr
+        );
+        let v = out.json();
+        assert_eq!(v["token_endpoint_auth_method"], "private_key_jwt", "{v}");
+        assert!(
+            v.get("client_secret").is_none(),
+            "a key client got a secret: {v}"
+        );
+        assert!(
+            v["keys"].as_array().is_some_and(|k| !k.is_empty()),
+            "no keys listed: {v}"
+        );
+        v
+    }
+
+    /// `client add-key ID --jwk FILE`: the printed record.
+    pub fn add_client_key(&self, id: &str, jwk_file: &Path) -> serde_json::Value {
+        let file = jwk_file.to_str().expect("UTF-8 path");
+        let out = self.cli(&["client", "add-key", id, "--jwk", file]);
+        assert!(out.success, "client add-key failed: {}", out.stderr);
+        out.json()
+    }
+
+    /// `client remove-key ID KID`, succeeding or not.
+    pub fn remove_client_key(&self, id: &str, kid: &str) -> CliOutput {
+        self.cli(&["client", "remove-key", id, kid])
+    }
+
+    /// POSTs `body` plus `client_assertion_type` (jwt-bearer) and
+    /// `client_assertion` to `path` (private_key_jwt, RFC 7523 §2.2).
+    pub fn post_assertion(&self, path: &str, assertion: &str, body: &str) -> HttpResponse {
+        let mut form = format!(
+            "client_assertion_type={}&client_assertion={}",
+            edge_token_core::form::encode_component(edge_token_core::assertion::JWT_BEARER),
+            edge_token_core::form::encode_component(assertion)
+        );
+        if !body.is_empty() {
+            form = format!("{body}&{form}");
+        }
+        self.post(path, &[], &form)
+    }
+
     /// Sends raw bytes; panics on I/O failure.
     pub fn raw(&self, request: &[u8]) -> HttpResponse {
         try_request(self.port, request)

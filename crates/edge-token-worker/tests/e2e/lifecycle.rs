@@ -92,7 +92,11 @@ fn metadata_document_lists_endpoints_from_routes() {
         serde_json::json!(["client_credentials"])
     );
     assert_eq!(doc["response_types_supported"], serde_json::json!([]));
-    let methods = serde_json::json!(["client_secret_basic", "client_secret_post"]);
+    let methods = serde_json::json!([
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt"
+    ]);
     for field in [
         "token_endpoint_auth_methods_supported",
         "introspection_endpoint_auth_methods_supported",

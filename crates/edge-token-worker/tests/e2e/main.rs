@@ -19,6 +19,7 @@ mod interop;
 mod interop_jwt;
 mod jwks;
 mod lifecycle;
+mod private_key_jwt;
 mod resource;
 mod rotation;
 
