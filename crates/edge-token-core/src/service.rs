@@ -535,13 +535,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
             // Not remembered everywhere: refuse rather than let a replay
             // pass at another location (the client retries with a new one).
             Some(Err(e)) => Err(store_failure(e)),
-            None => Err(Failure::internal(
-                OAuthError::TemporarilyUnavailable,
-                format!(
-                    "client store timed out after {} ms",
-                    config.store_timeout_ms
-                ),
-            )),
+            None => Err(store_timed_out(config)),
         }
     }
 
@@ -963,13 +957,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
     ) -> Result<V, Failure> {
         match with_timeout(call, self.timer.sleep(config.store_timeout_ms)).await {
             Some(result) => result.map_err(store_failure),
-            None => Err(Failure::internal(
-                OAuthError::TemporarilyUnavailable,
-                format!(
-                    "client store timed out after {} ms",
-                    config.store_timeout_ms
-                ),
-            )),
+            None => Err(store_timed_out(config)),
         }
     }
 
@@ -1009,6 +997,17 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
         }
         Ok(record)
     }
+}
+
+/// A store call that did not answer within `STORE_TIMEOUT_MS`: `503`.
+fn store_timed_out(config: &Config) -> Failure {
+    Failure::internal(
+        OAuthError::TemporarilyUnavailable,
+        format!(
+            "client store timed out after {} ms",
+            config.store_timeout_ms
+        ),
+    )
 }
 
 fn store_failure(e: StoreError) -> Failure {

@@ -65,6 +65,24 @@ pub fn cli_command(args: &[&str]) -> CliOutput {
     run_cli(cmd, args)
 }
 
+/// The interop venv's python (PyJWT, authlib), made or checked up to date
+/// by scripts/interop-venv.sh once per test run.
+pub fn interop_python() -> &'static PathBuf {
+    static PYTHON: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let root = Path::new(ROOT);
+        let out = Command::new(root.join("scripts/interop-venv.sh"))
+            .output()
+            .expect("run scripts/interop-venv.sh");
+        assert!(
+            out.status.success(),
+            "scripts/interop-venv.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        root.join(".tools/interop-venv/bin/python")
+    })
+}
+
 /// A running Worker.
 pub struct Worker {
     pub port: u16,

@@ -14,7 +14,7 @@
 //! Ed25519 keys `EdDSA`.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 
@@ -26,7 +26,7 @@ use crate::asym::{
     ed25519_issuer, eddsa_issuer, es256_issuer, fetch_jwks, issue, jwks_uri, signing_keys, split,
     start_issuer, tampered, TestKey, AUDIENCE,
 };
-use crate::harness::{Setup, Worker, ROOT};
+use crate::harness::{interop_python, Setup, Worker, ROOT};
 use crate::ISSUER;
 
 // --- jose, in a Worker -----------------------------------------------------
@@ -79,23 +79,6 @@ fn jose_verify(token: &str, jwks_uri: Option<&str>, algorithms: &[&str]) -> serd
 
 // --- PyJWT ------------------------------------------------------------------
 
-/// The venv's python, made (or checked up to date) by scripts/interop-venv.sh.
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = Path::new(ROOT);
-        let out = Command::new(root.join("scripts/interop-venv.sh"))
-            .output()
-            .expect("run scripts/interop-venv.sh");
-        assert!(
-            out.status.success(),
-            "scripts/interop-venv.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        root.join(".tools/interop-venv/bin/python")
-    })
-}
-
 /// PyJWT's verdict on `token` against the JWK Set at `jwks_uri`.
 fn pyjwt_verify(
     token: &str,
@@ -103,7 +86,7 @@ fn pyjwt_verify(
     algorithms: &str,
     key_alg: Option<&str>,
 ) -> serde_json::Value {
-    let mut cmd = Command::new(python());
+    let mut cmd = Command::new(interop_python());
     cmd.arg(Path::new(ROOT).join("crates/edge-token-worker/tests/interop/pyjwt_verify.py"))
         .args([
             "--jwks-uri",

@@ -29,7 +29,7 @@ use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{json, Value};
 
-use crate::harness::{now, random_key, verify_jwt, HttpResponse, Worker, ROOT};
+use crate::harness::{interop_python, now, random_key, verify_jwt, HttpResponse, Worker, ROOT};
 use crate::{assert_token, standard_client, worker, GRANT, ISSUER};
 
 const TOKEN: &str = edge_token_core::routes::TOKEN;
@@ -739,23 +739,6 @@ fn pkjwt_metadata_lists_the_method_and_signing_algs() {
 
 // --- interop: authlib and openid-client --------------------------------------
 
-/// The venv's python (PyJWT, authlib), made or checked by scripts/interop-venv.sh.
-fn python() -> &'static PathBuf {
-    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
-    PYTHON.get_or_init(|| {
-        let root = Path::new(ROOT);
-        let out = Command::new(root.join("scripts/interop-venv.sh"))
-            .output()
-            .expect("run scripts/interop-venv.sh");
-        assert!(
-            out.status.success(),
-            "scripts/interop-venv.sh failed:\n{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        root.join(".tools/interop-venv/bin/python")
-    })
-}
-
 /// Runs a client script; its one line of JSON output.
 fn run_client(mut cmd: Command, what: &str) -> Value {
     let out = cmd.output().unwrap_or_else(|e| panic!("run {what}: {e}"));
@@ -827,7 +810,7 @@ fn check_client_run(w: &Worker, id: &str, v: &Value, requests: usize) -> Vec<Val
 fn authlib_run(key: &ClientKey, kid_in_header: bool) -> (String, Vec<Value>) {
     let w = worker();
     let id = key_client(w, key, &["--scope", "read", "--introspect"]);
-    let mut cmd = Command::new(python());
+    let mut cmd = Command::new(interop_python());
     cmd.arg(
         Path::new(ROOT).join("crates/edge-token-worker/tests/interop/authlib_private_key_jwt.py"),
     )
