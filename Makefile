@@ -23,7 +23,7 @@ help:
 	@echo "make build-resource-worker  build only the example API (what its wrangler.toml's [build] runs)"
 	@echo "make cli                    build the admin CLI (target/release/edge-token)"
 	@echo "make lint                   cargo fmt --check; clippy -D warnings natively (all targets) and for wasm32"
-	@echo "make unit                   unit, service, property, OpenAPI, timing and doc tests (no Worker build)"
+	@echo "make unit                   unit, service, property, OpenAPI, timing and doc tests, the JS entry's tests (no Worker build)"
 	@echo "make e2e                    build both Workers and the CLI (and the interop venv), then the end-to-end tests on real workerd"
 	@echo "make schemathesis           property-based API tests of the release issuer against openapi.yaml ($(SCHEMATHESIS_MAX_TIME) s)"
 	@echo "make deploy-check           build, then wrangler deploy --dry-run of both Workers (offline); prints the wasm sizes"
@@ -66,9 +66,11 @@ lint: install
 	  echo "edge-token-verify must not depend on the crates above" >&2; exit 1; fi
 	cargo package -p edge-token-verify --allow-dirty --quiet
 
-# Unit, service, property, OpenAPI and timing tests, and doc tests.
+# Unit, service, property, OpenAPI and timing tests, doc tests, and the JS
+# entry's own tests (its body reader and answer parsing, on Node).
 unit:
 	cargo test -p edge-token-verify -p edge-token-core -p edge-token-cli -p edge-token-testkit -p resource-worker
+	node --test crates/edge-token-worker/js/
 
 e2e: build
 	cargo build --bin edge-token

@@ -54,8 +54,8 @@ if ! wasm-bindgen --version 2>/dev/null | grep -qx "wasm-bindgen $bindgen_versio
 fi
 
 if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ] \
-   || [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] \
+   || [ ! -x node_modules/.bin/wrangler ] || [ ! -x node_modules/.bin/wasm-opt ] || [ ! -x node_modules/.bin/esbuild ] \
    || [ ! -f node_modules/jose/package.json ] || [ ! -f node_modules/openid-client/package.json ]; then
-  log "installing npm packages (wrangler, workerd, binaryen, jose, openid-client) from package-lock.json"
+  log "installing npm packages (wrangler, workerd, binaryen, esbuild, jose, openid-client) from package-lock.json"
   npm ci --no-audit --no-fund --loglevel=error
 fi

@@ -1,13 +1,13 @@
-//! The `#[event(fetch)]` entry: `worker::Request`/`Env` in, one call into
-//! [`Service`], `worker::Response` out. No protocol logic lives here.
+//! The wasm side of the Worker's entry: [`handle`], one call per request
+//! from the JS entry (`js/entry.mjs`, which reads the request and its body
+//! and builds the `Response`), into [`Service`]. No protocol logic lives
+//! here.
 
 use std::rc::Rc;
 
-use futures_util::StreamExt;
-use worker::{
-    console_error, console_log, event, js_sys, wasm_bindgen::JsValue, Context, Env, Headers,
-    Request, Response,
-};
+use worker::wasm_bindgen::{self, prelude::*};
+use worker::wasm_bindgen_futures;
+use worker::{js_sys, Env};
 
 use crate::kv::KvClientStore;
 use edge_token_core::assertion::{ReplayCache, DEFAULT_REPLAY_ENTRIES};
@@ -108,7 +108,8 @@ impl Limiter for BindingLimiter<'_> {
     }
 }
 
-/// `setTimeout` as the core's [`Timer`].
+/// `setTimeout` as the core's [`Timer`] (the KV and rate-limiter call
+/// bounds; the body-read bound is the JS entry's).
 struct WorkerTimer;
 
 impl Timer for WorkerTimer {
@@ -117,96 +118,70 @@ impl Timer for WorkerTimer {
     }
 }
 
-/// Reads at most [`MAX_BODY_BYTES`] within [`BODY_TIMEOUT_MS`]; stops early
-/// on a larger declared or streamed body.
-async fn read_body(req: &mut Request) -> Body {
-    let deadline = WorkerTimer.sleep(BODY_TIMEOUT_MS);
-    edge_token_core::timer::with_timeout(read_body_unbounded(req), deadline)
-        .await
-        .unwrap_or(Body::TimedOut)
+/// What the JS entry learned about the body (`body_state` of [`handle`]).
+const BODY_READ: u8 = 0;
+const BODY_TOO_LARGE: u8 = 1;
+const BODY_TIMED_OUT: u8 = 2;
+
+/// The request headers the JS entry passes to [`handle`], one per line, in
+/// this order: the ones the core reads, then `cf-ray` for the log.
+#[wasm_bindgen]
+pub fn request_headers() -> String {
+    let mut names = REQUEST_HEADERS.join("\n");
+    names.push_str("\ncf-ray");
+    names
 }
 
-async fn read_body_unbounded(req: &mut Request) -> Body {
-    let declared = req
-        .headers()
-        .get("content-length")
-        .ok()
-        .flatten()
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    match declared {
-        Some(n) if n > MAX_BODY_BYTES as u64 => return Body::TooLarge,
-        // A declared, bounded length: one arrayBuffer() read is far cheaper
-        // than pulling chunks through a stream. The runtime enforces the
-        // declared length.
-        Some(_) => {
-            return match req.bytes().await {
-                Ok(bytes) if bytes.len() <= MAX_BODY_BYTES => Body::Bytes(bytes),
-                Ok(_) => Body::TooLarge,
-                Err(_) => Body::Unreadable,
-            }
-        }
-        None => {}
-    }
-    let Ok(mut stream) = req.stream() else {
-        return Body::Unreadable;
+/// The body bounds the JS entry enforces: `[MAX_BODY_BYTES, BODY_TIMEOUT_MS]`.
+#[wasm_bindgen]
+pub fn body_limits() -> Vec<u32> {
+    vec![MAX_BODY_BYTES as u32, BODY_TIMEOUT_MS as u32]
+}
+
+/// One request, start to end: called by the JS entry (js/entry.mjs) with the
+/// method, the URL, the values of [`request_headers`] joined by `\n` (a
+/// missing one as `\0`), what became of the body, the body, the bindings and
+/// `Date.now()`. Answers the response and the log line packed in one string,
+/// so that one string crosses back (see [`pack`]).
+#[wasm_bindgen]
+#[allow(clippy::too_many_arguments)]
+pub async fn handle(
+    method: String,
+    url: String,
+    headers: String,
+    body_state: u8,
+    body: Vec<u8>,
+    env: Env,
+    now_ms: f64,
+) -> String {
+    let now_ms = if now_ms.is_finite() && now_ms > 0.0 {
+        now_ms as u64
+    } else {
+        0
     };
-    let mut body = Vec::new();
-    while let Some(chunk) = stream.next().await {
-        let Ok(chunk) = chunk else {
-            return Body::Unreadable;
-        };
-        if body.len() + chunk.len() > MAX_BODY_BYTES {
-            return Body::TooLarge;
-        }
-        body.extend_from_slice(&chunk);
-    }
-    Body::Bytes(body)
-}
-
-async fn to_core(mut req: Request) -> HttpRequest {
-    let url = req.inner().url();
     let (https, path) = split_url(&url);
-    // The raw method: worker::Method maps methods it does not know (QUERY,
-    // PROPFIND, ...) to GET, which would answer them as a GET.
-    let method = req.inner().method();
-    // Only the headers the core reads: one lookup each instead of walking
-    // them all through JS. (Repeated headers arrive joined by ", ".)
+    let mut values = headers.split('\n');
     let headers: Vec<(String, String)> = REQUEST_HEADERS
         .iter()
-        .filter_map(|name| {
-            let value = req.headers().get(name).ok().flatten()?;
-            Some(((*name).to_owned(), value))
-        })
+        .zip(values.by_ref())
+        .filter(|(_, value)| *value != "\0")
+        .map(|(name, value)| ((*name).to_owned(), value.to_owned()))
         .collect();
-    let body = if method == "POST" {
-        read_body(&mut req).await
-    } else {
-        Body::Bytes(Vec::new())
+    let ray = values.next().filter(|v| *v != "\0").map(str::to_owned);
+    let body = match body_state {
+        BODY_READ => Body::Bytes(body),
+        BODY_TOO_LARGE => Body::TooLarge,
+        BODY_TIMED_OUT => Body::TimedOut,
+        _ => Body::Unreadable,
     };
-    HttpRequest {
+    let req = HttpRequest {
         method,
         path: path.to_owned(),
         https,
         headers,
         body,
-    }
-}
+    };
 
-fn to_worker(response: HttpResponse) -> Response {
-    let headers = Headers::new();
-    for (name, value) in &response.headers {
-        let _ = headers.set(name, value);
-    }
-    Response::builder()
-        .with_status(response.status)
-        .with_headers(headers)
-        .fixed(response.body.into_bytes())
-}
-
-#[event(fetch)]
-async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
-    let now_ms = worker::Date::now().as_millis();
-    let ray = req.headers().get("cf-ray").ok().flatten();
     let state = isolate_state(&env);
     let store = KvClientStore::new(&env);
     let service = Service {
@@ -220,19 +195,37 @@ async fn fetch(req: Request, env: Env, _ctx: Context) -> worker::Result<Response
         signer: &SIGNER,
         replay: Some(&state.replay),
     };
-
-    let core_req = to_core(req).await;
-    let mut outcome = service.handle(&core_req, now_ms / 1000).await;
+    let mut outcome = service.handle(&req, now_ms / 1000).await;
     outcome.audit.ts = Some(now_ms);
     outcome.audit.colo = ray
         .as_deref()
         .and_then(|r| r.rsplit_once('-'))
         .map(|(_, colo)| colo.to_owned());
     outcome.audit.ray = ray;
-    if outcome.response.status >= 500 {
-        console_error!("{}", outcome.audit.to_json());
-    } else {
-        console_log!("{}", outcome.audit.to_json());
+    pack(&outcome.response, &outcome.audit.to_json())
+}
+
+/// `status\nlog line\nname:value\n...\n\nbody`: the log line (compact
+/// JSON) and header values never hold a line break, header names never a
+/// colon; the body is the rest.
+fn pack(response: &HttpResponse, log: &str) -> String {
+    let headers: usize = response
+        .headers
+        .iter()
+        .map(|(n, v)| n.len() + v.len() + 2)
+        .sum();
+    let mut out = String::with_capacity(8 + log.len() + headers + response.body.len());
+    out.push_str(&response.status.to_string());
+    out.push('\n');
+    out.push_str(log);
+    out.push('\n');
+    for (name, value) in &response.headers {
+        out.push_str(name);
+        out.push(':');
+        out.push_str(value);
+        out.push('\n');
     }
-    Ok(to_worker(outcome.response))
+    out.push('\n');
+    out.push_str(&response.body);
+    out
 }
