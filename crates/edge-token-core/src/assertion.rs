@@ -21,7 +21,9 @@ use base64::Engine;
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-use crate::client_key::{ClientKey, ClientKeyAlg};
+use crate::client_key::ClientKey;
+#[cfg(feature = "rust-crypto")]
+use crate::client_key::ClientKeyAlg;
 
 /// The only `client_assertion_type` (RFC 7523 §2.2).
 pub const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer";
@@ -365,6 +367,7 @@ pub trait CheckSignature {
 
 /// The pure-Rust check (`p256`, `ed25519-dalek`, `rsa`): what native code
 /// and tests use; the Worker asks Web Crypto.
+#[cfg(feature = "rust-crypto")]
 pub fn check_signature(key: &ClientKey, input: &[u8], signature: &[u8]) -> Result<bool, String> {
     let alg = key.algorithm()?;
     let field = |v: &Option<String>| -> Result<Vec<u8>, String> {

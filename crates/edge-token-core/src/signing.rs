@@ -10,6 +10,7 @@
 
 use std::future::Future;
 
+use crate::client_key::ClientKey;
 use crate::token::{
     append_signature, header_b64, parse_entries, signing_input, AccessTokenClaims, Algorithm, Key,
     KeyEntry, KeyError, KeySet,
@@ -23,9 +24,13 @@ pub struct AsymmetricKey {
     alg: Algorithm,
     /// `{"kty", "crv", "x", ("y",) "d"}`: the private JWK Web Crypto imports.
     private_jwk: String,
+    /// The same without `d`.
+    public_jwk: String,
+    #[cfg(feature = "rust-crypto")]
     prepared: Prepared,
 }
 
+#[cfg(feature = "rust-crypto")]
 #[derive(Clone)]
 enum Prepared {
     P256(p256::ecdsa::SigningKey),
@@ -46,6 +51,13 @@ impl AsymmetricKey {
     /// The private key as a JWK (secret: for `crypto.subtle.importKey("jwk", ...)` only).
     pub fn private_jwk(&self) -> &str {
         &self.private_jwk
+    }
+
+    /// The public half as a JWK (`{"kty", "crv", "x", ("y")}`): what a
+    /// signer that cannot check `d` against it at parse time (Web Crypto)
+    /// verifies its first signature with.
+    pub fn public_jwk(&self) -> &str {
+        &self.public_jwk
     }
 
     /// The JOSE signature length: 64 bytes for ES256 (`r || s`) and Ed25519.
@@ -79,9 +91,11 @@ pub trait Sign {
 /// Signs in pure Rust (`p256`, `ed25519-dalek`) with the key prepared at
 /// parse time. What native code, tests and tools use; the Worker uses Web
 /// Crypto unless built with its `rust-signer` feature.
+#[cfg(feature = "rust-crypto")]
 #[derive(Debug, Clone, Copy, Default)]
 pub struct RustSigner;
 
+#[cfg(feature = "rust-crypto")]
 impl RustSigner {
     /// The signature, synchronously.
     pub fn sign_now(key: &AsymmetricKey, input: &[u8]) -> Vec<u8> {
@@ -99,12 +113,14 @@ impl RustSigner {
     }
 }
 
+#[cfg(feature = "rust-crypto")]
 impl Sign for RustSigner {
     async fn sign(&self, key: &AsymmetricKey, input: &[u8]) -> Result<Vec<u8>, String> {
         Ok(RustSigner::sign_now(key, input))
     }
 }
 
+#[cfg(feature = "rust-crypto")]
 impl crate::assertion::CheckSignature for RustSigner {
     async fn check_signature(
         &self,
@@ -127,6 +143,9 @@ enum SignerKey {
 #[derive(Debug, Clone)]
 pub struct SigningKeys {
     verify: KeySet,
+    /// Every asymmetric entry's public key, in the form a
+    /// [`CheckSignature`](crate::assertion::CheckSignature) checks with.
+    public: Vec<ClientKey>,
     signer: SignerKey,
     header_b64: String,
     jwks: String,
@@ -134,12 +153,48 @@ pub struct SigningKeys {
 
 /// One private entry checked and prepared: `d` must be the private half of
 /// the entry's own public key, or tokens would be signed that its JWKS
-/// cannot verify.
+/// cannot verify. Checked here with `rust-crypto`; without it (the Worker)
+/// the signer checks its first signature against the public key instead.
 fn prepare(entry: &KeyEntry, alg: Algorithm) -> Result<AsymmetricKey, KeyError> {
     let kid = entry.kid.as_str();
     let d = entry
         .private_bytes()?
         .ok_or_else(|| KeyError(format!("key for kid {kid:?} has no private part \"d\"")))?;
+    #[cfg(feature = "rust-crypto")]
+    let prepared = check_private(entry, alg, &d)?;
+    #[cfg(not(feature = "rust-crypto"))]
+    let _ = d;
+    let public = match alg {
+        Algorithm::ES256 => serde_json::json!({
+            "kty": "EC", "crv": "P-256", "x": entry.x, "y": entry.y,
+        }),
+        Algorithm::EdDSA | Algorithm::Ed25519 => serde_json::json!({
+            "kty": "OKP", "crv": "Ed25519", "x": entry.x,
+        }),
+        Algorithm::HS256 => {
+            return Err(KeyError(format!(
+                "key for kid {kid:?} is HS256, not asymmetric"
+            )))
+        }
+    };
+    let mut private = public.clone();
+    if let Some(obj) = private.as_object_mut() {
+        obj.insert("d".into(), entry.d.clone().into());
+    }
+    Ok(AsymmetricKey {
+        kid: kid.to_owned(),
+        alg,
+        private_jwk: private.to_string(),
+        public_jwk: public.to_string(),
+        #[cfg(feature = "rust-crypto")]
+        prepared,
+    })
+}
+
+/// `d` as a signing key, checked to be the private half of `x`/`y`.
+#[cfg(feature = "rust-crypto")]
+fn check_private(entry: &KeyEntry, alg: Algorithm, d: &[u8; 32]) -> Result<Prepared, KeyError> {
+    let kid = entry.kid.as_str();
     let mismatch = || {
         KeyError(format!(
             "key for kid {kid:?}: \"d\" is not the private key of its \"x\"/\"y\""
@@ -149,9 +204,9 @@ fn prepare(entry: &KeyEntry, alg: Algorithm) -> Result<AsymmetricKey, KeyError> 
         use base64::Engine;
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v)
     };
-    let (prepared, jwk) = match alg {
+    match alg {
         Algorithm::ES256 => {
-            let sk = p256::ecdsa::SigningKey::from_bytes(&d.into()).map_err(|_| {
+            let sk = p256::ecdsa::SigningKey::from_bytes(&(*d).into()).map_err(|_| {
                 KeyError(format!(
                     "key for kid {kid:?}: \"d\" is not a P-256 private key"
                 ))
@@ -164,33 +219,19 @@ fn prepare(entry: &KeyEntry, alg: Algorithm) -> Result<AsymmetricKey, KeyError> 
             if Some(b64(x)) != entry.x || Some(b64(y)) != entry.y {
                 return Err(mismatch());
             }
-            let jwk = serde_json::json!({
-                "kty": "EC", "crv": "P-256", "x": entry.x, "y": entry.y, "d": entry.d,
-            });
-            (Prepared::P256(sk), jwk)
+            Ok(Prepared::P256(sk))
         }
         Algorithm::EdDSA | Algorithm::Ed25519 => {
-            let sk = ed25519_dalek::SigningKey::from_bytes(&d);
+            let sk = ed25519_dalek::SigningKey::from_bytes(d);
             if Some(b64(sk.verifying_key().as_bytes())) != entry.x {
                 return Err(mismatch());
             }
-            let jwk = serde_json::json!({
-                "kty": "OKP", "crv": "Ed25519", "x": entry.x, "d": entry.d,
-            });
-            (Prepared::Ed25519(sk), jwk)
+            Ok(Prepared::Ed25519(sk))
         }
-        Algorithm::HS256 => {
-            return Err(KeyError(format!(
-                "key for kid {kid:?} is HS256, not asymmetric"
-            )))
-        }
-    };
-    Ok(AsymmetricKey {
-        kid: kid.to_owned(),
-        alg,
-        private_jwk: jwk.to_string(),
-        prepared,
-    })
+        Algorithm::HS256 => Err(KeyError(format!(
+            "key for kid {kid:?} is HS256, not asymmetric"
+        ))),
+    }
 }
 
 impl SigningKeys {
@@ -224,12 +265,26 @@ impl SigningKeys {
         }
         let signer = signer.ok_or_else(|| KeyError("SIGNING_KEYS has no signing key".into()))?;
         let verify = KeySet::from_keys(entries.into_iter().map(|(_, k)| k).collect());
+        let public = verify
+            .keys()
+            .iter()
+            .filter_map(|k| k.public_jwk())
+            .map(|jwk| {
+                ClientKey::from_jwk(&jwk, None, 0).map_err(|e| {
+                    KeyError(format!(
+                        "public key {:?}: {e}",
+                        jwk.get("kid").and_then(|k| k.as_str()).unwrap_or("?")
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
         let (alg, kid) = match &signer {
             SignerKey::Hmac(k) => (k.alg(), k.kid().to_owned()),
             SignerKey::Asymmetric(k) => (k.alg, k.kid.clone()),
         };
         Ok(SigningKeys {
             jwks: verify.to_jwks().to_string(),
+            public,
             header_b64: header_b64(alg, &kid),
             verify,
             signer,
@@ -240,6 +295,14 @@ impl SigningKeys {
     /// [`crate::validation::validate`].
     pub fn verify_keys(&self) -> &KeySet {
         &self.verify
+    }
+
+    /// The public key of asymmetric entry `kid`, for checking one of our own
+    /// ES256/EdDSA signatures through a
+    /// [`CheckSignature`](crate::assertion::CheckSignature); `None` for an
+    /// HS256 or unknown `kid`.
+    pub fn public_key(&self, kid: &str) -> Option<&ClientKey> {
+        self.public.iter().find(|k| k.kid == kid)
     }
 
     /// The signer's `kid`.

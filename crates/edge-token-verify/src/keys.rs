@@ -103,11 +103,24 @@ impl std::fmt::Display for KeyError {
 
 impl std::error::Error for KeyError {}
 
+/// A key's material. The public keys keep their bytes; with the
+/// `rust-crypto` feature (the default) also the prepared verifier, which
+/// checks them (without it, [`Key::check`] refuses their signatures: the
+/// issuer Worker has Web Crypto check them instead).
 #[derive(Clone)]
 pub(crate) enum Material {
     Hmac(HmacSha256),
-    P256(p256::ecdsa::VerifyingKey),
-    Ed25519(ed25519_dalek::VerifyingKey),
+    P256 {
+        x: [u8; 32],
+        y: [u8; 32],
+        #[cfg(feature = "rust-crypto")]
+        key: p256::ecdsa::VerifyingKey,
+    },
+    Ed25519 {
+        x: [u8; 32],
+        #[cfg(feature = "rust-crypto")]
+        key: ed25519_dalek::VerifyingKey,
+    },
 }
 
 /// One verification key: a `kid`, its algorithm, and an HMAC secret or a
@@ -163,21 +176,30 @@ impl Key {
     }
 
     /// An ES256 key from its P-256 public point (`x`, `y`, 32 bytes each).
+    /// (Without `rust-crypto`, the point is checked by whoever verifies.)
     pub fn p256(kid: &str, x: &[u8; 32], y: &[u8; 32]) -> Result<Self, KeyError> {
         check_kid(kid)?;
-        let mut sec1 = Vec::with_capacity(65);
-        sec1.push(4);
-        sec1.extend_from_slice(x);
-        sec1.extend_from_slice(y);
-        let key = p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| {
-            KeyError(format!(
-                "key for kid {kid:?}: (x, y) is not a point on P-256"
-            ))
-        })?;
+        #[cfg(feature = "rust-crypto")]
+        let key = {
+            let mut sec1 = Vec::with_capacity(65);
+            sec1.push(4);
+            sec1.extend_from_slice(x);
+            sec1.extend_from_slice(y);
+            p256::ecdsa::VerifyingKey::from_sec1_bytes(&sec1).map_err(|_| {
+                KeyError(format!(
+                    "key for kid {kid:?}: (x, y) is not a point on P-256"
+                ))
+            })?
+        };
         Ok(Key {
             kid: kid.to_owned(),
             alg: Algorithm::ES256,
-            material: Material::P256(key),
+            material: Material::P256 {
+                x: *x,
+                y: *y,
+                #[cfg(feature = "rust-crypto")]
+                key,
+            },
         })
     }
 
@@ -189,6 +211,7 @@ impl Key {
                 "key for kid {kid:?}: an Ed25519 key signs EdDSA or Ed25519, not {alg}"
             )));
         }
+        #[cfg(feature = "rust-crypto")]
         let key = ed25519_dalek::VerifyingKey::from_bytes(x).map_err(|_| {
             KeyError(format!(
                 "key for kid {kid:?}: \"x\" is not an Ed25519 public key"
@@ -197,7 +220,11 @@ impl Key {
         Ok(Key {
             kid: kid.to_owned(),
             alg,
-            material: Material::Ed25519(key),
+            material: Material::Ed25519 {
+                x: *x,
+                #[cfg(feature = "rust-crypto")]
+                key,
+            },
         })
     }
 
@@ -228,9 +255,7 @@ impl Key {
     pub fn public_jwk(&self) -> Option<serde_json::Value> {
         let mut jwk = match &self.material {
             Material::Hmac(_) => return None,
-            Material::P256(key) => {
-                let point = key.to_encoded_point(false);
-                let (x, y) = (point.x()?, point.y()?);
+            Material::P256 { x, y, .. } => {
                 serde_json::json!({
                     "kty": "EC",
                     "crv": "P-256",
@@ -238,10 +263,10 @@ impl Key {
                     "y": URL_SAFE_NO_PAD.encode(y),
                 })
             }
-            Material::Ed25519(key) => serde_json::json!({
+            Material::Ed25519 { x, .. } => serde_json::json!({
                 "kty": "OKP",
                 "crv": "Ed25519",
-                "x": URL_SAFE_NO_PAD.encode(key.as_bytes()),
+                "x": URL_SAFE_NO_PAD.encode(x),
             }),
         };
         let obj = jwk.as_object_mut()?;
@@ -254,14 +279,19 @@ impl Key {
     /// Whether `signature` over `signed` is this key's. The computation is
     /// the key's own; an ES256 signature must be the 64-byte `r || s` form
     /// (RFC 7518 §3.4), never DER.
-    pub(crate) fn check(&self, signed: &[u8], signature: &[u8]) -> bool {
+    /// Without the `rust-crypto` feature only HS256 signatures are checked
+    /// here; an ES256 or EdDSA one is refused.
+    pub fn check(&self, signed: &[u8], signature: &[u8]) -> bool {
         match &self.material {
             Material::Hmac(mac) => {
                 let mut mac = mac.clone();
                 mac.update(signed);
                 mac.verify_slice(signature).is_ok()
             }
-            Material::P256(key) => {
+            #[cfg(not(feature = "rust-crypto"))]
+            Material::P256 { .. } | Material::Ed25519 { .. } => false,
+            #[cfg(feature = "rust-crypto")]
+            Material::P256 { key, .. } => {
                 use p256::ecdsa::signature::Verifier;
                 if signature.len() != 64 {
                     return false;
@@ -269,7 +299,8 @@ impl Key {
                 p256::ecdsa::Signature::from_slice(signature)
                     .is_ok_and(|sig| key.verify(signed, &sig).is_ok())
             }
-            Material::Ed25519(key) => {
+            #[cfg(feature = "rust-crypto")]
+            Material::Ed25519 { key, .. } => {
                 let Ok(bytes) = <[u8; 64]>::try_from(signature) else {
                     return false;
                 };

@@ -286,6 +286,57 @@ pub fn unverified_kid(token: &str) -> Option<String> {
 /// [`validate`](crate::validation::validate)'s (which calls this), scopes
 /// the [`Verifier`](crate::bearer::Verifier)'s.
 pub fn verify(keys: &KeySet, token: &str) -> Result<AccessTokenClaims, VerifyError> {
+    let token = parse_unverified(keys, token)?;
+    if !token.key().check(token.signed(), token.signature()) {
+        return Err(VerifyError::Signature);
+    }
+    token.into_claims()
+}
+
+/// A token whose structure, header and key have been checked, its
+/// signature not yet: [`verify`] in two steps, for a caller that checks the
+/// signature itself (the issuer Worker asks Web Crypto about ES256 and
+/// EdDSA). Only [`Unverified::into_claims`] after a good signature gives
+/// claims to trust.
+pub struct Unverified<'k, 't> {
+    key: &'k Key,
+    signed: &'t str,
+    signature: Vec<u8>,
+    payload_b64: &'t str,
+}
+
+impl<'k, 't> Unverified<'k, 't> {
+    /// The key the header names, whose algorithm agrees with the header's.
+    pub fn key(&self) -> &'k Key {
+        self.key
+    }
+
+    /// The JWS signing input (`header.payload`).
+    pub fn signed(&self) -> &'t [u8] {
+        self.signed.as_bytes()
+    }
+
+    /// The decoded signature (any length: the checker checks it).
+    pub fn signature(&self) -> &[u8] {
+        &self.signature
+    }
+
+    /// The claims: call only once the signature has been checked good.
+    pub fn into_claims(self) -> Result<AccessTokenClaims, VerifyError> {
+        let payload = URL_SAFE_NO_PAD
+            .decode(self.payload_b64)
+            .map_err(|_| VerifyError::Malformed)?;
+        serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)
+    }
+}
+
+/// Everything [`verify`] checks before the signature: size, three
+/// segments, the header (`typ` at+jwt, a known `alg`, no `crit`), a `kid`
+/// in `keys` whose algorithm accepts the header's, a base64url signature.
+pub fn parse_unverified<'k, 't>(
+    keys: &'k KeySet,
+    token: &'t str,
+) -> Result<Unverified<'k, 't>, VerifyError> {
     if token.len() > MAX_TOKEN_LEN {
         return Err(VerifyError::Malformed);
     }
@@ -325,13 +376,12 @@ pub fn verify(keys: &KeySet, token: &str) -> Result<AccessTokenClaims, VerifyErr
         .map_err(|_| VerifyError::Malformed)?;
     let signed_len = header_b64.len() + 1 + payload_b64.len();
     let signed = token.get(..signed_len).ok_or(VerifyError::Malformed)?;
-    if !key.check(signed.as_bytes(), &signature) {
-        return Err(VerifyError::Signature);
-    }
-    let payload = URL_SAFE_NO_PAD
-        .decode(payload_b64)
-        .map_err(|_| VerifyError::Malformed)?;
-    serde_json::from_slice(&payload).map_err(|_| VerifyError::Malformed)
+    Ok(Unverified {
+        key,
+        signed,
+        signature,
+        payload_b64,
+    })
 }
 
 #[cfg(test)]

@@ -86,11 +86,62 @@ async fn import(key: &AsymmetricKey) -> Result<std::rc::Rc<Imported>, String> {
     let crypto_key = JsFuture::from(promise)
         .await
         .map_err(|e| format!("importKey for kid {:?}: {}", key.kid(), message(e)))?;
-    Ok(std::rc::Rc::new(Imported {
+    let imported = Imported {
         kid: key.kid().to_owned(),
         key: crypto_key,
         params: json(sign_params)?,
-    }))
+    };
+    check_pair(key, &imported, import_params).await?;
+    Ok(std::rc::Rc::new(imported))
+}
+
+/// `d` must be the private half of the entry's own `x`/`y`, or tokens would
+/// be signed that its JWKS cannot verify (natively `SigningKeys::parse`
+/// checks this; the Worker's core leaves it to Web Crypto): once per
+/// isolate, a probe signed with the imported private key must verify with
+/// the public key.
+async fn check_pair(
+    key: &AsymmetricKey,
+    private: &Imported,
+    import_params: &str,
+) -> Result<(), String> {
+    let context = |e: JsValue| format!("key check for kid {:?}: {}", key.kid(), message(e));
+    let probe = Uint8Array::from(&b"edge-token: d matches x/y"[..]);
+    let signature =
+        JsFuture::from(subtle_sign(&private.params, &private.key, &probe).map_err(context)?)
+            .await
+            .map_err(context)?;
+    let public = JsFuture::from(
+        import_key(
+            "jwk",
+            &json(key.public_jwk())?,
+            &json(import_params)?,
+            false,
+            &json(r#"["verify"]"#)?,
+        )
+        .map_err(context)?,
+    )
+    .await
+    .map_err(context)?;
+    let verdict = JsFuture::from(
+        subtle_verify(
+            &private.params,
+            &public,
+            &Uint8Array::new(&signature),
+            &probe,
+        )
+        .map_err(context)?,
+    )
+    .await
+    .map_err(context)?;
+    if verdict.as_bool() == Some(true) {
+        Ok(())
+    } else {
+        Err(format!(
+            "key for kid {:?}: \"d\" is not the private key of its \"x\"/\"y\"",
+            key.kid()
+        ))
+    }
 }
 
 impl Sign for WebCryptoSigner {

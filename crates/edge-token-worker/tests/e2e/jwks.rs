@@ -275,3 +275,48 @@ fn jwks_bad_keys_duplicate_kid() {
         &[&a.d, &b.d],
     );
 }
+
+#[test]
+fn jwks_bad_keys_d_of_another_key_is_never_signed_with() {
+    // A "d" that is not the private half of the entry's x/y. Natively
+    // SigningKeys::parse refuses it; in the Worker (no asymmetric crypto in
+    // its wasm) Web Crypto finds it at the first signature: the token
+    // endpoint answers 500 and logs which key, and no token is signed that
+    // the JWKS could not verify.
+    for (kid, a, b) in [
+        (
+            "es-mismatch",
+            TestKey::es256("es-mismatch"),
+            TestKey::es256("es-other"),
+        ),
+        (
+            "ed-mismatch",
+            TestKey::ed25519("ed-mismatch", "EdDSA"),
+            TestKey::ed25519("ed-other", "EdDSA"),
+        ),
+    ] {
+        let mut entry = a.entry.clone();
+        entry["d"] = b.d.clone().into();
+        let keys = signing_keys(&[entry]);
+        let w = Worker::start(
+            &format!("bad-keys-{kid}"),
+            &crate::asym::issuer_vars(),
+            &keys,
+            false,
+        );
+        let (id, secret) = w.create_client(&["--scope", "read"]);
+        for _ in 0..2 {
+            let r = w.token_basic(&id, &secret, GRANT);
+            r.assert_error(500, "server_error");
+            assert!(!r.body.contains("access_token"), "{}", r.body);
+        }
+        let log = w.log_with_count(&["is not the private key"], 2);
+        assert!(log.contains(&format!("kid \\\"{kid}\\\"")), "{log}");
+        for secret in [&a.d, &b.d] {
+            assert!(
+                !log.contains(secret.as_str()),
+                "key material in the log:\n{log}"
+            );
+        }
+    }
+}
