@@ -22,13 +22,20 @@
 // the Worker a KV read and one KV write (its replay marker), which the
 // figures include (local KV here: Miniflare's, inside the same workerd).
 //
+// And the same-design JS Worker (bench/js-issuer, issue 13): a hand-written
+// JS issuer of edge-token's design (KV with a per-isolate record cache, Web
+// Crypto SHA-256 and HMAC, one log line), on the same workerd, KV, client
+// and vars. Before it is measured its token must verify with the HS256 key
+// and carry the header and claim names of edge-token's; the summary gives
+// edge-token's issuance as a multiple of it.
+//
 // env: RUNS (3), DURATION seconds per measurement (5), CONCURRENCY ("16,64,256"),
 //      RUST_SIGNER_BUILD (target/bench/rust-signer), STARTUP_ONLY=1 (size and start-up only),
 //      ONLY (a regular expression: measure only the scenarios it matches, with
 //      the JS floor and the baselines they need, and print their tables only;
 //      ONLY=private_key_jwt measures the issue 12 part alone)
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { constants, createPublicKey, generateKeyPairSync, randomBytes, sign, verify } from "node:crypto";
+import { constants, createHmac, createPublicKey, generateKeyPairSync, randomBytes, sign, timingSafeEqual, verify } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -207,6 +214,7 @@ const edgePort = freePort();
 const floorPort = edgePort + 1;
 const rustFloorPort = edgePort + 3;
 const kvFloorPort = edgePort + 20;
+const jsIssuerPort = edgePort + 21;
 // The issuer per signing algorithm and signer (the HS256 one on build/ is
 // edgePort itself). The rust-signer build's HS256 is the control: the two
 // builds differ only in how ES256/EdDSA are signed.
@@ -217,7 +225,7 @@ const variants = [
   { name: "eddsa-rust", alg: "EdDSA", build: RUST_SIGNER_BUILD, label: "EdDSA, pure Rust (rust-signer build)", signingKeys: eddsaKeys },
   { name: "hs256-rust", alg: "HS256", build: RUST_SIGNER_BUILD, label: "HS256 (rust-signer build)", signingKeys },
 ].map((v, i) => ({ ...v, port: edgePort + 4 + i }));
-const serve = spawn(process.execPath, [path.join(root, "bench/serve.mjs"), state, String(edgePort), String(floorPort), String(rustFloorPort), String(kvFloorPort)], {
+const serve = spawn(process.execPath, [path.join(root, "bench/serve.mjs"), state, String(edgePort), String(floorPort), String(rustFloorPort), String(kvFloorPort), String(jsIssuerPort)], {
   env: { ...process.env, SIGNING_KEYS: signingKeys, BENCH_VARIANTS: JSON.stringify(variants.map(({ name, port, build, signingKeys }) => ({ name, port, build, signingKeys }))) },
 });
 children.push(serve);
@@ -240,7 +248,41 @@ const tokenRes = await fetch(`${edge}/oauth2/token`, {
   body: "grant_type=client_credentials",
 });
 if (tokenRes.status !== 200) die(`token request failed: ${tokenRes.status} ${await tokenRes.text()}`);
-const token = (await tokenRes.json()).access_token;
+const tokenJson = await tokenRes.json();
+const token = tokenJson.access_token;
+
+// The same-design JS Worker must answer the same client as edge-token does:
+// a 200 whose token verifies with the HS256 key (Node's crypto), with the
+// same header and claim names, the same response fields and no-store
+// headers; and the same 401 for a wrong secret.
+const jsIssuer = `http://127.0.0.1:${jsIssuerPort}`;
+{
+  const jwtParts = (jwt) => {
+    const [h, p, sig] = jwt.split(".");
+    return { h, p, sig, header: JSON.parse(Buffer.from(h, "base64url")), claims: JSON.parse(Buffer.from(p, "base64url")) };
+  };
+  const names = (o) => Object.keys(o).sort().join(",");
+  const request = (base, auth) =>
+    fetch(`${base}/oauth2/token`, { method: "POST", headers: { authorization: auth, "content-type": form }, body: "grant_type=client_credentials" });
+  const res = await request(jsIssuer, basic(client.client_id, client.client_secret));
+  const text = await res.text();
+  if (res.status !== 200) die(`js issuer: token request failed: ${res.status} ${text}`);
+  const json = JSON.parse(text);
+  const js = jwtParts(json.access_token);
+  const ours = jwtParts(token);
+  const mac = createHmac("sha256", key).update(`${js.h}.${js.p}`).digest();
+  if (!timingSafeEqual(mac, Buffer.from(js.sig, "base64url"))) die("js issuer: its token does not verify with the HS256 key");
+  if (names(js.header) !== names(ours.header)) die(`js issuer: header names ${names(js.header)}, edge-token's ${names(ours.header)}`);
+  if (names(js.claims) !== names(ours.claims)) die(`js issuer: claim names ${names(js.claims)}, edge-token's ${names(ours.claims)}`);
+  if (names(json) !== names(tokenJson)) die(`js issuer: response fields ${names(json)}, edge-token's ${names(tokenJson)}`);
+  for (const h of ["content-type", "cache-control", "pragma"])
+    if (res.headers.get(h) !== tokenRes.headers.get(h)) die(`js issuer: ${h} ${res.headers.get(h)}, edge-token's ${tokenRes.headers.get(h)}`);
+  const wrong = basic(client.client_id, "ets_" + b64url(randomBytes(32)));
+  const [a, b] = await Promise.all([request(edge, wrong), request(jsIssuer, wrong)]);
+  const [ta, tb] = [await a.text(), await b.text()];
+  if (a.status !== 401 || b.status !== 401 || ta !== tb || a.headers.get("www-authenticate") !== b.headers.get("www-authenticate"))
+    die(`js issuer: a wrong secret gets ${b.status} ${tb}, edge-token ${a.status} ${ta}`);
+}
 
 // Each variant must issue a token with its algorithm and kid, whose
 // signature its own JWKS verifies (Node's crypto), before it is measured.
@@ -312,6 +354,15 @@ const scenarios = [
     url: `${edge}/oauth2/token`,
     method: "POST",
     body: `grant_type=client_credentials&client_id=${client.client_id}&client_secret=${client.client_secret}`,
+  },
+  {
+    name: "js issuer (same design), client_secret_basic",
+    url: `${jsIssuer}/oauth2/token`,
+    method: "POST",
+    auth: basic(client.client_id, client.client_secret),
+    body: "grant_type=client_credentials",
+    // Measured with edge-token's Basic issuance (ONLY='js issuer' too): the summary compares the two.
+    base: "token, client_secret_basic",
   },
   ...variants.map((v) => ({
     name: algName(v),
@@ -451,7 +502,7 @@ const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 console.log(`\nedge-token end-to-end benchmark: ${os.cpus().length} x ${cpu}, Node ${process.version}, wrk, ${RUNS} runs x ${DURATION}s, medians`);
 console.log("workerd via Miniflare direct sockets (no wrangler dev proxy); local KV; per-isolate record cache on (CLIENT_CACHE_TTL default)\n");
 const floor = results["floor (constant 200)"];
-const W = 44;
+const W = 46;
 console.log(pad("scenario", W) + pad("conns", 7) + pad("req/s", 10) + pad("p50 ms", 9) + pad("p99 ms", 9) + pad("rps/floor", 11) + pad("p99/floor", 11) + "cpu µs/req");
 const summary = {};
 for (const s of measured) {
@@ -470,6 +521,22 @@ for (const s of measured) {
   }
 }
 const has = (name) => name in summary;
+// edge-token's issuance against the same-design JS Worker (issue 13), at
+// the best concurrency of each, and level by level.
+const JS_ISSUER = "js issuer (same design), client_secret_basic";
+if (has(JS_ISSUER) && has("token, client_secret_basic")) {
+  const best = (name) => summary[name].reduce((a, b) => (b.rps > a.rps ? b : a));
+  const [ours, js, fl] = [best("token, client_secret_basic"), best(JS_ISSUER), best("floor (constant 200)")];
+  const at = (name, level) => summary[name].find((r) => r.level === level);
+  const perLevel = LEVELS.map((l) => `c=${l} ${(at("token, client_secret_basic", l).rps / at(JS_ISSUER, l).rps).toFixed(2)}x`).join(", ");
+  const cpu = LEVELS.map((l) => {
+    const [o, j] = [at("token, client_secret_basic", l).cpu, at(JS_ISSUER, l).cpu];
+    return o === null || j === null ? `c=${l} n/a` : `c=${l} ${o.toFixed(1)} vs ${j.toFixed(1)}`;
+  }).join(", ");
+  console.log(`\ntoken issuance is ${(ours.rps / js.rps).toFixed(2)}x the same-design JS Worker (target >= 1.5): best ${ours.rps.toFixed(0)} req/s at c=${ours.level} vs ${js.rps.toFixed(0)} req/s at c=${js.level}`);
+  console.log(`  by concurrency: ${perLevel}; workerd cpu µs/req, edge-token vs JS: ${cpu}`);
+  console.log(`  the same-design JS Worker reaches ${(js.rps / fl.rps).toFixed(2)} of the floor (edge-token ${(ours.rps / fl.rps).toFixed(2)})`);
+}
 // The full report's sections need every scenario (not under ONLY).
 if (!ONLY) {
 const peerErrors = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.errors, 0);

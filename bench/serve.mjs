@@ -2,12 +2,15 @@
 // workerd (through Miniflare's API, with direct sockets: no Node proxy in
 // the request path), with local KV persisted in STATE_DIR.
 //
-// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT [KV_FLOOR_PORT]]
+// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT [KV_FLOOR_PORT [JS_ISSUER_PORT]]]
 // RUST_FLOOR_PORT also serves bench/rust-floor (the cheapest workers-rs Worker).
 // KV_FLOOR_PORT serves the "KV floor": a JS Worker that does per request the
 // KV I/O of one accepted private_key_jwt assertion (a get of a new key, then
 // a put of "1" expiring in 16 minutes), on a namespace of its own in the same
 // local KV, and answers a constant 200.
+// JS_ISSUER_PORT serves bench/js-issuer, the same-design JS Worker (HS256
+// tokens for client_secret_basic/post), with edge-token's KV namespaces,
+// SIGNING_KEYS and vars (ISSUER included): the same client works on both.
 // env:   SIGNING_KEYS (required), ISSUER (default http://127.0.0.1:EDGE_PORT),
 //        BENCH_VARIANTS: more edge-token Workers on the same workerd and the
 //        same local KV, a JSON array of {"name", "port", "build" (a build
@@ -18,7 +21,7 @@
 import { Miniflare } from "miniflare";
 import path from "node:path";
 
-const [stateDir, edgePort, floorPort, rustFloorPort, kvFloorPort] = process.argv.slice(2);
+const [stateDir, edgePort, floorPort, rustFloorPort, kvFloorPort, jsIssuerPort] = process.argv.slice(2);
 if (!stateDir || !edgePort || !floorPort || !process.env.SIGNING_KEYS) {
   console.error("usage: SIGNING_KEYS=... node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT");
   process.exit(2);
@@ -27,14 +30,9 @@ const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..")
 const compatibilityDate = "2026-04-01";
 
 const variants = JSON.parse(process.env.BENCH_VARIANTS ?? "[]");
-// The issuer built into `build` (relative to the repository), signing with
-// `signingKeys`, on `port`; every one shares the same local KV (one client).
-const edgeToken = ({ name, port, build, signingKeys }) => ({
-  name,
-  modules: true,
-  scriptPath: path.join(root, build, "index.js"),
-  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-  compatibilityDate,
+// What every issuer gets (edge-token's builds and the JS issuer): the same
+// local KV (one client) and the same vars.
+const issuerEnv = (signingKeys) => ({
   kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
   bindings: {
     ISSUER: process.env.ISSUER ?? `http://127.0.0.1:${edgePort}`,
@@ -44,6 +42,16 @@ const edgeToken = ({ name, port, build, signingKeys }) => ({
     TOKEN_TTL: "300",
     KV_CACHE_TTL: "60",
   },
+});
+// The issuer built into `build` (relative to the repository), signing with
+// `signingKeys`, on `port`.
+const edgeToken = ({ name, port, build, signingKeys }) => ({
+  name,
+  modules: true,
+  scriptPath: path.join(root, build, "index.js"),
+  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
+  compatibilityDate,
+  ...issuerEnv(signingKeys),
   unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(port) }],
 });
 
@@ -89,6 +97,18 @@ const mf = new Miniflare({
             compatibilityDate,
             kvNamespaces: { KV: "bench-kv-floor" },
             unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(kvFloorPort) }],
+          },
+        ]
+      : []),
+    ...(jsIssuerPort
+      ? [
+          {
+            name: "js-issuer",
+            modules: true,
+            scriptPath: path.join(root, "bench", "js-issuer", "index.mjs"),
+            compatibilityDate,
+            ...issuerEnv(process.env.SIGNING_KEYS),
+            unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(jsIssuerPort) }],
           },
         ]
       : []),
