@@ -61,6 +61,10 @@ lint: install
 	cargo fmt --all --check
 	cargo clippy --all-targets -- -D warnings
 	cargo clippy -p edge-token-worker -p edge-token-core -p edge-token-verify -p resource-worker --target wasm32-unknown-unknown -- -D warnings
+	@# The issuer as it ships: core and verify without rust-crypto (no asymmetric crypto in its wasm).
+	cargo clippy -p edge-token-worker --target wasm32-unknown-unknown -- -D warnings
+	@if cargo tree -p edge-token-worker -e normal --target wasm32-unknown-unknown --prefix none | grep -E '^(p256|ed25519-dalek|rsa) '; then \
+	  echo "the issuer Worker must not link the crates above (Web Crypto does its asymmetric crypto)" >&2; exit 1; fi
 	@# The verify crate is what APIs link: nothing Workers-specific, and publishable.
 	@if cargo tree -p edge-token-verify -e normal --target wasm32-unknown-unknown --prefix none | grep -E '^(worker|wasm-bindgen|getrandom|js-sys) '; then \
 	  echo "edge-token-verify must not depend on the crates above" >&2; exit 1; fi

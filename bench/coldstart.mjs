@@ -1,24 +1,39 @@
-// One fresh workerd serving only edge-token ("edge") or only the constant
-// JS Worker ("floor") on PORT; prints "ready" when it accepts requests.
+// One fresh workerd serving only one Worker on PORT; prints "ready" when it
+// accepts requests. WHICH: "edge" (the issuer, build/; KV from STATE_DIR if
+// given, so a client made there exists), "floor" (the constant-200 JS
+// Worker) or "rust-floor" (bench/rust-floor: the cheapest workers-rs Worker).
+// usage: SIGNING_KEYS=... node bench/coldstart.mjs WHICH PORT [STATE_DIR]
 import { Miniflare } from "miniflare";
 import os from "node:os";
 import path from "node:path";
 
-const [which, port] = process.argv.slice(2);
+const [which, port, stateDir] = process.argv.slice(2);
 const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const worker =
-  which === "edge"
-    ? {
-        scriptPath: path.join(root, "build", "index.js"),
-        modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-        kvNamespaces: { CLIENTS: "bench-cold", REVOCATIONS: "bench-cold-revocations" },
-        bindings: { ISSUER: "http://127.0.0.1", SIGNING_KEYS: process.env.SIGNING_KEYS, REQUIRE_HTTPS: "false" },
-      }
-    : { script: 'export default { fetch() { return new Response("ok"); } };' };
+const wasmModules = { modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }] };
+const worker = {
+  edge: {
+    scriptPath: path.join(root, "build", "index.js"),
+    ...wasmModules,
+    kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
+    bindings: {
+      ISSUER: process.env.ISSUER ?? "http://127.0.0.1",
+      SIGNING_KEYS: process.env.SIGNING_KEYS,
+      REQUIRE_HTTPS: "false",
+      DEFAULT_AUDIENCE: "https://api.example.com",
+      KV_CACHE_TTL: "60",
+    },
+  },
+  floor: { script: 'export default { fetch() { return new Response("ok"); } };' },
+  "rust-floor": { scriptPath: path.join(root, "bench", "rust-floor", "build", "index.js"), ...wasmModules },
+}[which];
+if (!worker || !port) {
+  console.error("usage: node bench/coldstart.mjs edge|floor|rust-floor PORT [STATE_DIR]");
+  process.exit(2);
+}
 const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
-  kvPersist: path.join(os.tmpdir(), `edge-token-cold-${process.pid}`),
+  kvPersist: stateDir ? path.join(path.resolve(stateDir), "v3", "kv") : path.join(os.tmpdir(), `edge-token-cold-${process.pid}`),
   workers: [{ name: which, modules: true, compatibilityDate: "2026-04-01", ...worker, unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(port) }] }],
 });
 await mf.ready;

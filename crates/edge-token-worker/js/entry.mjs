@@ -33,7 +33,10 @@ export default {
     }
     let answer;
     try {
-      answer = unpack(await wasm.handle(method, request.url, headerValues(request.headers, HEADERS), state, body, env, now));
+      // A string when the wasm never waited on I/O, else a Promise of one.
+      let packed = wasm.handle(method, request.url, headerValues(request.headers, HEADERS), state, body, env, now);
+      if (typeof packed !== "string") packed = await packed;
+      answer = unpack(packed);
     } catch (e) {
       if (isTrap(e)) trapped = true;
       console.error(JSON.stringify({ event: "internal_error", ts: now, status: 500, cause: String(e && e.message) }));

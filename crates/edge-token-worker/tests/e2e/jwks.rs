@@ -304,7 +304,8 @@ fn jwks_bad_keys_d_of_another_key_is_never_signed_with() {
             &keys,
             false,
         );
-        let (id, secret) = w.create_client(&["--scope", "read"]);
+        let (id, secret) =
+            w.create_client(&["--scope", "read", "--audience", "https://api.example.com"]);
         for _ in 0..2 {
             let r = w.token_basic(&id, &secret, GRANT);
             r.assert_error(500, "server_error");
