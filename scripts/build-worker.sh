@@ -37,7 +37,7 @@ wasm_features=(--enable-mutable-globals --enable-sign-ext --enable-nontrapping-f
 # worker-build (like wasm-pack) keeps the wasm "name" section (~90 KB raw,
 # ~25 KB gzipped for the issuer) for symbolicated panic traces. Request paths
 # are kept panic-free by lints, so the deployed Worker goes without it.
-# KEEP_WASM_NAMES=1 keeps it (for profiles).
+# KEEP_WASM_NAMES=1 keeps it, and NO_MINIFY=1 keeps the JS readable (for profiles).
 strip=(--strip-debug --strip-producers)
 [ "${KEEP_WASM_NAMES:-0}" = 1 ] && strip=(-g)
 if [ "$crate" = crates/edge-token-worker ]; then
@@ -60,7 +60,9 @@ if [ "$crate" = crates/edge-token-worker ]; then
   rm -rf "$out.tmp"
   mkdir -p "$out.tmp"
   mv "$stage/index_bg.opt.wasm" "$out.tmp/index_bg.wasm"
-  node_modules/.bin/esbuild --bundle --format=esm --minify --log-level=warning \
+  minify=(--minify)
+  [ "${NO_MINIFY:-0}" = 1 ] && minify=()
+  node_modules/.bin/esbuild --bundle --format=esm "${minify[@]}" --log-level=warning \
     --external:./index_bg.wasm --external:'cloudflare:*' "$stage/entry.mjs" --outfile="$out.tmp/index.js"
   printf '%s' "$features" > "$out.tmp/.features"
   rm -rf "$out"

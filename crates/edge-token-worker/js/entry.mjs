@@ -4,7 +4,7 @@
 // Response in JS. scripts/build-worker.sh bundles it with wasm-bindgen's
 // glue (./glue.js) into build/index.js.
 import * as wasm from "./glue.js";
-import { BODY_READ, headerValues, readBody, unpack } from "./wire.mjs";
+import { BODY_READ, headerValues, readBody, toResponse } from "./wire.mjs";
 
 const HEADERS = wasm.request_headers().split("\n");
 const [MAX_BODY_BYTES, BODY_TIMEOUT_MS] = wasm.body_limits();
@@ -20,30 +20,45 @@ addEventListener("error", (event) => {
 
 const SERVER_ERROR = JSON.stringify({ error: "server_error", error_description: "internal error" });
 
+const serverError = (now, e) => {
+  console.error(JSON.stringify({ event: "internal_error", ts: now, status: 500, cause: String(e && e.message) }));
+  return new Response(SERVER_ERROR, { status: 500, headers: { "content-type": "application/json", "cache-control": "no-store" } });
+};
+
+// One request into the wasm and its answer out: a string when the wasm
+// never waited on I/O (most requests), else a Promise of one.
+function call(request, env, now, state, body) {
+  if (trapped) {
+    trapped = false;
+    wasm.__wbg_reset_state();
+  }
+  let packed;
+  try {
+    packed = wasm.handle(request.method, request.url, headerValues(request.headers, HEADERS), state, body, env, now);
+  } catch (e) {
+    if (isTrap(e)) trapped = true;
+    return serverError(now, e);
+  }
+  if (typeof packed === "string") return respond(packed);
+  return packed.then(respond, (e) => {
+    if (isTrap(e)) trapped = true;
+    return serverError(now, e);
+  });
+}
+
+function respond(packed) {
+  const { response, status, log } = toResponse(packed);
+  if (status >= 500) console.error(log);
+  else console.log(log);
+  return response;
+}
+
+// Plain functions and promise chains, no async/await: on the usual path
+// (a POST whose record is cached) the only wait is the body read.
 export default {
-  async fetch(request, env) {
+  fetch(request, env) {
     const now = Date.now();
-    const method = request.method;
-    let state = BODY_READ;
-    let body = EMPTY;
-    if (method === "POST") [state, body] = await readBody(request, MAX_BODY_BYTES, BODY_TIMEOUT_MS);
-    if (trapped) {
-      trapped = false;
-      wasm.__wbg_reset_state();
-    }
-    let answer;
-    try {
-      // A string when the wasm never waited on I/O, else a Promise of one.
-      let packed = wasm.handle(method, request.url, headerValues(request.headers, HEADERS), state, body, env, now);
-      if (typeof packed !== "string") packed = await packed;
-      answer = unpack(packed);
-    } catch (e) {
-      if (isTrap(e)) trapped = true;
-      console.error(JSON.stringify({ event: "internal_error", ts: now, status: 500, cause: String(e && e.message) }));
-      return new Response(SERVER_ERROR, { status: 500, headers: { "content-type": "application/json", "cache-control": "no-store" } });
-    }
-    if (answer.status >= 500) console.error(answer.log);
-    else console.log(answer.log);
-    return new Response(answer.body, { status: answer.status, headers: answer.headers });
+    if (request.method !== "POST") return call(request, env, now, BODY_READ, EMPTY);
+    return readBody(request, MAX_BODY_BYTES, BODY_TIMEOUT_MS).then(([state, body]) => call(request, env, now, state, body));
   },
 };

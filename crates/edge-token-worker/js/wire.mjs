@@ -13,22 +13,35 @@ export const BODY_UNREADABLE = 3;
 const EMPTY = new Uint8Array(0);
 const TIMED_OUT = [BODY_TIMED_OUT, EMPTY];
 
-// [state, bytes]: the whole body, at most `maxBytes` long, or why not,
-// within `timeoutMs` (one timer for the whole read, cleared at once). A
-// declared Content-Length over the bound is refused before reading; a
-// declared one within it is read in one arrayBuffer() (the runtime holds
-// the body to the length declared); without one the stream is read chunk by
-// chunk and cancelled as soon as it passes the bound.
-export async function readBody(request, maxBytes, timeoutMs) {
+// A promise of [state, bytes]: the whole body, at most `maxBytes` long, or
+// why not, within `timeoutMs` (one timer for the whole read, cleared as
+// soon as the read ends). A declared Content-Length over the bound is
+// refused before reading; a declared one within it is read in one
+// arrayBuffer() (the runtime holds the body to the length declared);
+// without one the stream is read chunk by chunk and cancelled as soon as it
+// passes the bound. Plain promise chains, no async functions: each await of
+// those costs the runtime microtasks on every request.
+export function readBody(request, maxBytes, timeoutMs) {
+  const declared = declaredLength(request.headers.get("content-length"));
+  if (declared > maxBytes) return Promise.resolve([BODY_TOO_LARGE, EMPTY]);
   let timer;
+  const read = (Number.isNaN(declared) ? readStream(request, maxBytes) : readDeclared(request, maxBytes)).then(
+    (result) => {
+      clearTimeout(timer);
+      return result;
+    },
+  );
   const deadline = new Promise((resolve) => {
     timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
   });
-  try {
-    return await Promise.race([readAll(request, maxBytes), deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return Promise.race([read, deadline]);
+}
+
+function readDeclared(request, maxBytes) {
+  return request.arrayBuffer().then(
+    (buffer) => (buffer.byteLength <= maxBytes ? [BODY_READ, new Uint8Array(buffer)] : [BODY_TOO_LARGE, EMPTY]),
+    () => [BODY_UNREADABLE, EMPTY],
+  );
 }
 
 // The Content-Length value as a number, or NaN when absent or not a decimal
@@ -39,15 +52,9 @@ export function declaredLength(value) {
   return /^\+?[0-9]+$/.test(text) ? Number(text) : NaN;
 }
 
-async function readAll(request, maxBytes) {
-  const declared = declaredLength(request.headers.get("content-length"));
-  if (declared > maxBytes) return [BODY_TOO_LARGE, EMPTY];
+async function readStream(request, maxBytes) {
+  if (request.body === null) return [BODY_READ, EMPTY];
   try {
-    if (!Number.isNaN(declared)) {
-      const bytes = new Uint8Array(await request.arrayBuffer());
-      return bytes.byteLength <= maxBytes ? [BODY_READ, bytes] : [BODY_TOO_LARGE, EMPTY];
-    }
-    if (request.body === null) return [BODY_READ, EMPTY];
     const reader = request.body.getReader();
     const chunks = [];
     let total = 0;
@@ -85,26 +92,54 @@ export function headerValues(headers, names) {
   return out;
 }
 
+// The Response of what `handle` answered (see `unpack`), and its log line.
+// Its headers come from a Headers object made once per distinct header
+// block (a token response, each error kind...): building a Headers from
+// strings on every request costs more than the Response copying a ready one.
+export function toResponse(packed) {
+  const { status, log, block, body } = unpack(packed);
+  const headers = headersOf(block);
+  const response = new Response(body, { status, headers });
+  // A string body brings a text/plain Content-Type unless one is given:
+  // an answer without one gets none.
+  if (!typed.has(headers)) response.headers.delete("content-type");
+  return { response, status, log };
+}
+
+// The Headers of a header block ("name:value" lines), kept for the next
+// response with the same block; at most HEADERS_KEPT blocks are kept (a
+// block with a changing value, such as Retry-After, is rebuilt).
+const HEADERS_KEPT = 64;
+const kept = new Map();
+// The Headers made here that hold a Content-Type.
+const typed = new WeakSet();
+export function headersOf(block) {
+  let headers = kept.get(block);
+  if (headers === undefined) {
+    headers = new Headers();
+    if (block !== "") {
+      for (const line of block.split("\n")) {
+        const colon = line.indexOf(":");
+        headers.append(line.slice(0, colon), line.slice(colon + 1));
+      }
+    }
+    if (headers.has("content-type")) typed.add(headers);
+    if (kept.size < HEADERS_KEPT) kept.set(block, headers);
+  }
+  return headers;
+}
+
 // What `handle` answers, "status\nlog line\nname:value\n...\n\nbody" (see
-// `pack` in entry.rs), as { status, log, headers: [[name, value]], body }.
+// `pack` in entry.rs), as { status, log, block: the header lines, body }.
 export function unpack(packed) {
   const a = packed.indexOf("\n");
   const b = packed.indexOf("\n", a + 1);
   if (a < 0 || b < 0) throw new Error("malformed answer from wasm");
   const status = Number(packed.slice(0, a));
   const log = packed.slice(a + 1, b);
-  const headers = [];
-  let i = b + 1;
-  for (;;) {
-    const end = packed.indexOf("\n", i);
-    if (end < 0) throw new Error("malformed answer from wasm");
-    if (end === i) {
-      i++;
-      break;
-    }
-    const colon = packed.indexOf(":", i);
-    headers.push([packed.slice(i, colon), packed.slice(colon + 1, end)]);
-    i = end + 1;
-  }
-  return { status, log, headers, body: packed.slice(i) };
+  // No headers: the blank line comes right after the log line.
+  if (packed.startsWith("\n", b + 1)) return { status, log, block: "", body: packed.slice(b + 2) };
+  const end = packed.indexOf("\n\n", b + 1);
+  if (end < 0) throw new Error("malformed answer from wasm");
+  return { status, log, block: packed.slice(b + 1, end), body: packed.slice(end + 2) };
 }

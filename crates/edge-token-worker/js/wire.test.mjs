@@ -10,7 +10,9 @@ import {
   BODY_UNREADABLE,
   declaredLength,
   headerValues,
+  headersOf,
   readBody,
+  toResponse,
   unpack,
 } from "./wire.mjs";
 
@@ -94,19 +96,48 @@ test("header values cross as one string, a missing one as NUL", () => {
   assert.equal(headerValues(new Headers(), ["a"]), "\0");
 });
 
-test("unpack splits status, log line, headers and body", () => {
+test("unpack splits status, log line, header block and body", () => {
   const body = '{"error":"invalid_client","x":"a:b\\nc"}';
   const packed = `401\n{"event":"token"}\ncontent-type:application/json\nwww-authenticate:Basic realm="edge-token", charset="UTF-8"\n\n${body}`;
-  const r = unpack(packed);
-  assert.equal(r.status, 401);
-  assert.equal(r.log, '{"event":"token"}');
-  assert.deepEqual(r.headers, [
-    ["content-type", "application/json"],
-    ["www-authenticate", 'Basic realm="edge-token", charset="UTF-8"'],
-  ]);
-  assert.equal(r.body, body);
-  // No headers, a body with line breaks.
-  assert.deepEqual(unpack("200\n{}\n\nline 1\n\nline 2"), { status: 200, log: "{}", headers: [], body: "line 1\n\nline 2" });
+  assert.deepEqual(unpack(packed), {
+    status: 401,
+    log: '{"event":"token"}',
+    block: 'content-type:application/json\nwww-authenticate:Basic realm="edge-token", charset="UTF-8"',
+    body,
+  });
+  // No headers; a body with line breaks; an empty body.
+  assert.deepEqual(unpack("200\n{}\n\nline 1\n\nline 2"), { status: 200, log: "{}", block: "", body: "line 1\n\nline 2" });
+  assert.deepEqual(unpack("204\n{}\nallow:POST\n\n"), { status: 204, log: "{}", block: "allow:POST", body: "" });
   assert.throws(() => unpack("200"));
   assert.throws(() => unpack("200\n{}\ncontent-type:x"));
+});
+
+test("headersOf makes one Headers per header block and keeps it", () => {
+  const h = headersOf("content-type:application/json\ncache-control:no-store\nx-a:b:c");
+  assert.deepEqual([...h], [["cache-control", "no-store"], ["content-type", "application/json"], ["x-a", "b:c"]]);
+  assert.equal(headersOf("content-type:application/json\ncache-control:no-store\nx-a:b:c"), h);
+  assert.deepEqual([...headersOf("")], []);
+  // Past the bound, blocks are still right, just not kept.
+  for (let i = 0; i < 100; i++) assert.equal(headersOf(`retry-after:${i}`).get("retry-after"), String(i));
+});
+
+test("toResponse builds the Response: status, exactly the answer's headers, body", async () => {
+  const ok = toResponse('200\n{"event":"token"}\ncontent-type:application/json\ncache-control:no-store\npragma:no-cache\n\n{"access_token":"x"}');
+  assert.equal(ok.status, 200);
+  assert.equal(ok.log, '{"event":"token"}');
+  assert.equal(ok.response.status, 200);
+  assert.deepEqual([...ok.response.headers], [
+    ["cache-control", "no-store"],
+    ["content-type", "application/json"],
+    ["pragma", "no-cache"],
+  ]);
+  assert.equal(await ok.response.text(), '{"access_token":"x"}');
+  const denied = toResponse('401\n{}\ncontent-type:application/json\nwww-authenticate:Basic realm="edge-token"\n\n{"error":"invalid_client"}');
+  assert.equal(denied.response.status, 401);
+  assert.equal(denied.response.headers.get("www-authenticate"), 'Basic realm="edge-token"');
+  // No Content-Type in the answer: none on the wire (not the string body's text/plain default).
+  const bare = toResponse("405\n{}\nallow:POST\n\n");
+  assert.equal(bare.response.status, 405);
+  assert.equal(bare.response.headers.get("content-type"), null);
+  assert.equal(bare.response.headers.get("allow"), "POST");
 });
