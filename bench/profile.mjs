@@ -163,8 +163,11 @@ const MUTE = flag("mute-console");
 
 // --- helpers -----------------------------------------------------------------
 const children = new Set();
+// The tail of what each workerd wrote to stderr after it was ready (printed on failure).
+const serverErrors = new Map();
 function die(msg) {
   console.error(`profile: ${msg}`);
+  for (const [name, err] of serverErrors) if (err.trim()) console.error(`--- ${name} stderr (last 4 KiB):\n${err.slice(-4096)}`);
   for (const c of children) c.kill("SIGTERM");
   process.exit(1);
 }
@@ -225,11 +228,14 @@ function waitReady(child, name) {
         resolve();
       }
     });
+    serverErrors.set(name, "");
     child.stderr.on("data", (d) => {
       if (out.length < 65536) out += d;
+      if (ready) serverErrors.set(name, (serverErrors.get(name) + d).slice(-8192));
     });
     child.on("exit", (code) => {
       children.delete(child);
+      serverErrors.delete(name);
       if (!ready) reject(new Error(`${name} exited (${code}):\n${out}`));
     });
   });
@@ -244,7 +250,7 @@ async function serve(worker, { inspector = true } = {}) {
     env: { ...process.env, SIGNING_KEYS: signingKeys, PROFILE_SERVE: JSON.stringify({ worker, port, inspectorPort, build, state }) },
   });
   children.add(child);
-  await waitReady(child, `workerd (${worker})`);
+  await waitReady(child, `workerd (${worker}${inspector ? ", inspector" : ""}) on ${port}`);
   return {
     child,
     port,
@@ -362,7 +368,7 @@ async function stopProfiler(session, name) {
 
 // --- load --------------------------------------------------------------------
 // wrk, spawned (this process keeps running its event loop meanwhile).
-async function wrk(url, req, seconds, connections) {
+async function wrk(url, req, seconds, connections, label = "load") {
   const threads = Math.min(2, connections);
   const child = spawn(
     "wrk",
@@ -381,7 +387,7 @@ async function wrk(url, req, seconds, connections) {
   const m = /BENCH p50_us=(\d+) p99_us=(\d+) requests=(\d+) errors_connect=(\d+) errors_read=(\d+) errors_write=(\d+) errors_status=(\d+) errors_timeout=(\d+)/.exec(r.stdout);
   if (!m || !Number.isFinite(rps)) die(`unexpected wrk output:\n${r.stdout}\n${r.stderr}`);
   const errors = m.slice(4, 9).map(Number).reduce((a, b) => a + b, 0);
-  if (errors > 0) die(`${errors} failed requests of ${m[3]} under load:\n${r.stdout}`);
+  if (errors > 0) die(`${label}: ${errors} failed requests of ${m[3]} (wrk: ${m.slice(4, 9).join(" ")} connect/read/write/status/timeout):\n${r.stdout}`);
   return { rps, requests: Number(m[3]), p50: Number(m[1]) / 1000, p99: Number(m[2]) / 1000 };
 }
 
@@ -706,10 +712,10 @@ if (scenario !== "cold") {
     const u = `http://127.0.0.1:${p}${worker === "edge" ? (scenario === "token-basic" ? "/oauth2/token" : "/oauth2/introspect") : PATH}`;
     // Introspection needs a token of this workerd's issuer: any token of the same key and issuer verifies.
     const r = worker === "edge" ? (scenario === "token-basic" ? { method: "POST", auth: basic(), body: "grant_type=client_credentials" } : { method: "POST", auth: basic(), body: `token=${await tokenRequest(p)}` }) : { method: "GET" };
-    await wrk(u, r, Math.min(SECONDS, 3), CONNECTIONS);
+    await wrk(u, r, Math.min(SECONDS, 3), CONNECTIONS, "warm-up, no inspector");
     const pid = workerdOf(plain.child.pid);
     const c0 = cpuMicros(pid);
-    const l = await wrk(u, r, SECONDS, CONNECTIONS);
+    const l = await wrk(u, r, SECONDS, CONNECTIONS, "no inspector");
     const c1 = cpuMicros(pid);
     base = { ...l, cpu: c0 !== null && c1 !== null ? (c1 - c0) / l.requests : null };
     await plain.stop();
@@ -735,9 +741,9 @@ if (scenario !== "cold") {
     url = `http://127.0.0.1:${srv.port}${PATH}`;
     req = { method: "GET" };
   }
-  await wrk(url, req, Math.min(SECONDS, 3), CONNECTIONS);
+  await wrk(url, req, Math.min(SECONDS, 3), CONNECTIONS, "warm-up, inspector");
   const cpuW0 = cpuMicros(workerd);
-  const warm = await wrk(url, req, SECONDS, CONNECTIONS);
+  const warm = await wrk(url, req, SECONDS, CONNECTIONS, "inspector, not profiling");
   const cpuW1 = cpuMicros(workerd);
   const session = await cdpConnect(srv.inspectorPort, srv.target);
   const others = [];
@@ -753,7 +759,7 @@ if (scenario !== "cold") {
   if (MUTE) await evaluate(session, "(globalThis.console.log = function log() {}, true)");
   await startProfiler(session);
   const cpu0 = cpuMicros(workerd);
-  const load = await wrk(url, req, SECONDS, CONNECTIONS);
+  const load = await wrk(url, req, SECONDS, CONNECTIONS, "profiling");
   const cpu1 = cpuMicros(workerd);
   const { profile, file } = await stopProfiler(session, scenario);
   const otherProfiles = [];
