@@ -11,8 +11,35 @@ use serde_json::Value;
 
 use crate::args::StoreArgs;
 
-/// Runs wrangler with `args`, `stdin` piped in if given; its stdout on success.
+/// Times a wrangler call on local state is retried while that state's
+/// SQLite database is locked (by a running `wrangler dev`, or another
+/// writer), and the first pause, doubled each time.
+const LOCKED_RETRIES: u32 = 5;
+const LOCKED_PAUSE_MS: u64 = 100;
+
+/// Runs wrangler with `args`, `stdin` piped in if given; its stdout on
+/// success. A local store whose database is busy (`SQLITE_BUSY`: `make dev`
+/// or the tests write it at the same moment) is tried again, a few times,
+/// before that is an error.
 pub fn run_wrangler(
+    wrangler: &[String],
+    args: &[&str],
+    stdin: Option<&str>,
+) -> Result<String, String> {
+    let mut pause = LOCKED_PAUSE_MS;
+    for _ in 0..LOCKED_RETRIES {
+        match run_wrangler_once(wrangler, args, stdin) {
+            Err(e) if e.contains("SQLITE_BUSY") || e.contains("database is locked") => {
+                std::thread::sleep(std::time::Duration::from_millis(pause));
+                pause *= 2;
+            }
+            done => return done,
+        }
+    }
+    run_wrangler_once(wrangler, args, stdin)
+}
+
+fn run_wrangler_once(
     wrangler: &[String],
     args: &[&str],
     stdin: Option<&str>,

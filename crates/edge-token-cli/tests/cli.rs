@@ -142,6 +142,12 @@ if [ "$1 $2 $3" = "secret put SIGNING_KEYS" ]; then
   cat > "$dir/secret"
   exit 0
 fi
+# `busy` holds how many more kv writes fail as a locked local store does.
+if [ "$3" = put ] && [ -f "$dir/busy" ] && [ "$(cat "$dir/busy")" -gt 0 ]; then
+  echo $(( $(cat "$dir/busy") - 1 )) > "$dir/busy"
+  echo "X [ERROR] workerd/util/sqlite.c++:829: failed: SQLite failed; NOSENTRY database is locked: SQLITE_BUSY" >&2
+  exit 1
+fi
 if [ "$1 $2" != "kv key" ]; then
   echo "fake wrangler: unsupported: $*" >&2
   exit 1
@@ -965,5 +971,43 @@ fn key_apply_stores_asymmetric_files_through_wrangler() {
             .unwrap()
             .signer_kid(),
         "ed"
+    );
+}
+
+#[test]
+fn a_locked_local_store_is_retried_then_reported() {
+    // wrangler's local KV is SQLite: while `make dev` (or a test's Worker)
+    // writes it, a put can fail with SQLITE_BUSY. Tried again, it succeeds.
+    let kv = FakeKv::new("busy");
+    std::fs::write(kv.0.path().join("busy"), "2").unwrap();
+    let out = kv.cli(&["client", "create", "--name", "a", "--scope", "read"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let calls = std::fs::read_to_string(kv.0.path().join("calls")).unwrap();
+    assert_eq!(
+        calls
+            .lines()
+            .filter(|l| l.starts_with("kv key put"))
+            .count(),
+        3,
+        "{calls}"
+    );
+    // Locked for good: an error naming the cause, after a bounded number of tries.
+    std::fs::write(kv.0.path().join("busy"), "99").unwrap();
+    let out = kv.cli(&["client", "create", "--name", "b", "--scope", "read"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("database is locked"), "{stderr}");
+    let calls = std::fs::read_to_string(kv.0.path().join("calls")).unwrap();
+    assert_eq!(
+        calls
+            .lines()
+            .filter(|l| l.starts_with("kv key put"))
+            .count(),
+        3 + 6,
+        "{calls}"
     );
 }
