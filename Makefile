@@ -74,6 +74,7 @@ lint: install
 # entry's own tests (its body reader and answer parsing, on Node).
 unit:
 	cargo test -p edge-token-verify -p edge-token-core -p edge-token-cli -p edge-token-testkit -p resource-worker
+	cargo test -p edge-token-worker --lib
 	node --test crates/edge-token-worker/js/
 
 e2e: build

@@ -1,7 +1,8 @@
 // One fresh workerd serving only one Worker on PORT; prints "ready" when it
 // accepts requests. WHICH: "edge" (the issuer, build/; KV from STATE_DIR if
 // given, so a client made there exists), "floor" (the constant-200 JS
-// Worker) or "rust-floor" (bench/rust-floor: the cheapest workers-rs Worker).
+// Worker), "kv-floor" (the same, after one KV get) or "rust-floor"
+// (bench/rust-floor: the cheapest workers-rs Worker).
 // usage: SIGNING_KEYS=... node bench/coldstart.mjs WHICH PORT [STATE_DIR]
 import { Miniflare } from "miniflare";
 import os from "node:os";
@@ -24,10 +25,16 @@ const worker = {
     },
   },
   floor: { script: 'export default { fetch() { return new Response("ok"); } };' },
+  // The JS floor reading one absent key from the same local KV: what the
+  // first KV read costs any Worker here (Miniflare's KV service starts too).
+  "kv-floor": {
+    script: 'export default { async fetch(req, env) { await env.CLIENTS.get("client:etc_absent", { cacheTtl: 60 }); return new Response("ok"); } };',
+    kvNamespaces: { CLIENTS: "edge-token-clients-local" },
+  },
   "rust-floor": { scriptPath: path.join(root, "bench", "rust-floor", "build", "index.js"), ...wasmModules },
 }[which];
 if (!worker || !port) {
-  console.error("usage: node bench/coldstart.mjs edge|floor|rust-floor PORT [STATE_DIR]");
+  console.error("usage: node bench/coldstart.mjs edge|floor|kv-floor|rust-floor PORT [STATE_DIR]");
   process.exit(2);
 }
 const mf = new Miniflare({

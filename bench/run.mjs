@@ -691,7 +691,9 @@ const sizes = [
 // first calls into the code, and for edge-token for parsing its
 // configuration, the KV miss of its first client, and with an ES256 key its
 // import (and the d/x/y check) into Web Crypto. Each part is the difference
-// of two medians below.
+// of two medians below. The issuer runs its request path once on made-up
+// data while its module loads (js/entry.mjs, warm()), so V8 compiles those
+// wasm functions at start-up rather than in the first request.
 const coldState = path.join(work, "cold-state");
 const coldClient = create(coldState, "--introspect");
 async function firstRequest(which, { path: urlPath = "/", keys = signingKeys, auth } = {}) {
@@ -725,6 +727,7 @@ async function firstRequest(which, { path: urlPath = "/", keys = signingKeys, au
 const coldAuth = basic(coldClient.client_id, coldClient.client_secret);
 const coldCases = [
   ["JS floor (constant 200)", "floor", {}],
+  ["JS floor + 1 KV get (the local KV's first read)", "kv-floor", {}],
   ["workers-rs floor (Response::ok)", "rust-floor", {}],
   ["edge-token: metadata (configuration only)", "edge", { path: "/.well-known/oauth-authorization-server" }],
   ["edge-token: token, HS256 (+ KV miss)", "edge", { path: "/oauth2/token", auth: coldAuth }],
@@ -744,12 +747,12 @@ for (const [name] of coldCases) {
   const c = cold[name];
   console.log(`  ${pad(name, 52)} ready ${pad(med(c, "ready").toFixed(1), 8)} first ${pad(med(c, "first").toFixed(2), 8)} then ${med(c, "second").toFixed(2)}`);
 }
-const [jsF, rsF, meta, hs, es] = coldCases.map(([name]) => cold[name]);
+const [jsF, kvF, rsF, meta, hs, es] = coldCases.map(([name]) => cold[name]);
 const d = (a, b, k = "first") => (med(a, k) - med(b, k)).toFixed(2);
 console.log(`  parts of edge-token's first token request (differences of the medians above):`);
 console.log(`    module compile + instantiate (at start-up, before the first request): ${d(meta, jsF, "ready")} ms over the JS floor's start-up (workers-rs floor: ${d(rsF, jsF, "ready")})`);
 console.log(`    first calls + configuration (metadata over the JS floor's first request): ${d(meta, jsF)} ms`);
-console.log(`    the KV miss and the token (HS256 token over metadata): ${d(hs, meta)} ms`);
+console.log(`    the KV miss and the token (HS256 token over metadata): ${d(hs, meta)} ms, of which the local KV's first read costs any Worker ${d(kvF, jsF)} ms (JS floor + 1 KV get over the JS floor)`);
 console.log(`    ES256 key import and its d/x/y check (ES256 over HS256): ${d(es, hs)} ms`);
 for (const [label, c] of [["metadata", meta], ["token, HS256", hs], ["token, ES256", es]]) {
   console.log(`  edge-token ${pad(label + ":", 14)} first request ${(med(c, "first") / med(rsF, "first")).toFixed(2)}x the workers-rs floor's (target <= 2), ${(med(c, "first") / med(jsF, "first")).toFixed(2)}x the JS floor's`);

@@ -10,6 +10,16 @@ const HEADERS = wasm.request_headers().split("\n");
 const [MAX_BODY_BYTES, BODY_TIMEOUT_MS] = wasm.body_limits();
 const EMPTY = new Uint8Array(0);
 
+// The request path once, on made-up data, while the module loads: V8
+// compiles each wasm function on its first call, so that cost moves from
+// the isolate's first request to its start (on Cloudflare, during the TLS
+// handshake). Never fatal: the Worker works the same without it.
+try {
+  wasm.warm();
+} catch {
+  // a trap here is the next request's to report (the instance is reset)
+}
+
 // A trap in the wasm (a Rust panic; request paths are kept panic-free by
 // lints) leaves its instance unusable: the next request gets a fresh one.
 let trapped = false;

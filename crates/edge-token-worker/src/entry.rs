@@ -17,7 +17,7 @@ use edge_token_core::http::{
     split_url, Body, HttpRequest, HttpResponse, BODY_TIMEOUT_MS, MAX_BODY_BYTES, REQUEST_HEADERS,
 };
 use edge_token_core::limit::{Blocklist, LimitKind, Limiter, DEFAULT_BLOCKLIST_ENTRIES};
-use edge_token_core::random::OsRandom;
+use edge_token_core::random::{OsRandom, Random, RandomError};
 use edge_token_core::service::Service;
 use edge_token_core::timer::Timer;
 
@@ -53,7 +53,9 @@ thread_local! {
 fn isolate_state(env: &Env) -> Rc<IsolateState> {
     STATE.with(|cell| {
         cell.get_or_init(|| {
-            let config = Config::from_lookup(|name| env_string(env, name));
+            // As `&dyn Fn`, like the warm-up's: one copy of the parser.
+            let lookup: &dyn Fn(&str) -> Option<String> = &|name| env_string(env, name);
+            let config = Config::from_lookup(lookup);
             let ttl = config.as_ref().map_or(0, |c| c.client_cache_ttl);
             Rc::new(IsolateState {
                 config,
@@ -85,9 +87,10 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
 }
 
 /// The Workers Rate Limiting bindings as a [`Limiter`]. A binding
-/// that is not configured limits nothing (see wrangler.toml).
+/// that is not configured limits nothing (see wrangler.toml); nor does the
+/// warm-up's (no `env`).
 struct BindingLimiter<'e> {
-    env: &'e Env,
+    env: Option<&'e Env>,
 }
 
 impl Limiter for BindingLimiter<'_> {
@@ -97,7 +100,7 @@ impl Limiter for BindingLimiter<'_> {
             LimitKind::Address => ADDRESS_LIMIT_BINDING,
             LimitKind::Revocation => REVOCATION_LIMIT_BINDING,
         };
-        let Ok(limiter) = self.env.rate_limiter(binding) else {
+        let Some(Ok(limiter)) = self.env.map(|env| env.rate_limiter(binding)) else {
             return Ok(true);
         };
         limiter
@@ -109,13 +112,56 @@ impl Limiter for BindingLimiter<'_> {
 }
 
 /// `setTimeout` as the core's [`Timer`] (the KV and rate-limiter call
-/// bounds; the body-read bound is the JS entry's).
-struct WorkerTimer;
+/// bounds; the body-read bound is the JS entry's). The warm-up's never
+/// fires: global scope has no timers, and its store answers at once.
+struct WorkerTimer {
+    warm: bool,
+}
 
 impl Timer for WorkerTimer {
     fn sleep(&self, ms: u64) -> impl std::future::Future<Output = ()> {
-        worker::Delay::from(std::time::Duration::from_millis(ms))
+        let warm = self.warm;
+        async move {
+            if warm {
+                std::future::pending::<()>().await;
+            }
+            worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+        }
     }
+}
+
+/// `crypto.getRandomValues` (through getrandom), or for the warm-up, which
+/// may not draw random numbers at global scope, fixed bytes.
+struct WorkerRandom {
+    warm: bool,
+}
+
+impl Random for WorkerRandom {
+    fn fill(&self, buf: &mut [u8]) -> Result<(), RandomError> {
+        if self.warm {
+            buf.fill(0x42);
+            Ok(())
+        } else {
+            OsRandom.fill(buf)
+        }
+    }
+}
+
+/// The request path run once at module load (see [`crate::warm`]), so that
+/// its wasm functions are compiled before the first request. Returns 3 when
+/// all of it ran.
+#[wasm_bindgen]
+pub fn warm() -> u32 {
+    crate::warm::exercise(
+        KvClientStore::warm,
+        &WorkerRandom { warm: true },
+        &BindingLimiter { env: None },
+        &WorkerTimer { warm: true },
+        &SIGNER,
+        |out| {
+            pack(&out.response, &out.audit.to_json());
+        },
+    )
 }
 
 /// What the JS entry learned about the body (`body_state` of [`handle`]).
@@ -212,11 +258,11 @@ async fn serve(
     let service = Service {
         config: state.config.as_ref(),
         store: &store,
-        random: &OsRandom,
+        random: &WorkerRandom { warm: false },
         cache: Some(&state.cache),
-        limiter: &BindingLimiter { env: &env },
+        limiter: &BindingLimiter { env: Some(&env) },
         blocklist: Some(&state.blocklist),
-        timer: &WorkerTimer,
+        timer: &WorkerTimer { warm: false },
         signer: &SIGNER,
         replay: Some(&state.replay),
     };

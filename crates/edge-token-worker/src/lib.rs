@@ -10,5 +10,7 @@
 mod entry;
 #[cfg(target_arch = "wasm32")]
 mod kv;
+#[cfg(any(target_arch = "wasm32", test))]
+mod warm;
 #[cfg(all(target_arch = "wasm32", not(feature = "rust-signer")))]
 mod webcrypto;
