@@ -1,10 +1,13 @@
 //! # edge-token-worker
 //!
 //! The edge-token issuer as a Cloudflare Worker: a thin adapter that connects
-//! the Workers runtime (the request, KV, the Rate Limiting bindings,
-//! `setTimeout`, `console.log`) to `edge-token-core`'s
-//! [`Service`](edge_token_core::service::Service). `wrangler.toml` builds
-//! this crate; on any other target it is empty.
+//! the Workers runtime (KV, the Rate Limiting bindings, `setTimeout`, Web
+//! Crypto) to `edge-token-core`'s
+//! [`Service`](edge_token_core::service::Service). Its JS entry
+//! (`js/entry.mjs`) reads the request, calls the wasm export `handle` once
+//! and builds the Response. `wrangler.toml` builds this crate (through
+//! `scripts/build-worker.sh`); on any other target it is empty but for the
+//! warm-up's test.
 
 #[cfg(target_arch = "wasm32")]
 mod entry;
