@@ -8,13 +8,14 @@ use crate::signing::SigningKeys;
 pub const DEFAULT_TOKEN_TTL: u64 = 300;
 /// Default cap on any token lifetime, seconds.
 pub const DEFAULT_MAX_TOKEN_TTL: u64 = 3600;
-/// Default (and minimum) KV `cacheTtl`, seconds.
+/// Default KV `cacheTtl`, seconds.
 pub const DEFAULT_KV_CACHE_TTL: u64 = 60;
 /// Default `CLIENT_CACHE_TTL`, seconds.
 pub const DEFAULT_CLIENT_CACHE_TTL: u64 = 30;
 
-/// The smallest `cacheTtl` Workers KV accepts.
-pub const MIN_KV_CACHE_TTL: u64 = 60;
+/// The smallest `cacheTtl` Workers KV accepts: 30 s since 2026-01 (it was
+/// 60 s); the pinned workerd accepts 30 and refuses 29.
+pub const MIN_KV_CACHE_TTL: u64 = 30;
 /// Largest `MAX_TOKEN_TTL` (and so any token lifetime) accepted, seconds.
 /// A short-lived access token is the point: revocation and disabling bite
 /// through expiry, and the denylist entry of a revoked token lives as long.

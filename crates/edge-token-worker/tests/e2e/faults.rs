@@ -283,7 +283,7 @@ fn malformed_ttls_are_server_error() {
             ("REQUIRE_HTTPS", "false"),
             ("TOKEN_TTL", "5m"),
             ("MAX_TOKEN_TTL", "-1"),
-            ("KV_CACHE_TTL", "30"),
+            ("KV_CACHE_TTL", "29"),
             ("STORE_TIMEOUT_MS", "999999"),
         ],
         &signing_keys_json(&[("k", &random_key())]),
@@ -291,7 +291,7 @@ fn malformed_ttls_are_server_error() {
         &[
             "TOKEN_TTL must be a positive whole number, got \\\"5m\\\"",
             "MAX_TOKEN_TTL must be a positive whole number, got \\\"-1\\\"",
-            "KV_CACHE_TTL must be at least 60",
+            "KV_CACHE_TTL must be at least 30",
             "STORE_TIMEOUT_MS must be at most 30000",
         ],
     );
