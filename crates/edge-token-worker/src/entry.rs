@@ -190,9 +190,7 @@ pub fn body_limits() -> Vec<u32> {
 /// `Date.now()`. Answers the response and the log line packed in one string,
 /// so that one string crosses back (see [`pack`]).
 ///
-/// The answer is the string itself when the request never waited on I/O
-/// (a cached record, an HS256 token: most requests), polled to its end here
-/// without a Promise or a task; otherwise a Promise of it.
+/// The answer is a Promise of the packed string.
 #[wasm_bindgen]
 pub fn handle(
     method: String,
@@ -203,17 +201,11 @@ pub fn handle(
     env: Env,
     now_ms: f64,
 ) -> JsValue {
-    let mut answer = Box::pin(serve(method, url, headers, body_state, body, env, now_ms));
-    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::future::Future::poll(answer.as_mut(), &mut cx) {
-        std::task::Poll::Ready(packed) => JsValue::from(packed),
-        // Every future re-registers its waker when polled again: the task's
-        // first poll replaces the no-op one.
-        std::task::Poll::Pending => {
-            wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from(answer.await)) })
-                .into()
-        }
-    }
+    // Always through a task: a first poll with a no-op waker would lose the
+    // wake-up of worker::Delay (it keeps the waker of its first poll), and
+    // with it the STORE_TIMEOUT_MS bound of the first store call.
+    let answer = serve(method, url, headers, body_state, body, env, now_ms);
+    wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from(answer.await)) }).into()
 }
 
 async fn serve(
