@@ -7,32 +7,20 @@
 import { Miniflare } from "miniflare";
 import os from "node:os";
 import path from "node:path";
+import { RUST_FLOOR, compatibilityDate, directSocket, edgeTokenWorker, serveUntilSignal } from "./lib.mjs";
 
 const [which, port, stateDir] = process.argv.slice(2);
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const wasmModules = { modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }] };
 const worker = {
-  edge: {
-    scriptPath: path.join(root, "build", "index.js"),
-    ...wasmModules,
-    kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
-    bindings: {
-      ISSUER: process.env.ISSUER ?? "http://127.0.0.1",
-      SIGNING_KEYS: process.env.SIGNING_KEYS,
-      REQUIRE_HTTPS: "false",
-      DEFAULT_AUDIENCE: "https://api.example.com",
-      KV_CACHE_TTL: "60",
-    },
-  },
-  floor: { script: 'export default { fetch() { return new Response("ok"); } };' },
+  edge: () => edgeTokenWorker({ issuer: process.env.ISSUER ?? "http://127.0.0.1", signingKeys: process.env.SIGNING_KEYS }),
+  floor: () => ({ script: 'export default { fetch() { return new Response("ok"); } };' }),
   // The JS floor reading one absent key from the same local KV: what the
   // first KV read costs any Worker here (Miniflare's KV service starts too).
-  "kv-floor": {
+  "kv-floor": () => ({
     script: 'export default { async fetch(req, env) { await env.CLIENTS.get("client:etc_absent", { cacheTtl: 60 }); return new Response("ok"); } };',
     kvNamespaces: { CLIENTS: "edge-token-clients-local" },
-  },
-  "rust-floor": { scriptPath: path.join(root, "bench", "rust-floor", "build", "index.js"), ...wasmModules },
-}[which];
+  }),
+  "rust-floor": () => RUST_FLOOR,
+}[which]?.();
 if (!worker || !port) {
   console.error("usage: node bench/coldstart.mjs edge|floor|kv-floor|rust-floor PORT [STATE_DIR]");
   process.exit(2);
@@ -41,11 +29,6 @@ const mf = new Miniflare({
   host: "127.0.0.1",
   port: 0,
   kvPersist: stateDir ? path.join(path.resolve(stateDir), "v3", "kv") : path.join(os.tmpdir(), `edge-token-cold-${process.pid}`),
-  workers: [{ name: which, modules: true, compatibilityDate: "2026-04-01", ...worker, unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(port) }] }],
+  workers: [{ name: which, modules: true, compatibilityDate, ...worker, ...directSocket(port) }],
 });
-await mf.ready;
-console.log("ready");
-process.on("SIGTERM", async () => {
-  await mf.dispose();
-  process.exit(0);
-});
+await serveUntilSignal(mf);

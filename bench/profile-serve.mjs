@@ -15,50 +15,23 @@
 // stdout when workerd accepts connections; stops on SIGTERM/SIGINT.
 import { Miniflare } from "miniflare";
 import path from "node:path";
+import { FLOOR_SCRIPT, RUST_FLOOR, compatibilityDate, directSocket, edgeTokenWorker, serveUntilSignal } from "./lib.mjs";
 
 const cfg = JSON.parse(process.env.PROFILE_SERVE ?? "{}");
 if (!cfg.worker || !cfg.port || !cfg.state) {
   console.error("usage: PROFILE_SERVE='{\"worker\",\"port\",\"inspectorPort\",\"build\",\"state\"}' node bench/profile-serve.mjs");
   process.exit(2);
 }
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const compatibilityDate = "2026-04-01";
-const socket = { unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(cfg.port) }] };
-
-let worker;
-if (cfg.worker === "edge") {
-  if (!process.env.SIGNING_KEYS) {
-    console.error("profile-serve: SIGNING_KEYS is required for the edge Worker");
-    process.exit(2);
-  }
-  worker = {
-    name: "edge-token",
-    scriptPath: path.join(root, cfg.build ?? "build", "index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-    kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
-    bindings: {
-      ISSUER: `http://127.0.0.1:${cfg.port}`,
-      SIGNING_KEYS: process.env.SIGNING_KEYS,
-      REQUIRE_HTTPS: "false",
-      DEFAULT_AUDIENCE: "https://api.example.com",
-      TOKEN_TTL: "300",
-      KV_CACHE_TTL: "60",
-    },
-  };
-} else if (cfg.worker === "rust-floor") {
-  worker = {
-    name: "rust-floor",
-    scriptPath: path.join(root, "bench", "rust-floor", "build", "index.js"),
-    modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-  };
-} else if (cfg.worker === "floor") {
-  // GET /log also writes one console line (bench/serve.mjs's floor).
-  worker = {
-    name: "floor",
-    script:
-      'export default { fetch(req) { if (req.url.endsWith("/log")) console.log(\'{"event":"floor","status":200}\'); return new Response("ok"); } };',
-  };
-} else {
+if (cfg.worker === "edge" && !process.env.SIGNING_KEYS) {
+  console.error("profile-serve: SIGNING_KEYS is required for the edge Worker");
+  process.exit(2);
+}
+const worker = {
+  edge: () => edgeTokenWorker({ build: cfg.build, issuer: `http://127.0.0.1:${cfg.port}`, signingKeys: process.env.SIGNING_KEYS }),
+  "rust-floor": () => RUST_FLOOR,
+  floor: () => ({ name: "floor", modules: true, script: FLOOR_SCRIPT, compatibilityDate }),
+}[cfg.worker]?.();
+if (!worker) {
   console.error(`profile-serve: unknown worker ${cfg.worker}`);
   process.exit(2);
 }
@@ -82,13 +55,6 @@ const mf = new Miniflare({
           stderr.pipe(process.stderr);
         },
       }),
-  workers: [{ modules: true, compatibilityDate, ...worker, ...socket }],
+  workers: [{ ...worker, ...directSocket(cfg.port) }],
 });
-await mf.ready;
-console.log("ready");
-const stop = async () => {
-  await mf.dispose();
-  process.exit(0);
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+await serveUntilSignal(mf);

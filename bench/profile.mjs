@@ -113,6 +113,7 @@ import { createHmac, randomBytes } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { b64url, cpuMicros, freePort, median, pad, root, waitReady, workerdOf } from "./lib.mjs";
 
 // Node 20: WebSocket is behind a flag. Re-run with it (the parent only waits).
 if (typeof globalThis.WebSocket === "undefined") {
@@ -132,7 +133,6 @@ if (typeof globalThis.WebSocket === "undefined") {
 }
 
 async function main() {
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 process.env.WRANGLER_SEND_METRICS = "false";
 
 // --- arguments ---------------------------------------------------------------
@@ -173,14 +173,7 @@ function die(msg) {
 }
 process.on("exit", () => children.forEach((c) => c.kill("SIGTERM")));
 process.on("SIGINT", () => die("interrupted"));
-const b64url = (buf) => Buffer.from(buf).toString("base64url");
-const freePort = () => 20000 + Math.floor(Math.random() * 20000);
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const pad = (s, n) => String(s).padEnd(n);
 const lpad = (s, n) => String(s).padStart(n);
 const nowUs = () => Number(process.hrtime.bigint() / 1000n); // CLOCK_MONOTONIC, as V8's profile timestamps on Linux
 
@@ -212,33 +205,15 @@ if (needsClient) {
 const basic = () => "Basic " + Buffer.from(`${client.client_id}:${client.client_secret}`).toString("base64");
 const form = "application/x-www-form-urlencoded";
 
-// Resolves when `child` prints "ready"; its output is then read and dropped
-// (workerd's console lines, relayed by Miniflare), stderr kept up to 64 KiB.
-function waitReady(child, name) {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let ready = false;
-    const timer = setTimeout(() => reject(new Error(`${name} not ready in 60 s:\n${out}`)), 60000);
-    child.stdout.on("data", (d) => {
-      if (ready) return;
-      out += d;
-      if (out.includes("ready")) {
-        ready = true;
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    serverErrors.set(name, "");
-    child.stderr.on("data", (d) => {
-      if (out.length < 65536) out += d;
-      if (ready) serverErrors.set(name, (serverErrors.get(name) + d).slice(-8192));
-    });
-    child.on("exit", (code) => {
-      children.delete(child);
-      serverErrors.delete(name);
-      if (!ready) reject(new Error(`${name} exited (${code}):\n${out}`));
-    });
+// Resolves when `child` prints "ready" (see lib.mjs); what it writes to
+// stderr after that is kept, the last 8 KiB, for `die`.
+function waitReadyKept(child, name) {
+  serverErrors.set(name, "");
+  child.on("exit", () => {
+    children.delete(child);
+    serverErrors.delete(name);
   });
+  return waitReady(child, name, (d) => serverErrors.set(name, (serverErrors.get(name) + d).slice(-8192)));
 }
 const WORKER_NAMES = { edge: "edge-token", "rust-floor": "rust-floor", floor: "floor" };
 // A fresh workerd serving `worker` ("edge", "rust-floor", "floor").
@@ -250,7 +225,7 @@ async function serve(worker, { inspector = true } = {}) {
     env: { ...process.env, SIGNING_KEYS: signingKeys, PROFILE_SERVE: JSON.stringify({ worker, port, inspectorPort, build, state }) },
   });
   children.add(child);
-  await waitReady(child, `workerd (${worker}${inspector ? ", inspector" : ""}) on ${port}`);
+  await waitReadyKept(child, `workerd (${worker}${inspector ? ", inspector" : ""}) on ${port}`);
   return {
     child,
     port,
@@ -265,33 +240,6 @@ async function serve(worker, { inspector = true } = {}) {
     },
   };
 }
-// The workerd that Miniflare started for `parent` (its direct child), for /proc CPU time.
-function workerdOf(parent) {
-  for (const d of fs.existsSync("/proc") ? fs.readdirSync("/proc") : []) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (comm === "workerd" && ppid === parent) return Number(d);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return null;
-}
-const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
-function cpuMicros(pid) {
-  if (!pid) return null;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / clockTicks;
-  } catch {
-    return null;
-  }
-}
-
 // --- Chrome DevTools Protocol ------------------------------------------------
 // One WebSocket session to one inspector target.
 async function cdpConnect(inspectorPort, targetId) {

@@ -40,8 +40,8 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import zlib from "node:zlib";
+import { b64url, cpuMicros, freePort, median, pad, root, waitReady, workerdOf } from "./lib.mjs";
 
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
 const RUNS = Number(process.env.RUNS ?? 3);
 const DURATION = Number(process.env.DURATION ?? 5);
 const LEVELS = (process.env.CONCURRENCY ?? "16,64,256").split(",").map(Number);
@@ -53,13 +53,6 @@ const die = (msg) => {
 };
 process.on("exit", () => children.forEach((c) => c.kill("SIGTERM")));
 
-const b64url = (buf) => Buffer.from(buf).toString("base64url");
-const freePort = () => 20000 + Math.floor(Math.random() * 20000);
-const pad = (s, n) => String(s).padEnd(n);
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 // The JWS signature of `input` with a client's private key (RFC 7518: ES256
 // as r || s; PS256 with a 32-byte salt), on libuv's thread pool.
@@ -95,62 +88,6 @@ async function assertionBodies(kc, aud, n) {
   };
   await Promise.all(Array.from({ length: 8 }, signer));
   return bodies;
-}
-
-// Resolves when `child` prints "ready". From then on its output (workerd's
-// log lines, relayed by Miniflare) is read and dropped, never left to pile
-// up in a pipe or in memory; stderr is kept only up to 64 KiB, for errors.
-function waitReady(child, name) {
-  return new Promise((resolve, reject) => {
-    let out = "";
-    let ready = false;
-    const timer = setTimeout(() => reject(new Error(`${name} not ready in 60 s:\n${out}`)), 60000);
-    const onData = (d) => {
-      if (ready) return;
-      out += d;
-      if (out.includes("ready")) {
-        ready = true;
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on("data", onData);
-    child.stderr.on("data", (d) => {
-      if (out.length < 65536) out += d;
-    });
-    child.on("exit", (code) => {
-      if (!ready) reject(new Error(`${name} exited (${code}):\n${out}`));
-    });
-  });
-}
-
-// CPU time (user + system, µs) of a process and all its threads, from
-// /proc; null where there is no /proc.
-const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
-function cpuMicros(pid) {
-  if (!pid) return null;
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return ((Number(f[11]) + Number(f[12])) * 1e6) / clockTicks;
-  } catch {
-    return null;
-  }
-}
-// The workerd that Miniflare started for `parent` (its direct child).
-function workerdOf(parent) {
-  for (const d of fs.existsSync("/proc") ? fs.readdirSync("/proc") : []) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
-      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (comm === "workerd" && ppid === parent) return Number(d);
-    } catch {
-      // gone meanwhile
-    }
-  }
-  return null;
 }
 
 // --- set-up ----------------------------------------------------------------

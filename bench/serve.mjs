@@ -20,39 +20,19 @@
 // Prints "ready" on stdout when all accept connections; stops on SIGTERM/SIGINT.
 import { Miniflare } from "miniflare";
 import path from "node:path";
+import { FLOOR_SCRIPT, RUST_FLOOR, compatibilityDate, directSocket, edgeTokenWorker, issuerEnv, root, serveUntilSignal } from "./lib.mjs";
 
 const [stateDir, edgePort, floorPort, rustFloorPort, kvFloorPort, jsIssuerPort] = process.argv.slice(2);
 if (!stateDir || !edgePort || !floorPort || !process.env.SIGNING_KEYS) {
   console.error("usage: SIGNING_KEYS=... node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT");
   process.exit(2);
 }
-const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
-const compatibilityDate = "2026-04-01";
-
+const issuer = process.env.ISSUER ?? `http://127.0.0.1:${edgePort}`;
 const variants = JSON.parse(process.env.BENCH_VARIANTS ?? "[]");
-// What every issuer gets (edge-token's builds and the JS issuer): the same
-// local KV (one client) and the same vars.
-const issuerEnv = (signingKeys) => ({
-  kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
-  bindings: {
-    ISSUER: process.env.ISSUER ?? `http://127.0.0.1:${edgePort}`,
-    SIGNING_KEYS: signingKeys,
-    REQUIRE_HTTPS: "false",
-    DEFAULT_AUDIENCE: "https://api.example.com",
-    TOKEN_TTL: "300",
-    KV_CACHE_TTL: "60",
-  },
-});
-// The issuer built into `build` (relative to the repository), signing with
-// `signingKeys`, on `port`.
+// An issuer build on `port` (the same local KV and vars as every issuer).
 const edgeToken = ({ name, port, build, signingKeys }) => ({
-  name,
-  modules: true,
-  scriptPath: path.join(root, build, "index.js"),
-  modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-  compatibilityDate,
-  ...issuerEnv(signingKeys),
-  unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(port) }],
+  ...edgeTokenWorker({ name, build, issuer, signingKeys }),
+  ...directSocket(port),
 });
 
 const mf = new Miniflare({
@@ -62,27 +42,8 @@ const mf = new Miniflare({
   workers: [
     edgeToken({ name: "edge-token", port: edgePort, build: "build", signingKeys: process.env.SIGNING_KEYS }),
     ...variants.map(edgeToken),
-    {
-      name: "floor",
-      modules: true,
-      // GET /log also writes one console line, like edge-token's audit log.
-      script:
-        'export default { fetch(req) { if (req.url.endsWith("/log")) console.log(\'{"event":"floor","status":200}\'); return new Response("ok"); } };',
-      compatibilityDate,
-      unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(floorPort) }],
-    },
-    ...(rustFloorPort
-      ? [
-          {
-            name: "rust-floor",
-            modules: true,
-            scriptPath: path.join(root, "bench", "rust-floor", "build", "index.js"),
-            modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }],
-            compatibilityDate,
-            unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(rustFloorPort) }],
-          },
-        ]
-      : []),
+    { name: "floor", modules: true, script: FLOOR_SCRIPT, compatibilityDate, ...directSocket(floorPort) },
+    ...(rustFloorPort ? [{ ...RUST_FLOOR, ...directSocket(rustFloorPort) }] : []),
     ...(kvFloorPort
       ? [
           {
@@ -96,7 +57,7 @@ const mf = new Miniflare({
 } };`,
             compatibilityDate,
             kvNamespaces: { KV: "bench-kv-floor" },
-            unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(kvFloorPort) }],
+            ...directSocket(kvFloorPort),
           },
         ]
       : []),
@@ -107,19 +68,12 @@ const mf = new Miniflare({
             modules: true,
             scriptPath: path.join(root, "bench", "js-issuer", "index.mjs"),
             compatibilityDate,
-            ...issuerEnv(process.env.SIGNING_KEYS),
-            unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(jsIssuerPort) }],
+            ...issuerEnv({ issuer, signingKeys: process.env.SIGNING_KEYS }),
+            ...directSocket(jsIssuerPort),
           },
         ]
       : []),
   ],
 });
 
-await mf.ready;
-console.log("ready");
-const stop = async () => {
-  await mf.dispose();
-  process.exit(0);
-};
-process.on("SIGTERM", stop);
-process.on("SIGINT", stop);
+await serveUntilSignal(mf);

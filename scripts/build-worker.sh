@@ -21,13 +21,16 @@ out="$crate/build"
 [ -n "${BUILD_OUT:-}" ] && out="$BUILD_OUT"
 features="${WORKER_FEATURES:-}"
 # Nothing to do when the output is newer than every input (the workspace's
-# crates, this crate, the manifests, the toolchain, this script): a second
+# crates, this crate, the manifests, the toolchain, the pinned tools and
+# this script): a second
 # `make dev` (whose wrangler runs this on every start) is ready in seconds.
 # FORCE_BUILD=1 builds anyway.
 if [ "${FORCE_BUILD:-0}" != 1 ] && [ -f "$out/index_bg.wasm" ] && [ -f "$out/index.js" ] \
   && [ "$(cat "$out/.features" 2>/dev/null)" = "$features" ] \
   && [ -z "$(find crates "$crate" Cargo.toml Cargo.lock rust-toolchain.toml scripts/build-worker.sh \
-        -type f \( -name '*.rs' -o -name '*.mjs' -o -name Cargo.toml -o -name Cargo.lock -o -name '*.sh' -o -name rust-toolchain.toml \) \
+        scripts/install-tools.sh package.json package-lock.json \
+        -type f \( -name '*.rs' -o -name '*.mjs' -o -name Cargo.toml -o -name Cargo.lock -o -name '*.sh' \
+        -o -name rust-toolchain.toml -o -name 'package*.json' \) \
         -not -path '*/build/*' -newer "$out/index_bg.wasm" -print -quit)" ]; then
   echo "$out is up to date"
   exit 0

@@ -979,35 +979,25 @@ fn a_locked_local_store_is_retried_then_reported() {
     // wrangler's local KV is SQLite: while `make dev` (or a test's Worker)
     // writes it, a put can fail with SQLITE_BUSY. Tried again, it succeeds.
     let kv = FakeKv::new("busy");
-    std::fs::write(kv.0.path().join("busy"), "2").unwrap();
-    let out = kv.cli(&["client", "create", "--name", "a", "--scope", "read"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let calls = std::fs::read_to_string(kv.0.path().join("calls")).unwrap();
-    assert_eq!(
-        calls
+    // Makes the stand-in wrangler refuse the next `busy` puts, creates a
+    // client; answers the CLI's output and the puts tried so far.
+    let create_while_busy = |busy: &str, name: &str| {
+        std::fs::write(kv.0.path().join("busy"), busy).unwrap();
+        let out = kv.cli(&["client", "create", "--name", name, "--scope", "read"]);
+        let calls = std::fs::read_to_string(kv.0.path().join("calls")).unwrap();
+        let puts = calls
             .lines()
             .filter(|l| l.starts_with("kv key put"))
-            .count(),
-        3,
-        "{calls}"
-    );
+            .count();
+        (out, puts, calls)
+    };
+    let (out, puts, calls) = create_while_busy("2", "a");
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(puts, 3, "{calls}");
     // Locked for good: an error naming the cause, after a bounded number of tries.
-    std::fs::write(kv.0.path().join("busy"), "99").unwrap();
-    let out = kv.cli(&["client", "create", "--name", "b", "--scope", "read"]);
+    let (out, puts, calls) = create_while_busy("99", "b");
     assert!(!out.status.success());
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    let stderr = text(&out.stderr);
     assert!(stderr.contains("database is locked"), "{stderr}");
-    let calls = std::fs::read_to_string(kv.0.path().join("calls")).unwrap();
-    assert_eq!(
-        calls
-            .lines()
-            .filter(|l| l.starts_with("kv key put"))
-            .count(),
-        3 + 6,
-        "{calls}"
-    );
+    assert_eq!(puts, 3 + 6, "{calls}");
 }

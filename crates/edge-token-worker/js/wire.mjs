@@ -1,7 +1,8 @@
 // The JS half of the issuer's adapter, without the wasm: reading the request
-// body within its bounds, and turning what the wasm `handle` answers back
-// into its parts. entry.mjs uses both; wire.test.mjs tests them on Node's
-// own Request (`node --test`).
+// body within its bounds, calling the wasm `handle` (given, so that tests can
+// stand in for it) and turning what it answers into the Response, a 500 when
+// anything on the way fails. entry.mjs uses these; wire.test.mjs tests them
+// on Node's own Request (`node --test`).
 
 // What became of the body: the `body_state` argument of the wasm `handle`
 // (crates/edge-token-worker/src/entry.rs has the same numbers).
@@ -11,37 +12,46 @@ export const BODY_TIMED_OUT = 2;
 export const BODY_UNREADABLE = 3;
 
 const EMPTY = new Uint8Array(0);
-const TIMED_OUT = [BODY_TIMED_OUT, EMPTY];
 
-// A promise of [state, bytes]: the whole body, at most `maxBytes` long, or
-// why not, within `timeoutMs` (one timer for the whole read, cleared as
-// soon as the read ends). A declared Content-Length over the bound is
-// refused before reading; a declared one within it is read in one
-// arrayBuffer() (the runtime holds the body to the length declared);
-// without one the stream is read chunk by chunk and cancelled as soon as it
-// passes the bound. Plain promise chains, no async functions: each await of
-// those costs the runtime microtasks on every request.
-export function readBody(request, maxBytes, timeoutMs) {
-  const declared = declaredLength(request.headers.get("content-length"));
-  if (declared > maxBytes) return Promise.resolve([BODY_TOO_LARGE, EMPTY]);
-  let timer;
-  const read = (Number.isNaN(declared) ? readStream(request, maxBytes) : readDeclared(request, maxBytes)).then(
-    (result) => {
+// A promise of what `next(state, bytes)` answers: `next` gets the whole
+// body, at most `maxBytes` long, or why not (the BODY_ states), within
+// `timeoutMs` (one timer for the whole read, cleared as soon as the read
+// ends; at the deadline `next` gets BODY_TIMED_OUT and the read is left to
+// the runtime to drop with the request). A declared Content-Length over the
+// bound is refused before reading; a declared one within it is read in one
+// arrayBuffer() (the runtime reads such a body to the length declared).
+// With a Transfer-Encoding, though, the runtime reads the body as chunked,
+// to its end, whatever Content-Length says (and shows the Worker both): that
+// body, like one without a length, is read chunk by chunk and refused as
+// soon as it passes the bound. Plain promise chains, no async functions, and
+// `next` called from the read's own reaction: each await or extra `then`
+// costs the runtime microtasks on every request.
+export function readBody(request, maxBytes, timeoutMs, next) {
+  const headers = request.headers;
+  const declared = headers.get("transfer-encoding") === null ? declaredLength(headers.get("content-length")) : NaN;
+  if (declared > maxBytes) return Promise.resolve(next(BODY_TOO_LARGE, EMPTY));
+  return new Promise((resolve, reject) => {
+    let timer = 0;
+    const finish = (state, bytes) => {
+      if (timer === -1) return;
       clearTimeout(timer);
-      return result;
-    },
-  );
-  const deadline = new Promise((resolve) => {
-    timer = setTimeout(resolve, timeoutMs, TIMED_OUT);
+      timer = -1;
+      try {
+        resolve(next(state, bytes));
+      } catch (e) {
+        reject(e);
+      }
+    };
+    timer = setTimeout(finish, timeoutMs, BODY_TIMED_OUT, EMPTY);
+    if (Number.isNaN(declared)) {
+      readStream(request, maxBytes).then(([state, bytes]) => finish(state, bytes));
+    } else {
+      request.arrayBuffer().then(
+        (buffer) => (buffer.byteLength <= maxBytes ? finish(BODY_READ, new Uint8Array(buffer)) : finish(BODY_TOO_LARGE, EMPTY)),
+        () => finish(BODY_UNREADABLE, EMPTY),
+      );
+    }
   });
-  return Promise.race([read, deadline]);
-}
-
-function readDeclared(request, maxBytes) {
-  return request.arrayBuffer().then(
-    (buffer) => (buffer.byteLength <= maxBytes ? [BODY_READ, new Uint8Array(buffer)] : [BODY_TOO_LARGE, EMPTY]),
-    () => [BODY_UNREADABLE, EMPTY],
-  );
 }
 
 // The Content-Length value as a number, or NaN when absent or not a decimal
@@ -142,4 +152,79 @@ export function unpack(packed) {
   const end = packed.indexOf("\n\n", b + 1);
   if (end < 0) throw new Error("malformed answer from wasm");
   return { status, log, block: packed.slice(b + 1, end), body: packed.slice(end + 2) };
+}
+
+// A trap in the wasm: a Rust panic (request paths are kept panic-free by
+// lints), or a call into an instance a trap has ended.
+export const isTrap = (e) =>
+  e instanceof WebAssembly.RuntimeError || (e instanceof Error && e.message === "Module terminated");
+
+const SERVER_ERROR = JSON.stringify({ error: "server_error", error_description: "internal error" });
+const SERVER_ERROR_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
+
+// The request path around the wasm: `answer(request, env, now, state, body)`
+// calls `handle` (the wasm export) and answers its Response, or a Promise of
+// one; `trap(error)` is told of errors the runtime reports (its "error" and
+// "unhandledrejection" events), since a trap while the wasm runs a waiting
+// request's task reaches no caller. After a trap the instance is unusable:
+// the requests still waiting on it get a 500 at once, and the next request
+// first resets it (`reset`, wasm-bindgen's __wbg_reset_state). Whatever
+// throws on the way (the wasm, unpacking its answer, building the Response)
+// becomes the 500 JSON error and an internal_error log line, never the
+// runtime's own error page. `log` is console-like (log, error).
+export function answerer({ handle, reset, names, log }) {
+  let trapped = false;
+  // The settle functions of the requests whose answer is a Promise.
+  const waiting = new Set();
+
+  const serverError = (now, e) => {
+    log.error(JSON.stringify({ event: "internal_error", ts: now, status: 500, cause: String(e && e.message) }));
+    return new Response(SERVER_ERROR, { status: 500, headers: SERVER_ERROR_HEADERS });
+  };
+
+  function trap(e) {
+    if (!isTrap(e)) return false;
+    trapped = true;
+    for (const settle of [...waiting]) settle(e);
+    return true;
+  }
+
+  function respond(packed, now) {
+    try {
+      const { response, status, log: line } = toResponse(packed);
+      if (status >= 500) log.error(line);
+      else log.log(line);
+      return response;
+    } catch (e) {
+      return serverError(now, e);
+    }
+  }
+
+  function answer(request, env, now, state, body) {
+    if (trapped) {
+      trapped = false;
+      reset();
+    }
+    let packed;
+    try {
+      packed = handle(request.method, request.url, headerValues(request.headers, names), state, body, env, now);
+    } catch (e) {
+      trap(e);
+      return serverError(now, e);
+    }
+    if (typeof packed === "string") return respond(packed, now);
+    return new Promise((resolve) => {
+      const settle = (e) => {
+        if (!waiting.delete(settle)) return;
+        trap(e);
+        resolve(serverError(now, e));
+      };
+      waiting.add(settle);
+      Promise.resolve(packed).then((p) => {
+        if (waiting.delete(settle)) resolve(respond(p, now));
+      }, settle);
+    });
+  }
+
+  return { answer, trap, waiting: () => waiting.size };
 }

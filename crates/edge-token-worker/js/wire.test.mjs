@@ -8,15 +8,18 @@ import {
   BODY_TIMED_OUT,
   BODY_TOO_LARGE,
   BODY_UNREADABLE,
+  answerer,
   declaredLength,
   headerValues,
   headersOf,
-  readBody,
+  readBody as readBodyThen,
   toResponse,
   unpack,
 } from "./wire.mjs";
 
 const MAX = 16;
+// readBody with a `next` that answers what it was given.
+const readBody = (request, max, ms) => readBodyThen(request, max, ms, (state, bytes) => [state, bytes]);
 const post = (body, headers = {}) => new Request("https://issuer.example/oauth2/token", { method: "POST", body, headers, duplex: "half" });
 const text = (bytes) => new TextDecoder().decode(bytes);
 
@@ -53,6 +56,36 @@ test("a declared length over the bound is refused before any read", async () => 
   assert.equal(state, BODY_TOO_LARGE);
   assert.equal(req.bodyUsed, false);
   assert.equal(req.body.locked, false);
+});
+
+test("a Content-Length with a Transfer-Encoding is not trusted: the body is bounded as it streams", async () => {
+  // What workerd does with such a request: reads it as chunked, to its
+  // end, and shows both headers (seen on a direct socket).
+  const chunks = new ReadableStream({
+    start(controller) {
+      for (let i = 0; i < 20; i++) controller.enqueue(new Uint8Array(4));
+    },
+    pull: () => new Promise(() => {}),
+  });
+  const req = post(chunks, { "content-length": "5", "transfer-encoding": "chunked" });
+  const t0 = Date.now();
+  const [state] = await readBody(req, MAX, 3000);
+  assert.equal(state, BODY_TOO_LARGE);
+  assert.ok(Date.now() - t0 < 1000, "refused at the bound, not at the deadline");
+});
+
+test("next is called once, from the read; what it throws rejects", async () => {
+  let calls = 0;
+  const out = await readBodyThen(post("abc"), MAX, 1000, (state, bytes) => (calls++, text(bytes)));
+  assert.equal(out, "abc");
+  assert.equal(calls, 1);
+  await assert.rejects(readBodyThen(post("abc"), MAX, 1000, () => {
+    throw new Error("boom");
+  }), /boom/);
+  // The deadline and then the read: next once, with the deadline's state.
+  const seen = [];
+  await readBodyThen(streamed(["abc"], "stall"), MAX, 50, (state) => seen.push(state));
+  assert.deepEqual(seen, [BODY_TIMED_OUT]);
 });
 
 test("a streamed body is read chunk by chunk, joined, and bounded as it streams", async () => {
@@ -140,4 +173,78 @@ test("toResponse builds the Response: status, exactly the answer's headers, body
   assert.equal(bare.response.status, 405);
   assert.equal(bare.response.headers.get("content-type"), null);
   assert.equal(bare.response.headers.get("allow"), "POST");
+});
+
+// The answerer around a stand-in for the wasm `handle` (a real trap needs a
+// panic on a request path, which the lints keep out): what it answers when
+// the wasm answers, throws, traps now or traps later while a request waits.
+function harness(handle) {
+  const lines = { log: [], error: [] };
+  let resets = 0;
+  const log = { log: (l) => lines.log.push(l), error: (l) => lines.error.push(l) };
+  const a = answerer({ handle, reset: () => resets++, names: ["authorization", "cf-ray"], log });
+  const get = () => new Request("https://issuer.example/.well-known/oauth-authorization-server", { headers: { "cf-ray": "1-LHR" } });
+  return { ...a, lines, resets: () => resets, call: () => a.answer(get(), {}, 1000, BODY_READ, new Uint8Array(0)) };
+}
+const OK = "200\n{\"event\":\"metadata\"}\ncontent-type:application/json\n\n{}";
+const isServerError = async (response) => {
+  assert.equal(response.status, 500);
+  assert.equal(response.headers.get("content-type"), "application/json");
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assert.deepEqual(await response.json(), { error: "server_error", error_description: "internal error" });
+};
+
+test("the answerer passes the request to handle and logs its line", async () => {
+  let args;
+  const h = harness((...a) => ((args = a), OK));
+  const response = h.call();
+  assert.ok(response instanceof Response, "a string answer is answered without a Promise");
+  assert.equal(response.status, 200);
+  assert.deepEqual(args.slice(0, 3), ["GET", "https://issuer.example/.well-known/oauth-authorization-server", "\0\n1-LHR"]);
+  assert.equal(args[6], 1000);
+  assert.deepEqual(h.lines.log, ['{"event":"metadata"}']);
+  const later = await harness(() => Promise.resolve(OK)).call();
+  assert.equal(later.status, 200);
+});
+
+test("a trap in handle is a 500 JSON error, and the next request resets the instance", async () => {
+  let calls = 0;
+  const h = harness(() => {
+    calls++;
+    if (calls === 1) throw new WebAssembly.RuntimeError("unreachable");
+    return OK;
+  });
+  await isServerError(h.call());
+  assert.match(h.lines.error[0], /"event":"internal_error".*"cause":"unreachable"/);
+  assert.equal(h.resets(), 0);
+  assert.equal(h.call().status, 200);
+  assert.equal(h.resets(), 1);
+  assert.equal(h.call().status, 200);
+  assert.equal(h.resets(), 1, "reset once per trap");
+});
+
+test("a trap while requests wait answers them all with a 500 at once", async () => {
+  const h = harness(() => new Promise(() => {}));
+  const [first, second] = [h.call(), h.call()];
+  assert.equal(h.waiting(), 2);
+  // Not a trap (some other uncaught error): nobody is answered for it.
+  assert.equal(h.trap(new Error("something else")), false);
+  assert.equal(h.waiting(), 2);
+  assert.equal(h.trap(new WebAssembly.RuntimeError("unreachable")), true);
+  await isServerError(await first);
+  await isServerError(await second);
+  assert.equal(h.waiting(), 0);
+  h.call();
+  assert.equal(h.resets(), 1);
+});
+
+test("a rejected answer, a malformed answer, a bad header are a 500, not a throw", async () => {
+  await isServerError(await harness(() => Promise.reject(new Error("Module terminated"))).call());
+  await isServerError(harness(() => "200").call());
+  await isServerError(harness(() => "200\n{}\nbad name:v\n\nbody").call());
+  await isServerError(await harness(() => Promise.resolve("garbage")).call());
+  const h = harness(() => Promise.reject(new TypeError("not a trap")));
+  await isServerError(await h.call());
+  h.call();
+  assert.equal(h.resets(), 0, "only a trap resets the instance");
 });

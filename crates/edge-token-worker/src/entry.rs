@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use worker::wasm_bindgen::{self, prelude::*};
-use worker::wasm_bindgen_futures;
+use worker::wasm_bindgen_futures::{self, JsFuture};
 use worker::{js_sys, Env};
 
 use crate::kv::KvClientStore;
@@ -125,8 +125,54 @@ impl Timer for WorkerTimer {
             if warm {
                 std::future::pending::<()>().await;
             }
-            worker::Delay::from(std::time::Duration::from_millis(ms)).await;
+            Sleep::new(ms).await;
         }
+    }
+}
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    fn set_timeout(handler: &js_sys::Function, ms: f64) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    fn clear_timeout(id: &JsValue);
+}
+
+/// A `setTimeout` as a future, cleared when dropped. Unlike
+/// `worker::Delay`, which keeps the waker of its first poll, it wakes the
+/// waker of its latest poll (a [`JsFuture`]): [`handle`] polls each request
+/// once with a no-op waker before a task takes it over.
+struct Sleep {
+    id: JsValue,
+    done: JsFuture,
+}
+
+impl Sleep {
+    fn new(ms: u64) -> Self {
+        let mut id = JsValue::UNDEFINED;
+        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
+            id = set_timeout(&resolve, ms as f64);
+        });
+        Sleep {
+            id,
+            done: JsFuture::from(promise),
+        }
+    }
+}
+
+impl std::future::Future for Sleep {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        std::pin::Pin::new(&mut self.done).poll(cx).map(|_| ())
+    }
+}
+
+impl Drop for Sleep {
+    fn drop(&mut self) {
+        clear_timeout(&self.id);
     }
 }
 
@@ -190,7 +236,12 @@ pub fn body_limits() -> Vec<u32> {
 /// `Date.now()`. Answers the response and the log line packed in one string,
 /// so that one string crosses back (see [`pack`]).
 ///
-/// The answer is a Promise of the packed string.
+/// The answer is the string itself when the request never waited on I/O
+/// (a cached record, an HS256 token: most requests), polled to its end here
+/// without a Promise or a task; otherwise a Promise of it. Every future on
+/// the way re-registers its waker when polled again (KV, the rate limiters
+/// and Web Crypto through `JsFuture`, the timer through [`Sleep`]): the
+/// task's first poll replaces the no-op one.
 #[wasm_bindgen]
 pub fn handle(
     method: String,
@@ -201,50 +252,73 @@ pub fn handle(
     env: Env,
     now_ms: f64,
 ) -> JsValue {
-    // Always through a task: a first poll with a no-op waker would lose the
-    // wake-up of worker::Delay (it keeps the waker of its first poll), and
-    // with it the STORE_TIMEOUT_MS bound of the first store call.
-    let answer = serve(method, url, headers, body_state, body, env, now_ms);
-    wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from(answer.await)) }).into()
+    let incoming = Incoming::new(method, &url, &headers, body_state, body, now_ms);
+    let mut answer = Box::pin(serve(incoming, env));
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    match std::future::Future::poll(answer.as_mut(), &mut cx) {
+        std::task::Poll::Ready(packed) => JsValue::from(packed),
+        std::task::Poll::Pending => {
+            wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from(answer.await)) })
+                .into()
+        }
+    }
 }
 
-async fn serve(
-    method: String,
-    url: String,
-    headers: String,
-    body_state: u8,
-    body: Vec<u8>,
-    env: Env,
-    now_ms: f64,
-) -> String {
-    let now_ms = if now_ms.is_finite() && now_ms > 0.0 {
-        now_ms as u64
-    } else {
-        0
-    };
-    let (https, path) = split_url(&url);
-    let mut values = headers.split('\n');
-    let headers: Vec<(String, String)> = REQUEST_HEADERS
-        .iter()
-        .zip(values.by_ref())
-        .filter(|(_, value)| *value != "\0")
-        .map(|(name, value)| ((*name).to_owned(), value.to_owned()))
-        .collect();
-    let ray = values.next().filter(|v| *v != "\0").map(str::to_owned);
-    let body = match body_state {
-        BODY_READ => Body::Bytes(body),
-        BODY_TOO_LARGE => Body::TooLarge,
-        BODY_TIMED_OUT => Body::TimedOut,
-        _ => Body::Unreadable,
-    };
-    let req = HttpRequest {
-        method,
-        path: path.to_owned(),
-        https,
-        headers,
-        body,
-    };
+/// What [`handle`] was given, as the core's request.
+struct Incoming {
+    request: HttpRequest,
+    ray: Option<String>,
+    now_ms: u64,
+}
 
+impl Incoming {
+    fn new(
+        method: String,
+        url: &str,
+        headers: &str,
+        body_state: u8,
+        body: Vec<u8>,
+        now_ms: f64,
+    ) -> Self {
+        let (https, path) = split_url(url);
+        let mut values = headers.split('\n');
+        let headers: Vec<(String, String)> = REQUEST_HEADERS
+            .iter()
+            .zip(values.by_ref())
+            .filter(|(_, value)| *value != "\0")
+            .map(|(name, value)| ((*name).to_owned(), value.to_owned()))
+            .collect();
+        let ray = values.next().filter(|v| *v != "\0").map(str::to_owned);
+        let body = match body_state {
+            BODY_READ => Body::Bytes(body),
+            BODY_TOO_LARGE => Body::TooLarge,
+            BODY_TIMED_OUT => Body::TimedOut,
+            _ => Body::Unreadable,
+        };
+        Incoming {
+            request: HttpRequest {
+                method,
+                path: path.to_owned(),
+                https,
+                headers,
+                body,
+            },
+            ray,
+            now_ms: if now_ms.is_finite() && now_ms > 0.0 {
+                now_ms as u64
+            } else {
+                0
+            },
+        }
+    }
+}
+
+async fn serve(incoming: Incoming, env: Env) -> String {
+    let Incoming {
+        request,
+        ray,
+        now_ms,
+    } = incoming;
     let state = isolate_state(&env);
     let store = KvClientStore::new(&env);
     let service = Service {
@@ -258,7 +332,7 @@ async fn serve(
         signer: &SIGNER,
         replay: Some(&state.replay),
     };
-    let mut outcome = service.handle(&req, now_ms / 1000).await;
+    let mut outcome = service.handle(&request, now_ms / 1000).await;
     outcome.audit.ts = Some(now_ms);
     outcome.audit.colo = ray
         .as_deref()

@@ -1,0 +1,126 @@
+// What the bench scripts share: the Workers they serve on workerd (for
+// serve.mjs, profile-serve.mjs and coldstart.mjs, which host Miniflare) and
+// the load driver's helpers (for run.mjs and profile.mjs: readiness of a
+// serving child, CPU time of its workerd from /proc, small numbers).
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import path from "node:path";
+
+export const root = path.resolve(path.dirname(new URL(import.meta.url).pathname), "..");
+export const compatibilityDate = "2026-04-01";
+
+// --- Workers -------------------------------------------------------------------
+export const wasmModules = { modulesRules: [{ type: "CompiledWasm", include: ["**/*.wasm"] }] };
+// The JS floor: a constant 200; GET /log also writes one console line, like
+// edge-token's audit log.
+export const FLOOR_SCRIPT =
+  'export default { fetch(req) { if (req.url.endsWith("/log")) console.log(\'{"event":"floor","status":200}\'); return new Response("ok"); } };';
+// What every issuer gets (edge-token's builds and the JS issuer): the same
+// local KV (one client) and the same vars.
+export const issuerEnv = ({ issuer, signingKeys }) => ({
+  kvNamespaces: { CLIENTS: "edge-token-clients-local", REVOCATIONS: "edge-token-revocations-local" },
+  bindings: {
+    ISSUER: issuer,
+    SIGNING_KEYS: signingKeys,
+    REQUIRE_HTTPS: "false",
+    DEFAULT_AUDIENCE: "https://api.example.com",
+    TOKEN_TTL: "300",
+    KV_CACHE_TTL: "60",
+  },
+});
+// The issuer built into `build` (a directory relative to the repository).
+export const edgeTokenWorker = ({ name = "edge-token", build = "build", issuer, signingKeys }) => ({
+  name,
+  modules: true,
+  scriptPath: path.join(root, build, "index.js"),
+  ...wasmModules,
+  compatibilityDate,
+  ...issuerEnv({ issuer, signingKeys }),
+});
+// The cheapest workers-rs Worker (bench/rust-floor), the same two answers.
+export const RUST_FLOOR = {
+  name: "rust-floor",
+  modules: true,
+  scriptPath: path.join(root, "bench", "rust-floor", "build", "index.js"),
+  ...wasmModules,
+  compatibilityDate,
+};
+// A direct socket on `port`: no Node proxy in the request path.
+export const directSocket = (port) => ({ unsafeDirectSockets: [{ host: "127.0.0.1", port: Number(port) }] });
+// Prints "ready" once `mf` serves, then serves until SIGTERM/SIGINT.
+export async function serveUntilSignal(mf) {
+  await mf.ready;
+  console.log("ready");
+  const stop = async () => {
+    await mf.dispose();
+    process.exit(0);
+  };
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+}
+
+// --- the load driver's helpers -------------------------------------------------
+export const b64url = (buf) => Buffer.from(buf).toString("base64url");
+export const freePort = () => 20000 + Math.floor(Math.random() * 20000);
+export const pad = (s, n) => String(s).padEnd(n);
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+// Resolves when `child` prints "ready". From then on its output (workerd's
+// log lines, relayed by Miniflare) is read and dropped, never left to pile
+// up in a pipe or in memory; stderr is kept only up to 64 KiB, for errors,
+// and after readiness handed to `afterReady` (if given).
+export function waitReady(child, name, afterReady = () => {}) {
+  return new Promise((resolve, reject) => {
+    let out = "";
+    let ready = false;
+    const timer = setTimeout(() => reject(new Error(`${name} not ready in 60 s:\n${out}`)), 60000);
+    child.stdout.on("data", (d) => {
+      if (ready) return;
+      out += d;
+      if (out.includes("ready")) {
+        ready = true;
+        clearTimeout(timer);
+        resolve();
+      }
+    });
+    child.stderr.on("data", (d) => {
+      if (out.length < 65536) out += d;
+      if (ready) afterReady(d);
+    });
+    child.on("exit", (code) => {
+      if (!ready) reject(new Error(`${name} exited (${code}):\n${out}`));
+    });
+  });
+}
+
+// CPU time (user + system, µs) of a process and all its threads, from
+// /proc; null where there is no /proc.
+export const clockTicks = Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout?.trim()) || 100;
+export function cpuMicros(pid) {
+  if (!pid) return null;
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, "utf8");
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return ((Number(f[11]) + Number(f[12])) * 1e6) / clockTicks;
+  } catch {
+    return null;
+  }
+}
+// The workerd that Miniflare started for `parent` (its direct child).
+export function workerdOf(parent) {
+  for (const d of fs.existsSync("/proc") ? fs.readdirSync("/proc") : []) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = fs.readFileSync(`/proc/${d}/stat`, "utf8");
+      const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (comm === "workerd" && ppid === parent) return Number(d);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return null;
+}
