@@ -492,6 +492,7 @@ mod tests {
 
     /// RFC 7515 Appendix A.3's P-256 key: its public JWK Set, and an ES256
     /// token over `claims` signed with its private half.
+    #[cfg(feature = "rust-crypto")]
     fn es256_jwks_and_token(claims: &AccessTokenClaims) -> (KeySet, String) {
         use p256::ecdsa::signature::Signer;
         let jwks = r#"{"keys":[{"kty":"EC","crv":"P-256","kid":"es1","alg":"ES256","x":"f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU","y":"x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"}]}"#;
@@ -510,6 +511,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "rust-crypto")]
     fn verify_with_uses_the_given_keys_and_the_verifiers_rules() {
         let (jwks, token) = es256_jwks_and_token(&claims());
         let jwks_verifier = Verifier::new(KeySet::default(), ISS, AUD);

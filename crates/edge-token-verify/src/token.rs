@@ -645,6 +645,7 @@ mod asymmetric_tests {
     }
 
     #[test]
+    #[cfg(feature = "rust-crypto")]
     fn es256_token_verifies_with_the_public_key_only() {
         assert_eq!(
             verify(&public_set(), &es256("ES256", "es")).unwrap(),
@@ -667,6 +668,7 @@ mod asymmetric_tests {
     }
 
     #[test]
+    #[cfg(feature = "rust-crypto")]
     fn eddsa_key_takes_both_names_and_nothing_else() {
         for name in ["EdDSA", "Ed25519"] {
             assert_eq!(
@@ -684,6 +686,40 @@ mod asymmetric_tests {
         assert_eq!(
             verify(&public_set(), &es256("EdDSA", "es")),
             Err(VerifyError::Algorithm)
+        );
+    }
+
+    /// Without `rust-crypto` (the issuer Worker's build, which checks its
+    /// own ES256/EdDSA tokens with Web Crypto): asymmetric keys still load
+    /// and a wrong algorithm is still refused first, but no asymmetric
+    /// signature ever verifies here.
+    #[test]
+    #[cfg(not(feature = "rust-crypto"))]
+    fn without_rust_crypto_no_asymmetric_signature_verifies() {
+        let keys = public_set();
+        assert_eq!(keys.kids().collect::<Vec<_>>(), vec!["es", "ed"]);
+        for token in [es256("ES256", "es"), ed25519("EdDSA"), ed25519("Ed25519")] {
+            assert_eq!(verify(&keys, &token), Err(VerifyError::Signature));
+            let (signed, sig) = token.rsplit_once('.').unwrap();
+            let kid = if token == es256("ES256", "es") {
+                "es"
+            } else {
+                "ed"
+            };
+            let raw = URL_SAFE_NO_PAD.decode(sig).unwrap();
+            assert!(!keys.find(kid).unwrap().check(signed.as_bytes(), &raw));
+        }
+        assert_eq!(
+            verify(&keys, &es256("ES256", "ed")),
+            Err(VerifyError::Algorithm)
+        );
+        // HS256 is unaffected.
+        let hs =
+            KeySet::parse(r#"[{"kid":"k1","key":"MDEyMzQ1Njc4OWFiY2RlZjAxMjM0NTY3ODlhYmNkZWY"}]"#)
+                .unwrap();
+        assert_eq!(
+            verify(&hs, &mint(&hs, &claims()).unwrap()).unwrap(),
+            claims()
         );
     }
 
@@ -739,6 +775,7 @@ mod asymmetric_tests {
     }
 
     #[test]
+    #[cfg(feature = "rust-crypto")]
     fn published_jwks_verifies_what_the_entries_verify() {
         let from_jwks = KeySet::from_jwks(&public_set().to_jwks().to_string()).unwrap();
         assert_eq!(from_jwks.kids().collect::<Vec<_>>(), vec!["es", "ed"]);
