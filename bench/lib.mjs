@@ -15,6 +15,19 @@ export const wasmModules = { modulesRules: [{ type: "CompiledWasm", include: ["*
 // edge-token's audit log.
 export const FLOOR_SCRIPT =
   'export default { fetch(req) { if (req.url.endsWith("/log")) console.log(\'{"event":"floor","status":200}\'); return new Response("ok"); } };';
+// The JS floor plus one Web Crypto signature per request (POST /es256 or
+// /eddsa: ES256 or Ed25519 over a token-sized input, the key made once per
+// isolate): what any Worker pays for one such signature here, the floor of
+// an issuer signing with that algorithm.
+export const SIGN_FLOOR_SCRIPT = `const input = new TextEncoder().encode("x".repeat(330));
+const params = { "/es256": [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }], "/eddsa": [{ name: "Ed25519" }, { name: "Ed25519" }] };
+const keys = {};
+export default { fetch(req) {
+  const p = params[new URL(req.url).pathname];
+  if (!p) return new Response("not found", { status: 404 });
+  const key = (keys[p[0].name] ??= crypto.subtle.generateKey(p[0], false, ["sign"]));
+  return key.then((k) => crypto.subtle.sign(p[1], k.privateKey, input)).then((sig) => new Response(sig.byteLength === 64 ? "ok" : "bad", { status: sig.byteLength === 64 ? 200 : 500 }));
+} };`;
 // What every issuer gets (edge-token's builds and the JS issuer): the same
 // local KV (one client) and the same vars.
 export const issuerEnv = ({ issuer, signingKeys }) => ({
