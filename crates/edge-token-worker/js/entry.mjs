@@ -13,17 +13,24 @@ const EMPTY = new Uint8Array(0);
 // wasm-bindgen's task queue (behind each request that waits on I/O)
 // schedules its runs with queueMicrotask when the global has it, else with a
 // then() on a resolved Promise, which workerd runs for less: the queue is
-// made here, per instance, with queueMicrotask out of its sight.
+// made here, per instance, with queueMicrotask out of its sight. Never
+// fatal: where the global cannot be hidden, the queue uses queueMicrotask.
 function startTasks() {
   const queueMicrotask = globalThis.queueMicrotask;
-  globalThis.queueMicrotask = undefined;
+  let hidden = false;
+  try {
+    globalThis.queueMicrotask = undefined;
+    hidden = true;
+  } catch {
+    // not writable here
+  }
   try {
     wasm.start_tasks();
-  } finally {
-    globalThis.queueMicrotask = queueMicrotask;
+  } catch (e) {
+    trap(e);
   }
+  if (hidden) globalThis.queueMicrotask = queueMicrotask;
 }
-startTasks();
 
 const { answer, trap } = answerer({
   handle: wasm.handle,
@@ -36,6 +43,7 @@ const { answer, trap } = answerer({
 });
 addEventListener("error", (event) => trap(event.error));
 addEventListener("unhandledrejection", (event) => trap(event.reason));
+startTasks();
 
 // The request path once, on made-up data, while the module loads: V8
 // compiles each wasm function on its first call, so that cost moves from
