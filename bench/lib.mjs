@@ -15,8 +15,8 @@ export const wasmModules = { modulesRules: [{ type: "CompiledWasm", include: ["*
 // edge-token's audit log.
 export const FLOOR_SCRIPT =
   'export default { fetch(req) { if (req.url.endsWith("/log")) console.log(\'{"event":"floor","status":200}\'); return new Response("ok"); } };';
-// The JS floor plus one Web Crypto signature per request (POST /es256 or
-// /eddsa: ES256 or Ed25519 over a token-sized input, the key made once per
+// The JS floor plus one Web Crypto signature per request (/es256 or
+// /eddsa, any method: ES256 or Ed25519 over a token-sized input, the key made once per
 // isolate): what any Worker pays for one such signature here, the floor of
 // an issuer signing with that algorithm.
 export const SIGN_FLOOR_SCRIPT = `const input = new TextEncoder().encode("x".repeat(330));

@@ -45,12 +45,20 @@ export function readBody(request, maxBytes, timeoutMs, next) {
     timer = setTimeout(finish, timeoutMs, BODY_TIMED_OUT, EMPTY);
     if (Number.isNaN(declared)) {
       readStream(request, maxBytes).then(([state, bytes]) => finish(state, bytes));
-    } else {
-      request.arrayBuffer().then(
-        (buffer) => (buffer.byteLength <= maxBytes ? finish(BODY_READ, new Uint8Array(buffer)) : finish(BODY_TOO_LARGE, EMPTY)),
-        () => finish(BODY_UNREADABLE, EMPTY),
-      );
+      return;
     }
+    let read;
+    try {
+      read = request.arrayBuffer();
+    } catch {
+      // a body already read or locked
+      finish(BODY_UNREADABLE, EMPTY);
+      return;
+    }
+    read.then(
+      (buffer) => (buffer.byteLength <= maxBytes ? finish(BODY_READ, new Uint8Array(buffer)) : finish(BODY_TOO_LARGE, EMPTY)),
+      () => finish(BODY_UNREADABLE, EMPTY),
+    );
   });
 }
 
@@ -155,9 +163,11 @@ export function unpack(packed) {
 }
 
 // A trap in the wasm: a Rust panic (request paths are kept panic-free by
-// lints), or a call into an instance a trap has ended.
+// lints), a wasm stack overflow, or a call into an instance a trap has ended.
 export const isTrap = (e) =>
-  e instanceof WebAssembly.RuntimeError || (e instanceof Error && e.message === "Module terminated");
+  e instanceof WebAssembly.RuntimeError ||
+  (e instanceof RangeError && /call stack/i.test(e.message)) ||
+  (e instanceof Error && e.message === "Module terminated");
 
 const SERVER_ERROR = JSON.stringify({ error: "server_error", error_description: "internal error" });
 const SERVER_ERROR_HEADERS = { "content-type": "application/json", "cache-control": "no-store" };
@@ -166,14 +176,18 @@ const SERVER_ERROR_HEADERS = { "content-type": "application/json", "cache-contro
 // calls `handle` (the wasm export) and answers its Response, or a Promise of
 // one; `trap(error)` is told of errors the runtime reports (its "error" and
 // "unhandledrejection" events), since a trap while the wasm runs a waiting
-// request's task reaches no caller. After a trap the instance is unusable:
-// the requests still waiting on it get a 500 at once, and the next request
-// first resets it (`reset`, wasm-bindgen's __wbg_reset_state). Whatever
-// throws on the way (the wasm, unpacking its answer, building the Response)
-// becomes the 500 JSON error and an internal_error log line, never the
-// runtime's own error page. `log` is console-like (log, error).
+// request's task reaches no caller. A trap ends the instance: the requests
+// still waiting on it get a 500 at once, and it is reset at once (`reset`:
+// wasm-bindgen's __wbg_reset_state, so that no callback of the old instance
+// runs against the new one); a reset that fails is tried again by the next
+// request, which meanwhile gets a 500. Whatever throws on the way (the wasm,
+// unpacking its answer, building the Response) becomes the 500 JSON error
+// and an internal_error log line, never the runtime's own error page.
+// `log` is console-like (log, error).
 export function answerer({ handle, reset, names, log }) {
-  let trapped = false;
+  // The instance trapped and is not reset yet.
+  let broken = false;
+  let resetting = false;
   // The settle functions of the requests whose answer is a Promise.
   const waiting = new Set();
 
@@ -182,10 +196,27 @@ export function answerer({ handle, reset, names, log }) {
     return new Response(SERVER_ERROR, { status: 500, headers: SERVER_ERROR_HEADERS });
   };
 
+  function resetNow() {
+    // A trap while resetting (reset runs wasm) is this reset's failure.
+    if (resetting) return;
+    resetting = true;
+    try {
+      reset();
+      broken = false;
+    } catch {
+      broken = true;
+    } finally {
+      resetting = false;
+    }
+  }
+
   function trap(e) {
     if (!isTrap(e)) return false;
-    trapped = true;
-    for (const settle of [...waiting]) settle(e);
+    broken = true;
+    const settles = [...waiting];
+    waiting.clear();
+    for (const settle of settles) settle(e);
+    resetNow();
     return true;
   }
 
@@ -201,9 +232,9 @@ export function answerer({ handle, reset, names, log }) {
   }
 
   function answer(request, env, now, state, body) {
-    if (trapped) {
-      trapped = false;
-      reset();
+    if (broken) {
+      resetNow();
+      if (broken) return serverError(now, new Error("wasm instance not reset after a trap"));
     }
     let packed;
     try {
@@ -214,15 +245,18 @@ export function answerer({ handle, reset, names, log }) {
     }
     if (typeof packed === "string") return respond(packed, now);
     return new Promise((resolve) => {
-      const settle = (e) => {
-        if (!waiting.delete(settle)) return;
-        trap(e);
-        resolve(serverError(now, e));
-      };
+      const settle = (e) => resolve(serverError(now, e));
       waiting.add(settle);
-      Promise.resolve(packed).then((p) => {
-        if (waiting.delete(settle)) resolve(respond(p, now));
-      }, settle);
+      Promise.resolve(packed).then(
+        (p) => {
+          if (waiting.delete(settle)) resolve(respond(p, now));
+        },
+        (e) => {
+          // A trap settles every waiting request, this one too.
+          trap(e);
+          if (waiting.delete(settle)) settle(e);
+        },
+      );
     });
   }
 

@@ -74,6 +74,14 @@ test("a Content-Length with a Transfer-Encoding is not trusted: the body is boun
   assert.ok(Date.now() - t0 < 1000, "refused at the bound, not at the deadline");
 });
 
+test("a body already used is unreadable, and next still comes once", async () => {
+  const req = post("abc");
+  await req.text();
+  const seen = [];
+  await readBodyThen(req, MAX, 1000, (state) => seen.push(state));
+  assert.deepEqual(seen, [BODY_UNREADABLE]);
+});
+
 test("next is called once, from the read; what it throws rejects", async () => {
   let calls = 0;
   const out = await readBodyThen(post("abc"), MAX, 1000, (state, bytes) => (calls++, text(bytes)));
@@ -207,7 +215,7 @@ test("the answerer passes the request to handle and logs its line", async () => 
   assert.equal(later.status, 200);
 });
 
-test("a trap in handle is a 500 JSON error, and the next request resets the instance", async () => {
+test("a trap in handle is a 500 JSON error, and the instance is reset at once", async () => {
   let calls = 0;
   const h = harness(() => {
     calls++;
@@ -216,11 +224,46 @@ test("a trap in handle is a 500 JSON error, and the next request resets the inst
   });
   await isServerError(h.call());
   assert.match(h.lines.error[0], /"event":"internal_error".*"cause":"unreachable"/);
-  assert.equal(h.resets(), 0);
-  assert.equal(h.call().status, 200);
   assert.equal(h.resets(), 1);
   assert.equal(h.call().status, 200);
+  assert.equal(h.call().status, 200);
   assert.equal(h.resets(), 1, "reset once per trap");
+  // A wasm stack overflow is a trap too.
+  const o = harness(() => {
+    throw new RangeError("Maximum call stack size exceeded");
+  });
+  await isServerError(o.call());
+  assert.equal(o.resets(), 1);
+});
+
+test("a reset that fails is a 500 until a later one succeeds", async () => {
+  const lines = [];
+  let failing = 2;
+  let resets = 0;
+  let calls = 0;
+  const a = answerer({
+    handle: () => {
+      calls++;
+      if (calls === 1) throw new WebAssembly.RuntimeError("unreachable");
+      return OK;
+    },
+    reset: () => {
+      resets++;
+      if (failing-- > 0) throw new Error("reset failed");
+    },
+    names: [],
+    log: { log: () => {}, error: (l) => lines.push(l) },
+  });
+  const get = () => a.answer(new Request("https://issuer.example/"), {}, 1, BODY_READ, new Uint8Array(0));
+  await isServerError(get());
+  assert.equal(resets, 1);
+  // The next request tries again (and fails: a 500, the wasm not called).
+  await isServerError(get());
+  assert.equal(resets, 2);
+  assert.equal(calls, 1);
+  assert.equal(get().status, 200);
+  assert.equal(resets, 3);
+  assert.equal(calls, 2);
 });
 
 test("a trap while requests wait answers them all with a 500 at once", async () => {
@@ -234,8 +277,17 @@ test("a trap while requests wait answers them all with a 500 at once", async () 
   await isServerError(await first);
   await isServerError(await second);
   assert.equal(h.waiting(), 0);
+  assert.equal(h.resets(), 1);
   h.call();
   assert.equal(h.resets(), 1);
+  // Many waiting, one trap reported by a rejection: all answered, one reset.
+  let reject;
+  const m = harness(() => new Promise((_, r) => (reject ??= r)));
+  const all = Array.from({ length: 200 }, () => m.call());
+  reject(new WebAssembly.RuntimeError("unreachable"));
+  for (const p of all) assert.equal((await p).status, 500);
+  assert.equal(m.resets(), 1);
+  assert.equal(m.waiting(), 0);
 });
 
 test("a rejected answer, a malformed answer, a bad header are a 500, not a throw", async () => {

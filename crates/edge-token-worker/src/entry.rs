@@ -6,7 +6,7 @@
 use std::rc::Rc;
 
 use worker::wasm_bindgen::{self, prelude::*};
-use worker::wasm_bindgen_futures::{self, JsFuture};
+use worker::wasm_bindgen_futures;
 use worker::{js_sys, Env};
 
 use crate::kv::KvClientStore;
@@ -140,22 +140,36 @@ extern "C" {
 
 /// A `setTimeout` as a future, cleared when dropped. Unlike
 /// `worker::Delay`, which keeps the waker of its first poll, it wakes the
-/// waker of its latest poll (a [`JsFuture`]): [`handle`] polls each request
-/// once with a no-op waker before a task takes it over.
+/// waker of its latest poll: [`handle`] polls each request once with a
+/// no-op waker before a task takes it over. It owns its callback (no
+/// Promise: a timer cleared before it fires leaves nothing behind).
 struct Sleep {
     id: JsValue,
-    done: JsFuture,
+    state: Rc<SleepState>,
+    _callback: Closure<dyn FnMut()>,
+}
+
+#[derive(Default)]
+struct SleepState {
+    fired: std::cell::Cell<bool>,
+    waker: std::cell::RefCell<Option<std::task::Waker>>,
 }
 
 impl Sleep {
     fn new(ms: u64) -> Self {
-        let mut id = JsValue::UNDEFINED;
-        let promise = js_sys::Promise::new(&mut |resolve, _reject| {
-            id = set_timeout(&resolve, ms as f64);
+        let state = Rc::new(SleepState::default());
+        let fired = state.clone();
+        let callback = Closure::<dyn FnMut()>::new(move || {
+            fired.fired.set(true);
+            if let Some(waker) = fired.waker.borrow_mut().take() {
+                waker.wake();
+            }
         });
+        let id = set_timeout(callback.as_ref().unchecked_ref(), ms as f64);
         Sleep {
             id,
-            done: JsFuture::from(promise),
+            state,
+            _callback: callback,
         }
     }
 }
@@ -163,15 +177,20 @@ impl Sleep {
 impl std::future::Future for Sleep {
     type Output = ();
     fn poll(
-        mut self: std::pin::Pin<&mut Self>,
+        self: std::pin::Pin<&mut Self>,
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<()> {
-        std::pin::Pin::new(&mut self.done).poll(cx).map(|_| ())
+        if self.state.fired.get() {
+            return std::task::Poll::Ready(());
+        }
+        *self.state.waker.borrow_mut() = Some(cx.waker().clone());
+        std::task::Poll::Pending
     }
 }
 
 impl Drop for Sleep {
     fn drop(&mut self) {
+        // Before the callback goes: a cleared timer never calls it.
         clear_timeout(&self.id);
     }
 }
