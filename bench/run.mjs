@@ -281,8 +281,8 @@ const scenarios = [
   { name: "rust floor (workers-rs)", url: `http://127.0.0.1:${rustFloorPort}/`, method: "GET" },
   { name: "rust floor + 1 log line", url: `http://127.0.0.1:${rustFloorPort}/log`, method: "GET" },
   // The floor of an issuer signing ES256 / EdDSA: the JS floor plus one Web Crypto signature.
-  { name: "sign floor: JS + 1 ES256 signature", url: `http://127.0.0.1:${signFloorPort}/es256`, method: "GET" },
-  { name: "sign floor: JS + 1 Ed25519 signature", url: `http://127.0.0.1:${signFloorPort}/eddsa`, method: "GET" },
+  { name: "sign floor: JS + 1 ES256 signature", url: `http://127.0.0.1:${signFloorPort}/es256`, method: "GET", signs: true },
+  { name: "sign floor: JS + 1 Ed25519 signature", url: `http://127.0.0.1:${signFloorPort}/eddsa`, method: "GET", signs: true },
   {
     name: "token, client_secret_basic",
     url: `${edge}/oauth2/token`,
@@ -308,6 +308,7 @@ const scenarios = [
   ...variants.map((v) => ({
     name: algName(v),
     variant: v,
+    signs: v.alg !== "HS256" && v.build === "build",
     url: `http://127.0.0.1:${v.port}/oauth2/token`,
     method: "POST",
     auth: basic(client.client_id, client.client_secret),
@@ -387,9 +388,14 @@ async function wrk(s, connections, bodies) {
   // connections (wrk read errors, never a wrong status) where every request
   // writes local KV: Miniflare's on-disk KV, not the Worker, stalls them
   // (the JS KV floor drops them too); they are printed, not hidden.
+  // Likewise, at most 0.5 % of requests, where every request signs with Web
+  // Crypto (ES256/EdDSA issuance, the signature floors): workerd was seen
+  // to stall for seconds under such load and drop connections, the JS
+  // signature floor (nothing but crypto.subtle.sign) too.
   const dropped = Number(m[5]);
-  const tolerated = s.kvWrites && errors === dropped ? dropped : 0;
-  if (tolerated > 0) console.log(`  ${s.name} at c=${connections}: ${dropped} connections dropped by workerd of ${m[3]} requests (local KV stall), counted as failures, not fatal`);
+  const stall = s.kvWrites ? "local KV stall" : s.signs ? "workerd stall under Web Crypto signing load" : null;
+  const tolerated = stall && errors === dropped && (s.kvWrites || dropped <= 0.005 * Number(m[3])) ? dropped : 0;
+  if (tolerated > 0) console.log(`  ${s.name} at c=${connections}: ${dropped} connections dropped by workerd of ${m[3]} requests (${stall}), counted as failures, not fatal`);
   if (errors > tolerated && !s.peer) die(`${s.name} at c=${connections}: ${errors} failed requests of ${m[3]}\n${r.stdout}`);
   const requests = Number(m[3]);
   const cpu = cpu0 !== null && cpu1 !== null && requests > 0 ? (cpu1 - cpu0) / requests : null;
