@@ -9,6 +9,8 @@
 //                   KEEP_WASM_NAMES keeps the wasm name section (wasm frames carry Rust
 //                   paths); NO_MINIFY stops worker-build's esbuild step from minifying
 //                   (the wasm-bindgen glue keeps its function names). Same code otherwise.
+//   --alg A         token-basic, introspect: the signing algorithm, HS256 (default), ES256
+//                   or EdDSA (a fresh key each run)
 //   --scenario S    token-basic (default): POST /oauth2/token, client_secret_basic, HS256,
 //                   the record in the per-isolate cache; introspect: POST
 //                   /oauth2/introspect of a token (Basic); floor: the constant-200 JS
@@ -109,7 +111,7 @@
 // machine it includes time the thread was runnable but not running (compare the
 // /proc CPU per request); a call blocking on the stdout pipe would count too.
 import { spawn, spawnSync, execFileSync } from "node:child_process";
-import { createHmac, randomBytes } from "node:crypto";
+import { createHmac, generateKeyPairSync, randomBytes, verify as verifySignature } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -184,8 +186,15 @@ if (spawnSync("wrk", ["--version"]).error) die("wrk not found");
 const work = fs.mkdtempSync(path.join(os.tmpdir(), "edge-token-profile-"));
 process.on("exit", () => fs.rmSync(work, { recursive: true, force: true }));
 const state = path.join(work, "state");
+// --alg: the issuer's signing algorithm (HS256, ES256 or EdDSA; the last
+// two signed by Web Crypto unless --build is a rust-signer build).
+const ALG = opt("alg", "HS256");
+if (!["HS256", "ES256", "EdDSA"].includes(ALG)) die(`unknown --alg ${ALG} (HS256, ES256, EdDSA)`);
 const key = randomBytes(32);
-const signingKeys = JSON.stringify([{ kid: "profile-1", key: b64url(key) }]);
+const pair = ALG === "ES256" ? generateKeyPairSync("ec", { namedCurve: "P-256" }) : ALG === "EdDSA" ? generateKeyPairSync("ed25519") : null;
+const signingKeys = JSON.stringify([
+  pair ? { kid: "profile-1", alg: ALG, ...pair.privateKey.export({ format: "jwk" }) } : { kid: "profile-1", key: b64url(key) },
+]);
 const outDir = path.join(root, "target", "profile");
 fs.mkdirSync(outDir, { recursive: true });
 const stamp = new Date().toISOString().replace(/[:.]/g, "-").slice(0, 19);
@@ -340,11 +349,14 @@ async function wrk(url, req, seconds, connections, label = "load") {
 }
 
 // The request of each scenario, and a check of its answer.
-function verifyHs256(jwt) {
+function verifyToken(jwt) {
   const [h, p, sig] = String(jwt).split(".");
   const header = JSON.parse(Buffer.from(h ?? "", "base64url"));
-  if (header.alg !== "HS256" || header.kid !== "profile-1") return false;
-  return createHmac("sha256", key).update(`${h}.${p}`).digest("base64url") === sig;
+  if (header.alg !== ALG || header.kid !== "profile-1") return false;
+  if (!pair) return createHmac("sha256", key).update(`${h}.${p}`).digest("base64url") === sig;
+  const publicKey = pair.publicKey;
+  const options = ALG === "ES256" ? { key: publicKey, dsaEncoding: "ieee-p1363" } : publicKey;
+  return verifySignature(ALG === "ES256" ? "sha256" : null, Buffer.from(`${h}.${p}`), options, Buffer.from(sig ?? "", "base64url"));
 }
 async function tokenRequest(port) {
   const res = await fetch(`http://127.0.0.1:${port}/oauth2/token`, {
@@ -355,7 +367,7 @@ async function tokenRequest(port) {
   const text = await res.text();
   if (res.status !== 200) die(`token request: ${res.status} ${text}`);
   const token = JSON.parse(text).access_token;
-  if (!verifyHs256(token)) die("token request: the access token's HS256 signature does not verify with the signing key");
+  if (!verifyToken(token)) die(`token request: the access token's ${ALG} signature does not verify with the signing key`);
   return token;
 }
 async function checkedGet(port, p = "/") {
@@ -719,7 +731,7 @@ if (scenario !== "cold") {
   const indexSrc = worker === "floor" ? "" : fs.readFileSync(path.join(root, worker === "edge" ? build : "bench/rust-floor/build", "index.js"), "utf8");
   const a = analyse(profile, { requests: load.requests, indexUrl: indexUrlOf(profile), indexSrc });
   const perReq = (c0, c1, n) => (c0 !== null && c1 !== null ? ((c1 - c0) / n).toFixed(1) : "n/a");
-  console.log(`profile of ${scenario}${worker === "edge" ? "" : PATH === "/" ? "" : " " + PATH} (${worker === "edge" ? build : worker}), wrk -t2 -c ${CONNECTIONS}, ${SECONDS}s per measurement, sampling every ${INTERVAL} µs; ${os.cpus().length} x ${os.cpus()[0]?.model ?? "CPU"}, load average ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}`);
+  console.log(`profile of ${scenario}${worker === "edge" && ALG !== "HS256" ? " " + ALG : ""}${worker === "edge" ? "" : PATH === "/" ? "" : " " + PATH} (${worker === "edge" ? build : worker}), wrk -t2 -c ${CONNECTIONS}, ${SECONDS}s per measurement, sampling every ${INTERVAL} µs; ${os.cpus().length} x ${os.cpus()[0]?.model ?? "CPU"}, load average ${load0.toFixed(1)} -> ${os.loadavg()[0].toFixed(1)}`);
   console.log(`  no inspector:            ${lpad(base.rps.toFixed(0), 6)} req/s, workerd CPU (all threads, /proc) ${base.cpu === null ? "n/a" : base.cpu.toFixed(1)} µs/request`);
   console.log(`  inspector, not profiling: ${lpad(warm.rps.toFixed(0), 6)} req/s, workerd CPU ${perReq(cpuW0, cpuW1, warm.requests)} µs/request`);
   console.log(`  profiling${MUTE ? ", console.log muted" : ""}:${MUTE ? "" : "               "} ${lpad(load.rps.toFixed(0), 6)} req/s, workerd CPU ${perReq(cpu0, cpu1, load.requests)} µs/request, p50 ${load.p50.toFixed(2)} ms; 0 failed requests`);

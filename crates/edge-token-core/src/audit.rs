@@ -113,8 +113,82 @@ impl std::fmt::Display for Verdict {
 }
 
 impl AuditRecord {
-    /// The record as one JSON line.
+    /// The record as one JSON line: the fields in the order above, the
+    /// absent ones left out (the same bytes as its `Serialize`; written by
+    /// hand, which costs less per request in wasm).
     pub fn to_json(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = String::with_capacity(256);
+        let mut map = edge_token_verify::json::Object::new(&mut out);
+        if let Some(ts) = self.ts {
+            map.u64("ts", ts);
+        }
+        map.str("event", self.event)
+            .u64("status", u64::from(self.status))
+            .str("outcome", self.outcome.as_str())
+            .opt_str("client_id", self.client_id.as_deref())
+            .opt_str("auth_method", self.auth_method)
+            .opt_str("error", self.error)
+            .opt_str("cause", self.cause.as_deref())
+            .opt_str("jti", self.jti.as_deref())
+            .opt_str("scope", self.scope.as_deref());
+        if let Some(aud) = &self.aud {
+            map.strs("aud", aud);
+        }
+        if let Some(exp) = self.exp {
+            map.u64("exp", exp);
+        }
+        map.opt_str("ray", self.ray.as_deref())
+            .opt_str("colo", self.colo.as_deref());
+        map.end();
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_line_is_what_serde_json_writes() {
+        let minimal = AuditRecord {
+            event: "token",
+            status: 400,
+            outcome: Verdict::Rejected,
+            ..AuditRecord::default()
+        };
+        assert_eq!(minimal.to_json(), serde_json::to_string(&minimal).unwrap());
+        let full = AuditRecord {
+            ts: Some(1_700_000_000_123),
+            event: "token",
+            status: 200,
+            outcome: Verdict::Issued,
+            client_id: Some("etc_abc".into()),
+            auth_method: Some("client_secret_basic"),
+            error: Some("invalid_client"),
+            cause: Some("a \"quoted\" cause\nwith a line break and \u{1}".into()),
+            jti: Some("jti".into()),
+            scope: Some("read write".into()),
+            aud: Some(vec!["https://a.example".into(), "b".into()]),
+            exp: Some(1_700_000_300),
+            ray: Some("8f00-LHR".into()),
+            colo: Some("LHR".into()),
+        };
+        assert_eq!(full.to_json(), serde_json::to_string(&full).unwrap());
+        for outcome in [
+            Verdict::Ok,
+            Verdict::Active,
+            Verdict::Inactive,
+            Verdict::Revoked,
+            Verdict::Noop,
+            Verdict::RateLimited,
+            Verdict::Error,
+        ] {
+            let r = AuditRecord {
+                outcome,
+                aud: Some(vec![]),
+                ..full.clone()
+            };
+            assert_eq!(r.to_json(), serde_json::to_string(&r).unwrap());
+        }
     }
 }

@@ -32,6 +32,7 @@ use crate::signing::Sign;
 use crate::store::{ClientStore, StoreError};
 use crate::timer::{with_timeout, Timer};
 use crate::token::{self, AccessTokenClaims, Audience, VerifyError};
+use edge_token_verify::json;
 use edge_token_verify::validation::{check_claims, Invalid, Validation};
 
 /// The shortest expiration Workers KV accepts for a key, in seconds from now.
@@ -168,19 +169,68 @@ impl<'a> Params<'a> {
 type FormPairs = Vec<(String, String)>;
 
 /// The RFC 6749 §5.1 success body (no `Debug`: it holds the token).
-#[derive(serde::Serialize)]
+#[cfg_attr(test, derive(serde::Serialize))]
 struct TokenResponse<'a> {
     access_token: &'a str,
     token_type: &'static str,
     expires_in: u64,
-    #[serde(skip_serializing_if = "str::is_empty")]
+    #[cfg_attr(test, serde(skip_serializing_if = "str::is_empty"))]
     scope: &'a str,
+}
+
+impl TokenResponse<'_> {
+    /// The body, written by hand (see [`json`]; the same bytes as its
+    /// `Serialize` in the tests).
+    fn to_json(&self) -> String {
+        let mut out = String::with_capacity(64 + self.access_token.len() + self.scope.len());
+        let mut map = json::Object::new(&mut out);
+        map.str("access_token", self.access_token)
+            .str("token_type", self.token_type)
+            .u64("expires_in", self.expires_in);
+        if !self.scope.is_empty() {
+            map.str("scope", self.scope);
+        }
+        map.end();
+        out
+    }
 }
 
 /// The RFC 7662 §2.2 answer for an active token: the token's claims plus
 /// `active` and `token_type`. Extra claims never shadow these fields.
 struct ActiveIntrospection<'a>(&'a AccessTokenClaims);
 
+impl ActiveIntrospection<'_> {
+    /// The answer, written by hand (see [`json`]; the same bytes as its
+    /// `Serialize` in the tests).
+    fn to_json(&self) -> String {
+        let c = self.0;
+        let mut out = String::with_capacity(256);
+        let mut map = json::Object::new(&mut out);
+        map.bool("active", true);
+        if !c.scope.is_empty() {
+            map.str("scope", &c.scope);
+        }
+        map.str("client_id", &c.client_id)
+            .str("token_type", "Bearer")
+            .u64("exp", c.exp)
+            .u64("iat", c.iat)
+            .str("sub", &c.sub);
+        match &c.aud {
+            Audience::One(a) => map.str("aud", a),
+            Audience::Many(list) => map.strs("aud", list),
+        };
+        map.str("iss", &c.iss).str("jti", &c.jti);
+        for (name, value) in &c.extra {
+            if is_extra_claim_name(name) || name == "nbf" {
+                map.value(name, value);
+            }
+        }
+        map.end();
+        out
+    }
+}
+
+#[cfg(test)]
 impl serde::Serialize for ActiveIntrospection<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         use serde::ser::SerializeMap;
@@ -659,9 +709,8 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
             token_type: "Bearer",
             expires_in: ttl,
             scope: &claims.scope,
-        };
-        let body = serde_json::to_string(&body)
-            .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
+        }
+        .to_json();
 
         audit.outcome = Verdict::Issued;
         audit.jti = Some(claims.jti);
@@ -699,8 +748,7 @@ impl<S: ClientStore, R: Random, L: Limiter, T: Timer, G: Sign + CheckSignature>
             audit.outcome = Verdict::Inactive;
             return Ok(HttpResponse::json(200, r#"{"active":false}"#.to_owned()));
         };
-        let body = serde_json::to_string(&ActiveIntrospection(&claims))
-            .map_err(|e| Failure::internal(OAuthError::ServerError, e.to_string()))?;
+        let body = ActiveIntrospection(&claims).to_json();
         audit.outcome = Verdict::Active;
         Ok(HttpResponse::json(200, body))
     }
@@ -1149,5 +1197,58 @@ impl From<OAuthError> for Failure {
             allow: None,
             cause: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod json_tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn claims() -> AccessTokenClaims {
+        AccessTokenClaims {
+            iss: "https://issuer.example".into(),
+            sub: "etc_a".into(),
+            aud: Audience::One("https://api.example".into()),
+            exp: 2000,
+            iat: 1000,
+            jti: "j\u{1}\"".into(),
+            client_id: "etc_a".into(),
+            scope: "read write".into(),
+            extra: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn the_token_response_is_what_serde_json_writes() {
+        for scope in ["read write", "", "a\"\\\n"] {
+            let body = TokenResponse {
+                access_token: "h.p.s",
+                token_type: "Bearer",
+                expires_in: 300,
+                scope,
+            };
+            assert_eq!(body.to_json(), serde_json::to_string(&body).unwrap());
+        }
+    }
+
+    #[test]
+    fn the_introspection_answer_is_what_serde_json_writes() {
+        let mut c = claims();
+        assert_eq!(
+            ActiveIntrospection(&c).to_json(),
+            serde_json::to_string(&ActiveIntrospection(&c)).unwrap()
+        );
+        c.scope = String::new();
+        c.aud = Audience::Many(vec!["a".into(), "b\u{7}".into()]);
+        c.extra
+            .insert("tenant".into(), serde_json::json!({"id": [1, "x"]}));
+        c.extra.insert("nbf".into(), serde_json::json!(900));
+        // Not an extra claim name: never shown.
+        c.extra.insert("active".into(), serde_json::json!(false));
+        assert_eq!(
+            ActiveIntrospection(&c).to_json(),
+            serde_json::to_string(&ActiveIntrospection(&c)).unwrap()
+        );
     }
 }

@@ -43,6 +43,7 @@
 
 pub mod bearer;
 pub mod grammar;
+pub mod json;
 pub mod keys;
 pub mod revocation;
 pub mod token;

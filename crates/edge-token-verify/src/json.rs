@@ -1,0 +1,260 @@
+//! A small writer for the JSON documents the issuer writes on every request
+//! (a token's claims, the token response, the introspection answer, the log
+//! line): objects with string keys, strings, unsigned integers, booleans,
+//! string arrays, and any other value through `serde_json`.
+//!
+//! The output is byte for byte what `serde_json::to_string` writes for the
+//! same document (compact, strings escaped the way it escapes them; the
+//! tests compare the two). It exists for speed: in wasm, serde_json's
+//! generic serializer spent about 9 µs of a token request escaping strings
+//! through its `io::Write` layers (BENCHMARKS.md, issue 13); this writes
+//! into one `String`.
+
+/// Appends `s` as a JSON string: quoted, with `"` and `\` escaped, and the
+/// control characters U+0000 to U+001F escaped as serde_json escapes them
+/// (`\b`, `\t`, `\n`, `\f`, `\r`, else `\u00XX`). Everything else, non-ASCII
+/// included, is copied as it is.
+pub fn push_str(out: &mut String, s: &str) {
+    out.push('"');
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let short = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0x08 => "\\b",
+            0x0c => "\\f",
+            0x00..=0x1f => "",
+            _ => continue,
+        };
+        // Every byte escaped is ASCII, so `i` is a char boundary.
+        out.push_str(&s[start..i]);
+        if short.is_empty() {
+            out.push_str("\\u00");
+            out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+            out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+        } else {
+            out.push_str(short);
+        }
+        start = i + 1;
+    }
+    out.push_str(&s[start..]);
+    out.push('"');
+}
+
+/// Appends `n` in decimal.
+pub fn push_u64(out: &mut String, mut n: u64) {
+    // At most 20 digits, written last first, then turned around.
+    let mut digits = [0u8; 20];
+    let mut len = 0;
+    for slot in digits.iter_mut() {
+        *slot = b'0' + (n % 10) as u8;
+        n /= 10;
+        len += 1;
+        if n == 0 {
+            break;
+        }
+    }
+    let digits = digits.get_mut(..len).unwrap_or_default();
+    digits.reverse();
+    // ASCII digits: always UTF-8.
+    out.push_str(std::str::from_utf8(digits).unwrap_or("0"));
+}
+
+/// A JSON object being written into a `String`: [`Object::new`] writes the
+/// `{`, each method one member, [`Object::end`] the `}`. Keys are escaped
+/// like values; a key written twice is written twice (the callers never
+/// do).
+pub struct Object<'a> {
+    out: &'a mut String,
+    first: bool,
+}
+
+impl<'a> Object<'a> {
+    /// Starts an object at the end of `out`.
+    pub fn new(out: &'a mut String) -> Self {
+        out.push('{');
+        Object { out, first: true }
+    }
+
+    fn key(&mut self, key: &str) -> &mut String {
+        if !self.first {
+            self.out.push(',');
+        }
+        self.first = false;
+        push_str(self.out, key);
+        self.out.push(':');
+        self.out
+    }
+
+    /// A string member.
+    pub fn str(&mut self, key: &str, value: &str) -> &mut Self {
+        let out = self.key(key);
+        push_str(out, value);
+        self
+    }
+
+    /// A string member, only when `value` is `Some`.
+    pub fn opt_str(&mut self, key: &str, value: Option<&str>) -> &mut Self {
+        if let Some(value) = value {
+            self.str(key, value);
+        }
+        self
+    }
+
+    /// An unsigned integer member.
+    pub fn u64(&mut self, key: &str, value: u64) -> &mut Self {
+        let out = self.key(key);
+        push_u64(out, value);
+        self
+    }
+
+    /// A boolean member.
+    pub fn bool(&mut self, key: &str, value: bool) -> &mut Self {
+        let out = self.key(key);
+        out.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    /// An array-of-strings member.
+    pub fn strs(&mut self, key: &str, values: &[String]) -> &mut Self {
+        let out = self.key(key);
+        out.push('[');
+        for (i, value) in values.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            push_str(out, value);
+        }
+        out.push(']');
+        self
+    }
+
+    /// Any JSON value, written by `serde_json` (the claims a client record
+    /// adds: rare, and of any shape).
+    pub fn value(&mut self, key: &str, value: &serde_json::Value) -> &mut Self {
+        let out = self.key(key);
+        // A Value always serialises (its map keys are strings).
+        out.push_str(&serde_json::to_string(value).unwrap_or_else(|_| "null".to_owned()));
+        self
+    }
+
+    /// Writes the closing `}`.
+    pub fn end(self) {
+        self.out.push('}');
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn quoted(s: &str) -> String {
+        let mut out = String::new();
+        push_str(&mut out, s);
+        out
+    }
+
+    #[test]
+    fn strings_are_escaped_as_serde_json_escapes_them() {
+        let mut every_control: String = (0u8..0x20).map(char::from).collect();
+        every_control.push_str("\u{7f}\"\\/é€😀 plain");
+        for s in [
+            "",
+            "plain",
+            "a\"b",
+            "back\\slash",
+            "\u{0}",
+            "tab\tnl\ncr\rff\u{c}bs\u{8}",
+            "\u{1f}end",
+            every_control.as_str(),
+            "ünïcödé \u{2028}\u{2029}",
+        ] {
+            assert_eq!(quoted(s), serde_json::to_string(s).unwrap(), "{s:?}");
+            // And it reads back as the same string.
+            assert_eq!(serde_json::from_str::<String>(&quoted(s)).unwrap(), s);
+        }
+    }
+
+    #[test]
+    fn every_char_below_0x80_and_some_above_match_serde_json() {
+        for c in (0u32..0x80).chain([0xa0, 0x7ff, 0x800, 0xffff, 0x10000, 0x10ffff]) {
+            let c = char::from_u32(c).unwrap();
+            let s = format!("x{c}y{c}");
+            assert_eq!(quoted(&s), serde_json::to_string(&s).unwrap(), "{c:?}");
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_string_is_written_as_serde_json_writes_it(s in "\\PC*|[\\x00-\\x7f]*") {
+            proptest::prop_assert_eq!(quoted(&s), serde_json::to_string(&s).unwrap());
+        }
+
+        #[test]
+        fn any_integer_is_written_as_serde_json_writes_it(n: u64) {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            proptest::prop_assert_eq!(out, serde_json::to_string(&n).unwrap());
+        }
+    }
+
+    #[test]
+    fn integers_match_serde_json() {
+        for n in [
+            0,
+            1,
+            9,
+            10,
+            99,
+            100,
+            1_700_000_000,
+            u64::from(u32::MAX),
+            u64::MAX,
+        ] {
+            let mut out = String::new();
+            push_u64(&mut out, n);
+            assert_eq!(out, serde_json::to_string(&n).unwrap());
+        }
+    }
+
+    #[test]
+    fn objects_match_serde_json() {
+        let extra: serde_json::Value =
+            serde_json::json!({"nested": [1, 2.5, null, {"k": "v\n"}], "t": true});
+        let mut out = String::new();
+        let mut o = Object::new(&mut out);
+        o.str("a", "x\"y")
+            .u64("n", 42)
+            .bool("t", true)
+            .bool("f", false)
+            .opt_str("absent", None)
+            .opt_str("present", Some("p"))
+            .strs("list", &["one".to_owned(), "t\two".to_owned()])
+            .strs("empty", &[])
+            .value("extra", &extra)
+            .str("k\"ey", "v");
+        o.end();
+        let expected = serde_json::json!({
+            "a": "x\"y", "n": 42, "t": true, "f": false, "present": "p",
+            "list": ["one", "t\two"], "empty": [], "extra": extra, "k\"ey": "v"
+        });
+        // Same bytes as serde_json in the same member order (json! sorts
+        // its keys, so compare parsed, then the exact text by hand).
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(&out).unwrap(),
+            expected
+        );
+        assert_eq!(
+            out,
+            r#"{"a":"x\"y","n":42,"t":true,"f":false,"present":"p","list":["one","t\two"],"empty":[],"extra":{"nested":[1,2.5,null,{"k":"v\n"}],"t":true},"k\"ey":"v"}"#
+        );
+
+        let mut empty = String::new();
+        Object::new(&mut empty).end();
+        assert_eq!(empty, "{}");
+    }
+}
