@@ -32,14 +32,23 @@ function startTasks() {
   if (hidden) globalThis.queueMicrotask = queueMicrotask;
 }
 
+// [CryptoKey, sign() parameters] of the wasm's imported signing key.
+let importedKey;
 const { answer, trap } = answerer({
   handle: wasm.handle,
   reset: () => {
+    importedKey = undefined;
     wasm.__wbg_reset_state();
     startTasks();
   },
   names: HEADERS,
   log: console,
+  // The ES256/EdDSA signatures the wasm leaves to this side once it has
+  // imported the key (none in a rust-signer build).
+  // The key is the isolate's (fixed with its configuration): asked of the
+  // wasm once, and again after a reset.
+  signingKey: () => (importedKey ??= typeof wasm.signing_key === "function" ? wasm.signing_key() : undefined),
+  sign: (params, key, data) => crypto.subtle.sign(params, key, data),
 });
 addEventListener("error", (event) => trap(event.error));
 addEventListener("unhandledrejection", (event) => trap(event.reason));

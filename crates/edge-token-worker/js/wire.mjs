@@ -115,7 +115,10 @@ export function headerValues(headers, names) {
 // block (a token response, each error kind...): building a Headers from
 // strings on every request costs more than the Response copying a ready one.
 export function toResponse(packed) {
-  const { status, log, block, body } = unpack(packed);
+  return responseOf(unpack(packed));
+}
+
+function responseOf({ status, log, block, body }) {
   const headers = headersOf(block);
   const response = new Response(body, { status, headers });
   // A string body brings a text/plain Content-Type unless one is given:
@@ -148,18 +151,68 @@ export function headersOf(block) {
 }
 
 // What `handle` answers, "status\nlog line\nname:value\n...\n\nbody" (see
-// `pack` in entry.rs), as { status, log, block: the header lines, body }.
+// `pack` in answer.rs), as { status, log, block: the header lines, body,
+// sign }. `sign` is null, or, when the first line is "status start end
+// len", the signature the wasm left to this side: [start, end, len], the
+// body's signing input body.slice(start, end), followed by "." and the len
+// placeholder characters its base64url replaces.
 export function unpack(packed) {
   const a = packed.indexOf("\n");
   const b = packed.indexOf("\n", a + 1);
   if (a < 0 || b < 0) throw new Error("malformed answer from wasm");
-  const status = Number(packed.slice(0, a));
+  const first = packed.slice(0, a);
+  const space = first.indexOf(" ");
+  const status = Number(space < 0 ? first : first.slice(0, space));
+  const sign = space < 0 ? null : first.slice(space + 1).split(" ").map(Number);
+  if (sign !== null && (sign.length !== 3 || !sign.every(Number.isSafeInteger))) throw new Error("malformed answer from wasm");
   const log = packed.slice(a + 1, b);
   // No headers: the blank line comes right after the log line.
-  if (packed.startsWith("\n", b + 1)) return { status, log, block: "", body: packed.slice(b + 2) };
+  if (packed.startsWith("\n", b + 1)) return { status, log, block: "", body: packed.slice(b + 2), sign };
   const end = packed.indexOf("\n\n", b + 1);
   if (end < 0) throw new Error("malformed answer from wasm");
-  return { status, log, block: packed.slice(b + 1, end), body: packed.slice(end + 2) };
+  return { status, log, block: packed.slice(b + 1, end), body: packed.slice(end + 2), sign };
+}
+
+// Unpadded base64url of bytes (RFC 7515 §2), by the runtime's
+// Uint8Array.prototype.toBase64 where it has one (workerd), else by hand.
+export function base64url(bytes) {
+  if (typeof bytes.toBase64 === "function") return bytes.toBase64({ alphabet: "base64url", omitPadding: true });
+  return base64urlByHand(bytes);
+}
+const ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+export function base64urlByHand(bytes) {
+  let out = "";
+  let i = 0;
+  for (; i + 2 < bytes.length; i += 3) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8) | bytes[i + 2];
+    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63] + ALPHABET[n & 63];
+  }
+  if (i + 1 === bytes.length) {
+    const n = bytes[i] << 16;
+    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63];
+  } else if (i + 2 === bytes.length) {
+    const n = (bytes[i] << 16) | (bytes[i + 1] << 8);
+    out += ALPHABET[n >> 18] + ALPHABET[(n >> 12) & 63] + ALPHABET[(n >> 6) & 63];
+  }
+  return out;
+}
+
+const encoder = new TextEncoder();
+
+// The answer with its deferred signature made: `sign(params, key, data)`
+// (crypto.subtle.sign) with `signingKey()`'s [key, params], its base64url
+// put in the placeholder's place. A promise of the unpacked answer.
+function withSignature(answer, signingKey, sign) {
+  const [start, end, len] = answer.sign;
+  const body = answer.body;
+  if (end < start || end + 1 + len > body.length || body[end] !== ".") throw new Error("malformed deferred signature from wasm");
+  const pair = signingKey();
+  if (!Array.isArray(pair)) throw new Error("deferred signature without an imported signing key");
+  return Promise.resolve(sign(pair[1], pair[0], encoder.encode(body.slice(start, end)))).then((signature) => {
+    const text = base64url(new Uint8Array(signature));
+    if (text.length !== len) throw new Error(`signature of ${signature.byteLength} bytes where ${len} base64url characters were left`);
+    return { ...answer, body: body.slice(0, end + 1) + text + body.slice(end + 1 + len), sign: null };
+  });
 }
 
 // A trap in the wasm: a Rust panic (request paths are kept panic-free by
@@ -183,8 +236,11 @@ const SERVER_ERROR_HEADERS = { "content-type": "application/json", "cache-contro
 // request, which meanwhile gets a 500. Whatever throws on the way (the wasm,
 // unpacking its answer, building the Response) becomes the 500 JSON error
 // and an internal_error log line, never the runtime's own error page.
-// `log` is console-like (log, error).
-export function answerer({ handle, reset, names, log }) {
+// A signature the wasm left to this side (see `unpack`) is made with
+// `sign(params, key, data)` (crypto.subtle.sign) and `signingKey()` (the
+// wasm's `signing_key`) before the Response is built and the line logged;
+// if it fails, the answer is the 500. `log` is console-like (log, error).
+export function answerer({ handle, reset, names, log, signingKey = () => undefined, sign = () => Promise.reject(new Error("no signer")) }) {
   // The instance trapped and is not reset yet.
   let broken = false;
   let resetting = false;
@@ -220,15 +276,33 @@ export function answerer({ handle, reset, names, log }) {
     return true;
   }
 
-  function respond(packed, now) {
+  function built(answer, now) {
     try {
-      const { response, status, log: line } = toResponse(packed);
+      const { response, status, log: line } = responseOf(answer);
       if (status >= 500) log.error(line);
       else log.log(line);
       return response;
     } catch (e) {
       return serverError(now, e);
     }
+  }
+
+  // The Response of what `handle` answered, or a Promise of it when a
+  // signature is still to be made.
+  function respond(packed, now) {
+    let answer;
+    try {
+      answer = unpack(packed);
+      if (answer.sign !== null) {
+        return withSignature(answer, signingKey, sign).then(
+          (signed) => built(signed, now),
+          (e) => serverError(now, e),
+        );
+      }
+    } catch (e) {
+      return serverError(now, e);
+    }
+    return built(answer, now);
   }
 
   function answer(request, env, now, state, body) {

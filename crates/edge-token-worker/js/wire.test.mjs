@@ -9,6 +9,8 @@ import {
   BODY_TOO_LARGE,
   BODY_UNREADABLE,
   answerer,
+  base64url,
+  base64urlByHand,
   declaredLength,
   headerValues,
   headersOf,
@@ -145,10 +147,16 @@ test("unpack splits status, log line, header block and body", () => {
     log: '{"event":"token"}',
     block: 'content-type:application/json\nwww-authenticate:Basic realm="edge-token", charset="UTF-8"',
     body,
+    sign: null,
   });
   // No headers; a body with line breaks; an empty body.
-  assert.deepEqual(unpack("200\n{}\n\nline 1\n\nline 2"), { status: 200, log: "{}", block: "", body: "line 1\n\nline 2" });
-  assert.deepEqual(unpack("204\n{}\nallow:POST\n\n"), { status: 204, log: "{}", block: "allow:POST", body: "" });
+  assert.deepEqual(unpack("200\n{}\n\nline 1\n\nline 2"), { status: 200, log: "{}", block: "", body: "line 1\n\nline 2", sign: null });
+  assert.deepEqual(unpack("204\n{}\nallow:POST\n\n"), { status: 204, log: "{}", block: "allow:POST", body: "", sign: null });
+  // A deferred signature on the first line.
+  assert.deepEqual(unpack("200 3 9 86\n{}\n\nbody").sign, [3, 9, 86]);
+  assert.equal(unpack("200 3 9 86\n{}\n\nbody").status, 200);
+  assert.throws(() => unpack("200 3 9\n{}\n\nbody"));
+  assert.throws(() => unpack("200 3 x 86\n{}\n\nbody"));
   assert.throws(() => unpack("200"));
   assert.throws(() => unpack("200\n{}\ncontent-type:x"));
 });
@@ -186,11 +194,11 @@ test("toResponse builds the Response: status, exactly the answer's headers, body
 // The answerer around a stand-in for the wasm `handle` (a real trap needs a
 // panic on a request path, which the lints keep out): what it answers when
 // the wasm answers, throws, traps now or traps later while a request waits.
-function harness(handle) {
+function harness(handle, signer = {}) {
   const lines = { log: [], error: [] };
   let resets = 0;
   const log = { log: (l) => lines.log.push(l), error: (l) => lines.error.push(l) };
-  const a = answerer({ handle, reset: () => resets++, names: ["authorization", "cf-ray"], log });
+  const a = answerer({ handle, reset: () => resets++, names: ["authorization", "cf-ray"], log, ...signer });
   const get = () => new Request("https://issuer.example/.well-known/oauth-authorization-server", { headers: { "cf-ray": "1-LHR" } });
   return { ...a, lines, resets: () => resets, call: () => a.answer(get(), {}, 1000, BODY_READ, new Uint8Array(0)) };
 }
@@ -299,4 +307,62 @@ test("a rejected answer, a malformed answer, a bad header are a 500, not a throw
   await isServerError(await h.call());
   h.call();
   assert.equal(h.resets(), 0, "only a trap resets the instance");
+});
+
+test("base64url matches Node's, by the runtime's toBase64 or by hand", () => {
+  for (let n = 0; n <= 70; n++) {
+    const bytes = new Uint8Array(n).map((_, i) => (i * 37 + n * 11) & 255);
+    const expected = Buffer.from(bytes).toString("base64url");
+    assert.equal(base64urlByHand(bytes), expected, `${n} bytes`);
+    assert.equal(base64url(bytes), expected, `${n} bytes`);
+  }
+});
+
+// A token answer whose signature the wasm left to the JS side, as `pack`
+// (answer.rs) writes it: "status start end len" first.
+function deferredAnswer(prefix = "") {
+  const input = "eyJhbGciOiJFZERTQSJ9.eyJqdGkiOiJ4In0";
+  const placeholder = "A".repeat(86);
+  const body = `{${prefix}"access_token":"${input}.${placeholder}","token_type":"Bearer"}`;
+  const start = body.indexOf(input);
+  return { input, packed: `200 ${start} ${start + input.length} 86\n{"event":"token","outcome":"issued"}\ncontent-type:application/json\n\n${body}` };
+}
+
+test("a deferred signature is made with the signing key and put in the token before the line is logged", async () => {
+  const { publicKey, privateKey } = await crypto.subtle.generateKey({ name: "Ed25519" }, false, ["sign", "verify"]);
+  for (const prefix of ["", '"note":"é😀",']) {
+    const { input, packed } = deferredAnswer(prefix);
+    const h = harness(() => packed, { signingKey: () => [privateKey, { name: "Ed25519" }], sign: (p, k, d) => crypto.subtle.sign(p, k, d) });
+    const answer = h.call();
+    assert.ok(answer instanceof Promise, "signing answers a Promise");
+    assert.deepEqual(h.lines.log, [], "nothing logged before the signature");
+    const response = await answer;
+    assert.equal(response.status, 200);
+    const token = (await response.json()).access_token;
+    const [head, payload, signature] = token.split(".");
+    assert.equal(`${head}.${payload}`, input);
+    assert.equal(signature.length, 86);
+    const verified = await crypto.subtle.verify({ name: "Ed25519" }, publicKey, Buffer.from(signature, "base64url"), new TextEncoder().encode(input));
+    assert.ok(verified, "the token's signature verifies");
+    assert.deepEqual(h.lines.log, ['{"event":"token","outcome":"issued"}']);
+  }
+});
+
+test("a deferred signature that cannot be made is a 500, and the issuance is not logged", async () => {
+  const { packed } = deferredAnswer();
+  const fails = [
+    { signingKey: () => undefined, sign: () => Promise.resolve(new ArrayBuffer(64)) },
+    { signingKey: () => ["key", {}], sign: () => Promise.reject(new Error("OperationError")) },
+    { signingKey: () => ["key", {}], sign: () => { throw new Error("sync"); } },
+    { signingKey: () => ["key", {}], sign: () => Promise.resolve(new ArrayBuffer(32)) },
+  ];
+  for (const signer of fails) {
+    const h = harness(() => packed, signer);
+    await isServerError(await h.call());
+    assert.deepEqual(h.lines.log, []);
+    assert.match(h.lines.error[0], /"event":"internal_error"/);
+  }
+  // Offsets that do not fit the body.
+  const h = harness(() => "200 5 900 86\n{}\n\n{}", { signingKey: () => ["key", {}], sign: () => Promise.resolve(new ArrayBuffer(64)) });
+  await isServerError(await h.call());
 });

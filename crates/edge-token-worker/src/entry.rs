@@ -9,24 +9,38 @@ use worker::wasm_bindgen::{self, prelude::*};
 use worker::wasm_bindgen_futures;
 use worker::{js_sys, Env};
 
+use crate::answer::{locate, pack};
 use crate::kv::KvClientStore;
 use edge_token_core::assertion::{ReplayCache, DEFAULT_REPLAY_ENTRIES};
 use edge_token_core::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
 use edge_token_core::config::{Config, ConfigError};
 use edge_token_core::http::{
-    split_url, Body, HttpRequest, HttpResponse, BODY_TIMEOUT_MS, MAX_BODY_BYTES, REQUEST_HEADERS,
+    split_url, Body, HttpRequest, BODY_TIMEOUT_MS, MAX_BODY_BYTES, REQUEST_HEADERS,
 };
 use edge_token_core::limit::{Blocklist, LimitKind, Limiter, DEFAULT_BLOCKLIST_ENTRIES};
 use edge_token_core::random::{OsRandom, Random, RandomError};
 use edge_token_core::service::Service;
 use edge_token_core::timer::Timer;
 
-/// What signs ES256 and EdDSA tokens: Web Crypto, or (to measure the two
-/// side by side) pure Rust in wasm.
+/// What signs ES256 and EdDSA tokens, one per request: Web Crypto (once
+/// the key is imported, by the JS entry on the answer's way out: see
+/// [`crate::webcrypto::DeferringSigner`]), or (to measure the two side by
+/// side) pure Rust in wasm.
 #[cfg(not(feature = "rust-signer"))]
-const SIGNER: crate::webcrypto::WebCryptoSigner = crate::webcrypto::WebCryptoSigner;
+type Signer = crate::webcrypto::DeferringSigner;
 #[cfg(feature = "rust-signer")]
-const SIGNER: edge_token_core::signing::RustSigner = edge_token_core::signing::RustSigner;
+type Signer = edge_token_core::signing::RustSigner;
+
+/// The signing input whose signature `signer` left to the JS entry, and
+/// that signature's length in bytes.
+#[cfg(not(feature = "rust-signer"))]
+fn deferred(signer: &Signer) -> Option<(String, usize)> {
+    signer.take_pending()
+}
+#[cfg(feature = "rust-signer")]
+fn deferred(_: &Signer) -> Option<(String, usize)> {
+    None
+}
 
 /// Rate Limiting binding counting failed authentications per client id.
 const CLIENT_LIMIT_BINDING: &str = "AUTH_FAILURES_BY_CLIENT";
@@ -222,9 +236,9 @@ pub fn warm() -> u32 {
         &WorkerRandom { warm: true },
         &BindingLimiter { env: None },
         &WorkerTimer { warm: true },
-        &SIGNER,
+        &Signer::default(),
         |out| {
-            pack(&out.response, &out.audit.to_json());
+            pack(&out.response, &out.audit.to_json(), None);
         },
     )
 }
@@ -350,6 +364,7 @@ async fn serve(incoming: Incoming, env: Env) -> String {
     } = incoming;
     let state = isolate_state(&env);
     let store = KvClientStore::new(&env);
+    let signer = Signer::default();
     let service = Service {
         config: state.config.as_ref(),
         store: &store,
@@ -358,7 +373,7 @@ async fn serve(incoming: Incoming, env: Env) -> String {
         limiter: &BindingLimiter { env: Some(&env) },
         blocklist: Some(&state.blocklist),
         timer: &WorkerTimer { warm: false },
-        signer: &SIGNER,
+        signer: &signer,
         replay: Some(&state.replay),
     };
     let mut outcome = service.handle(&request, now_ms / 1000).await;
@@ -368,30 +383,7 @@ async fn serve(incoming: Incoming, env: Env) -> String {
         .and_then(|r| r.rsplit_once('-'))
         .map(|(_, colo)| colo.to_owned());
     outcome.audit.ray = ray;
-    pack(&outcome.response, &outcome.audit.to_json())
-}
-
-/// `status\nlog line\nname:value\n...\n\nbody`: the log line (compact
-/// JSON) and header values never hold a line break, header names never a
-/// colon; the body is the rest.
-fn pack(response: &HttpResponse, log: &str) -> String {
-    let headers: usize = response
-        .headers
-        .iter()
-        .map(|(n, v)| n.len() + v.len() + 2)
-        .sum();
-    let mut out = String::with_capacity(8 + log.len() + headers + response.body.len());
-    out.push_str(&response.status.to_string());
-    out.push('\n');
-    out.push_str(log);
-    out.push('\n');
-    for (name, value) in &response.headers {
-        out.push_str(name);
-        out.push(':');
-        out.push_str(value);
-        out.push('\n');
-    }
-    out.push('\n');
-    out.push_str(&response.body);
-    out
+    let signature =
+        deferred(&signer).and_then(|(input, len)| locate(&outcome.response.body, &input, len));
+    pack(&outcome.response, &outcome.audit.to_json(), signature)
 }

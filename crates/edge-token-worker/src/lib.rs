@@ -9,6 +9,8 @@
 //! `scripts/build-worker.sh`); on any other target it is empty but for the
 //! warm-up's test.
 
+#[cfg(any(target_arch = "wasm32", test))]
+mod answer;
 #[cfg(target_arch = "wasm32")]
 mod entry;
 #[cfg(target_arch = "wasm32")]

@@ -167,6 +167,63 @@ impl Sign for WebCryptoSigner {
     }
 }
 
+/// The Worker's [`Sign`], one per request: once the isolate has imported
+/// the signing key (its first asymmetric token), a token's signature is
+/// left to the JS entry, which calls `crypto.subtle.sign` itself on the
+/// answer's way out (see `pack` in entry.rs and `respond` in js/wire.mjs):
+/// the core gets 64 zero bytes in its place, the request stays synchronous
+/// in wasm, and no Promise, task or closure of wasm-bindgen's is made for
+/// it. Before the key is imported, and for a second signature in one
+/// request (the core makes one), it signs through [`WebCryptoSigner`].
+#[derive(Default)]
+pub struct DeferringSigner {
+    /// The signing input whose signature was deferred, and the length of
+    /// that signature.
+    pending: RefCell<Option<(String, usize)>>,
+}
+
+impl DeferringSigner {
+    /// The signing input of the deferred signature and its length, if any.
+    pub fn take_pending(&self) -> Option<(String, usize)> {
+        self.pending.borrow_mut().take()
+    }
+}
+
+impl Sign for DeferringSigner {
+    async fn sign(&self, key: &AsymmetricKey, input: &[u8]) -> Result<Vec<u8>, String> {
+        let imported = IMPORTED.with(|c| c.borrow().as_ref().is_some_and(|i| i.kid == key.kid()));
+        if imported && self.pending.borrow().is_none() {
+            if let Ok(text) = std::str::from_utf8(input) {
+                *self.pending.borrow_mut() = Some((text.to_owned(), key.signature_len()));
+                return Ok(vec![0; key.signature_len()]);
+            }
+        }
+        WebCryptoSigner.sign(key, input).await
+    }
+}
+
+impl CheckSignature for DeferringSigner {
+    async fn check_signature(
+        &self,
+        key: &ClientKey,
+        input: &[u8],
+        signature: &[u8],
+    ) -> Result<bool, String> {
+        WebCryptoSigner.check_signature(key, input, signature).await
+    }
+}
+
+/// The imported signing key and its `sign()` parameters, `[key, params]`,
+/// for the JS entry's deferred signatures; `undefined` before the import.
+#[wasm_bindgen]
+pub fn signing_key() -> JsValue {
+    IMPORTED.with(|c| {
+        c.borrow().as_ref().map_or(JsValue::UNDEFINED, |i| {
+            js_sys::Array::of2(&i.key, &i.params).into()
+        })
+    })
+}
+
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_namespace = ["crypto", "subtle"], js_name = verify, catch)]
