@@ -214,12 +214,10 @@ impl ActiveIntrospection<'_> {
             .str("token_type", "Bearer")
             .u64("exp", c.exp)
             .u64("iat", c.iat)
-            .str("sub", &c.sub);
-        match &c.aud {
-            Audience::One(a) => map.str("aud", a),
-            Audience::Many(list) => map.strs("aud", list),
-        };
-        map.str("iss", &c.iss).str("jti", &c.jti);
+            .str("sub", &c.sub)
+            .audience("aud", &c.aud)
+            .str("iss", &c.iss)
+            .str("jti", &c.jti);
         for (name, value) in &c.extra {
             if is_extra_claim_name(name) || name == "nbf" {
                 map.value(name, value);

@@ -133,6 +133,15 @@ impl<'a> Object<'a> {
         self
     }
 
+    /// An `aud` member: a string for one audience, else an array (as its
+    /// `Serialize` writes it).
+    pub fn audience(&mut self, key: &str, value: &crate::token::Audience) -> &mut Self {
+        match value {
+            crate::token::Audience::One(a) => self.str(key, a),
+            crate::token::Audience::Many(list) => self.strs(key, list),
+        }
+    }
+
     /// Any JSON value, written by `serde_json` (the claims a client record
     /// adds: rare, and of any shape).
     pub fn value(&mut self, key: &str, value: &serde_json::Value) -> &mut Self {

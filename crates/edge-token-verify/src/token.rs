@@ -185,12 +185,10 @@ impl AccessTokenClaims {
                 },
         );
         let mut map = crate::json::Object::new(&mut out);
-        map.str("iss", &self.iss).str("sub", &self.sub);
-        match &self.aud {
-            Audience::One(a) => map.str("aud", a),
-            Audience::Many(list) => map.strs("aud", list),
-        };
-        map.u64("exp", self.exp)
+        map.str("iss", &self.iss)
+            .str("sub", &self.sub)
+            .audience("aud", &self.aud)
+            .u64("exp", self.exp)
             .u64("iat", self.iat)
             .str("jti", &self.jti)
             .str("client_id", &self.client_id);
