@@ -55,15 +55,48 @@ addEventListener("unhandledrejection", (event) => trap(event.reason));
 startTasks();
 
 // The request path once, on made-up data, while the module loads: V8
-// compiles each wasm function on its first call, so that cost moves from
-// the isolate's first request to its start (on Cloudflare, during the TLS
-// handshake). Never fatal: the Worker works the same without it (after a
-// trap here, the first request resets the instance).
-try {
-  wasm.warm();
-} catch (e) {
-  trap(e);
+// compiles each wasm function (and the JS glue it calls) on its first call, so
+// that cost moves from the isolate's first request to its start (on
+// Cloudflare, during the TLS handshake). The wasm's `serve` runs three
+// requests on made-up bindings (src/warm.rs): its vars, and a KV that
+// answers at once with its one client record (global scope has no I/O).
+// Never fatal: the Worker works the same without it (after a trap here, the
+// first request resets the instance).
+function warmEnv() {
+  // Name and value on alternate lines; CLIENTS: the record its KV answers.
+  const lines = wasm.warm_bindings().split("\n");
+  const vars = {};
+  for (let i = 0; i + 1 < lines.length; i += 2) vars[lines[i]] = lines[i + 1];
+  const record = vars.CLIENTS;
+  const resolve = (value) => () => Promise.resolve(value);
+  const kv = (value) => ({
+    get: resolve(value),
+    getWithMetadata: resolve({ value, metadata: null }),
+    put: resolve(undefined),
+    list: resolve({ keys: [], list_complete: true }),
+    delete: resolve(undefined),
+  });
+  return { ...vars, CLIENTS: kv(record), REVOCATIONS: kv(null) };
 }
+let warming;
+try {
+  warming = Promise.resolve(wasm.warm(warmEnv()));
+} catch (e) {
+  warming = Promise.reject(e);
+}
+// Then one log line (docs/logs.md): whether the warm-up covered the request
+// path. Written with the very call each request makes (one string), because
+// workerd compiles its console.log path on the first call, about 4 ms
+// (BENCHMARKS.md): at start-up, not in the first request.
+warming
+  .then(
+    (good) => good === 3,
+    (e) => {
+      trap(e);
+      return false;
+    },
+  )
+  .then((ok) => console.log(JSON.stringify({ event: "isolate_start", outcome: ok ? "ok" : "error" })));
 
 // Plain functions and promise chains, no async/await: on the usual path
 // (a POST whose record is cached) the only wait is the body read, and the

@@ -77,6 +77,17 @@ pub(crate) fn pack(response: &HttpResponse, log: &str, signature: Option<Deferre
     out
 }
 
+/// The status and body of what [`pack`] wrote (the warm-up reads its
+/// answers with it).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn status_and_body(packed: &str) -> Option<(u16, &str)> {
+    let (first, rest) = packed.split_once('\n')?;
+    let status = first.split(' ').next()?.parse().ok()?;
+    // After the log line and the header lines, none of them empty.
+    let (_, body) = rest.split_once("\n\n")?;
+    Some((status, body))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +153,28 @@ mod tests {
         };
         let packed = pack(&response, "{}", Some(deferred));
         assert!(packed.starts_with("200 17 50 86\n{}\n"), "{packed}");
+    }
+
+    #[test]
+    fn status_and_body_read_back_what_pack_wrote() {
+        let mut response = HttpResponse::json(401, r#"{"error":"invalid_client"}"#.to_owned());
+        response.header("WWW-Authenticate", "Basic".to_owned());
+        let packed = pack(&response, r#"{"event":"token"}"#, None);
+        assert_eq!(
+            status_and_body(&packed),
+            Some((401, r#"{"error":"invalid_client"}"#))
+        );
+        let bare = HttpResponse::json(200, "a\n\nb".to_owned());
+        let packed = pack(
+            &bare,
+            "{}",
+            Some(Deferred {
+                start: 1,
+                end: 2,
+                len: 3,
+            }),
+        );
+        assert_eq!(status_and_body(&packed), Some((200, "a\n\nb")));
+        assert_eq!(status_and_body("oops"), None);
     }
 }

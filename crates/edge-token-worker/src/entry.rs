@@ -9,7 +9,7 @@ use worker::wasm_bindgen::{self, prelude::*};
 use worker::wasm_bindgen_futures;
 use worker::{js_sys, Env};
 
-use crate::answer::{locate, pack};
+use crate::answer::{locate, pack, status_and_body};
 use crate::kv::KvClientStore;
 use edge_token_core::assertion::{ReplayCache, DEFAULT_REPLAY_ENTRIES};
 use edge_token_core::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
@@ -65,20 +65,18 @@ thread_local! {
 }
 
 fn isolate_state(env: &Env) -> Rc<IsolateState> {
-    STATE.with(|cell| {
-        cell.get_or_init(|| {
-            // As `&dyn Fn`, like the warm-up's: one copy of the parser.
-            let lookup: &dyn Fn(&str) -> Option<String> = &|name| env_string(env, name);
-            let config = Config::from_lookup(lookup);
-            let ttl = config.as_ref().map_or(0, |c| c.client_cache_ttl);
-            Rc::new(IsolateState {
-                config,
-                cache: RecordCache::new(ttl, DEFAULT_MAX_ENTRIES),
-                blocklist: Blocklist::new(DEFAULT_BLOCKLIST_ENTRIES),
-                replay: ReplayCache::new(DEFAULT_REPLAY_ENTRIES),
-            })
-        })
-        .clone()
+    STATE.with(|cell| cell.get_or_init(|| new_state(env)).clone())
+}
+
+/// The configuration parsed from `env`, and empty caches.
+fn new_state(env: &Env) -> Rc<IsolateState> {
+    let config = Config::from_lookup(|name| env_string(env, name));
+    let ttl = config.as_ref().map_or(0, |c| c.client_cache_ttl);
+    Rc::new(IsolateState {
+        config,
+        cache: RecordCache::new(ttl, DEFAULT_MAX_ENTRIES),
+        blocklist: Blocklist::new(DEFAULT_BLOCKLIST_ENTRIES),
+        replay: ReplayCache::new(DEFAULT_REPLAY_ENTRIES),
     })
 }
 
@@ -101,10 +99,10 @@ fn env_string(env: &Env, name: &str) -> Option<String> {
 }
 
 /// The Workers Rate Limiting bindings as a [`Limiter`]. A binding
-/// that is not configured limits nothing (see wrangler.toml); nor does the
-/// warm-up's (no `env`).
+/// that is not configured limits nothing (see wrangler.toml), as in the
+/// warm-up's bindings.
 struct BindingLimiter<'e> {
-    env: Option<&'e Env>,
+    env: &'e Env,
 }
 
 impl Limiter for BindingLimiter<'_> {
@@ -114,7 +112,7 @@ impl Limiter for BindingLimiter<'_> {
             LimitKind::Address => ADDRESS_LIMIT_BINDING,
             LimitKind::Revocation => REVOCATION_LIMIT_BINDING,
         };
-        let Some(Ok(limiter)) = self.env.map(|env| env.rate_limiter(binding)) else {
+        let Ok(limiter) = self.env.rate_limiter(binding) else {
             return Ok(true);
         };
         limiter
@@ -226,21 +224,56 @@ impl Random for WorkerRandom {
     }
 }
 
-/// The request path run once at module load (see [`crate::warm`]), so that
-/// its wasm functions are compiled before the first request. Returns 3 when
-/// all of it ran.
+/// What the JS entry makes the warm-up's bindings from (see
+/// [`crate::warm::bindings`]).
 #[wasm_bindgen]
-pub fn warm() -> u32 {
-    crate::warm::exercise(
-        KvClientStore::warm,
-        &WorkerRandom { warm: true },
-        &BindingLimiter { env: None },
-        &WorkerTimer { warm: true },
-        &Signer::default(),
-        |out| {
-            pack(&out.response, &out.audit.to_json(), None);
-        },
-    )
+pub fn warm_bindings() -> String {
+    crate::warm::bindings()
+}
+
+/// The request path run once at module load (see [`crate::warm`]) on
+/// `env`, the made-up bindings the JS entry built from [`warm_bindings`],
+/// through [`serve`] as every request, so that its wasm functions and the
+/// glue they call are compiled before the first request. Answers (or
+/// promises) how many of the three requests answered as expected: 3 when
+/// all of it ran. Nothing is kept: the warm-up has its own isolate state.
+/// (The JS half of the path cannot run at global scope: no Response may be
+/// made there.)
+#[wasm_bindgen]
+pub fn warm(env: Env) -> JsValue {
+    let state = new_state(&env);
+    settle(Box::pin(async move {
+        let good = crate::warm::exercise(|req| {
+            let (env, state) = (env.clone(), state.clone());
+            let mut headers = String::new();
+            for name in REQUEST_HEADERS {
+                let value = match *name {
+                    "authorization" => req.authorization,
+                    "content-type" => req
+                        .authorization
+                        .map(|_| "application/x-www-form-urlencoded"),
+                    _ => None,
+                };
+                headers.push_str(value.unwrap_or("\0"));
+                headers.push('\n');
+            }
+            headers.push('\0');
+            let incoming = Incoming::new(
+                req.method.to_owned(),
+                &format!("{}{}", crate::warm::ORIGIN, req.path),
+                &headers,
+                BODY_READ,
+                req.body.into_bytes(),
+                (crate::warm::NOW_MS + req.later * 1000) as f64,
+            );
+            async move {
+                let packed = serve(incoming, env, state, true).await;
+                status_and_body(&packed).map(|(status, body)| (status, body.to_owned()))
+            }
+        })
+        .await;
+        JsValue::from(good)
+    }))
 }
 
 /// Creates wasm-bindgen's task queue (the one behind every Promise [`handle`]
@@ -296,13 +329,21 @@ pub fn handle(
     now_ms: f64,
 ) -> JsValue {
     let incoming = Incoming::new(method, &url, &headers, body_state, body, now_ms);
-    let mut answer = Box::pin(serve(incoming, env));
+    let state = isolate_state(&env);
+    settle(Box::pin(async move {
+        JsValue::from(serve(incoming, env, state, false).await)
+    }))
+}
+
+/// `fut`'s output if it is ready at its first poll (no Promise, no task),
+/// else a Promise of it.
+/// (One copy for both callers: the future is boxed as `dyn`.)
+fn settle(mut fut: std::pin::Pin<Box<dyn std::future::Future<Output = JsValue>>>) -> JsValue {
     let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
-    match std::future::Future::poll(answer.as_mut(), &mut cx) {
-        std::task::Poll::Ready(packed) => JsValue::from(packed),
+    match fut.as_mut().poll(&mut cx) {
+        std::task::Poll::Ready(value) => value,
         std::task::Poll::Pending => {
-            wasm_bindgen_futures::future_to_promise(async move { Ok(JsValue::from(answer.await)) })
-                .into()
+            wasm_bindgen_futures::future_to_promise(async move { Ok(fut.await) }).into()
         }
     }
 }
@@ -356,23 +397,24 @@ impl Incoming {
     }
 }
 
-async fn serve(incoming: Incoming, env: Env) -> String {
+/// One request through the core, on `env` with `state`; `warm`: the
+/// warm-up's (a fixed "random", no timers: global scope has neither).
+async fn serve(incoming: Incoming, env: Env, state: Rc<IsolateState>, warm: bool) -> String {
     let Incoming {
         request,
         ray,
         now_ms,
     } = incoming;
-    let state = isolate_state(&env);
     let store = KvClientStore::new(&env);
     let signer = Signer::default();
     let service = Service {
         config: state.config.as_ref(),
         store: &store,
-        random: &WorkerRandom { warm: false },
+        random: &WorkerRandom { warm },
         cache: Some(&state.cache),
-        limiter: &BindingLimiter { env: Some(&env) },
+        limiter: &BindingLimiter { env: &env },
         blocklist: Some(&state.blocklist),
-        timer: &WorkerTimer { warm: false },
+        timer: &WorkerTimer { warm },
         signer: &signer,
         replay: Some(&state.replay),
     };

@@ -8,12 +8,10 @@ use worker::Env;
 
 /// Workers KV as a [`ClientStore`]: client records in `CLIENTS`, the
 /// denylist in `REVOCATIONS`. Each binding is looked up on first use: a
-/// request answered from the isolate cache never touches it.
+/// request answered from the isolate cache never touches it. (The warm-up's
+/// bindings are made-up objects that answer at once: see [`crate::warm`].)
 pub(crate) struct KvClientStore<'e> {
-    /// `None`: the warm-up's store (see [`KvClientStore::warm`]).
-    env: Option<&'e Env>,
-    /// The warm-up's one record, answered for any client id.
-    warm_record: Option<String>,
+    env: &'e Env,
     clients: std::cell::OnceCell<Result<worker::KvStore, String>>,
     revocations: std::cell::OnceCell<Result<worker::KvStore, String>>,
 }
@@ -21,20 +19,7 @@ pub(crate) struct KvClientStore<'e> {
 impl<'e> KvClientStore<'e> {
     pub(crate) fn new(env: &'e Env) -> Self {
         KvClientStore {
-            env: Some(env),
-            warm_record: None,
-            clients: std::cell::OnceCell::new(),
-            revocations: std::cell::OnceCell::new(),
-        }
-    }
-
-    /// The warm-up's store: no bindings, `record` for every client, nothing
-    /// revoked or used, writes dropped (global scope has no I/O). The same
-    /// type as a request's, so the warm-up compiles the code requests run.
-    pub(crate) fn warm(record: String) -> Self {
-        KvClientStore {
-            env: None,
-            warm_record: Some(record),
+            env,
             clients: std::cell::OnceCell::new(),
             revocations: std::cell::OnceCell::new(),
         }
@@ -45,9 +30,10 @@ impl<'e> KvClientStore<'e> {
         cell: &'s std::cell::OnceCell<Result<worker::KvStore, String>>,
         name: &str,
     ) -> Result<&'s worker::KvStore, StoreError> {
-        cell.get_or_init(|| match self.env {
-            Some(env) => env.kv(name).map_err(|e| format!("KV binding {name}: {e}")),
-            None => Err(format!("KV binding {name}: none in the warm-up")),
+        cell.get_or_init(|| {
+            self.env
+                .kv(name)
+                .map_err(|e| format!("KV binding {name}: {e}"))
         })
         .as_ref()
         .map_err(|e| StoreError::Misconfigured(e.clone()))
@@ -68,9 +54,6 @@ impl ClientStore for KvClientStore<'_> {
         client_id: &str,
         cache_ttl: u64,
     ) -> Result<Option<String>, StoreError> {
-        if self.env.is_none() {
-            return Ok(self.warm_record.clone());
-        }
         self.clients()?
             .get(&edge_token_core::client::record_key(client_id))
             .cache_ttl(cache_ttl)
@@ -80,9 +63,6 @@ impl ClientStore for KvClientStore<'_> {
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        if self.env.is_none() {
-            return Ok(false);
-        }
         self.revocations()?
             .get(&revoked_key(jti))
             .text()
@@ -97,9 +77,6 @@ impl ClientStore for KvClientStore<'_> {
     }
 
     async fn assertion_used(&self, replay_key: &str) -> Result<bool, StoreError> {
-        if self.env.is_none() {
-            return Ok(false);
-        }
         self.revocations()?
             .get(&used_assertion_key(replay_key))
             .text()
@@ -117,9 +94,6 @@ impl ClientStore for KvClientStore<'_> {
 impl KvClientStore<'_> {
     /// One write to `REVOCATIONS` that expires at `expires_at`.
     async fn put(&self, key: &str, value: &[u8], expires_at: u64) -> Result<(), StoreError> {
-        if self.env.is_none() {
-            return Ok(());
-        }
         self.revocations()?
             .put_bytes(key, value)
             .map_err(|e| StoreError::Unavailable(e.to_string()))?

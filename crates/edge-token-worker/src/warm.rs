@@ -1,161 +1,126 @@
-//! [`exercise`]: the request path run once at module load (the wasm export
-//! `warm` in entry.rs), before any request,
-//! so that V8 compiles its wasm functions then (it compiles each on its
-//! first call) instead of during the isolate's first request. On Cloudflare
+//! The warm-up: the request path run once at module load (the wasm export
+//! `warm` in entry.rs), before any request, so that V8 compiles its wasm
+//! functions and the JS glue they call then (it compiles each on its first
+//! call) instead of during the isolate's first request. On Cloudflare
 //! module load happens while the TLS handshake of the first request is
 //! still going on; BENCHMARKS.md has the first-request figures with and
 //! without it.
 //!
-//! Global scope allows no I/O, timers or random numbers, so everything here
-//! is made up and in memory: a throwaway configuration and HS256 key, one
-//! client record with a fixed secret, a store that answers at once, no
-//! timer, a fixed "random" (the Worker's own types in their warm-up form). Nothing of it is kept: the real configuration is
-//! parsed from the bindings on the first request, as before.
+//! [`exercise`] sends three made-up requests (a token request with
+//! client_secret_basic and HS256, the introspection of its token, the
+//! metadata document) to whatever answers one: in the Worker, the very
+//! `serve` every request goes through, on bindings the JS entry makes from
+//! [`bindings`] (the vars below and a KV that answers at once with one
+//! client record): the configuration parser reading them, the KV store's
+//! calls into the binding, the futures and tasks behind them, and the
+//! answer's packing all run. Global scope allows no I/O, timers or random
+//! numbers, so the rest is the Worker's own types in their warm-up form (a
+//! timer that never fires, a fixed "random"). Nothing of it is kept: the
+//! warm-up has its own isolate state, and the real configuration is parsed
+//! from the real bindings on the first request.
 
 use std::future::Future;
-use std::task::{Context, Poll, Waker};
 
-use edge_token_core::assertion::CheckSignature;
-use edge_token_core::client::{ClientRecord, SecretEntry, SecretHash};
-use edge_token_core::config::Config;
-use edge_token_core::credentials::ClientSecret;
-use edge_token_core::http::{Body, HttpRequest};
-use edge_token_core::limit::Limiter;
-use edge_token_core::random::Random;
 use edge_token_core::routes::{INTROSPECT, METADATA, TOKEN};
-use edge_token_core::service::Outcome;
-use edge_token_core::service::Service;
-use edge_token_core::signing::Sign;
-use edge_token_core::store::ClientStore;
-use edge_token_core::timer::Timer;
 
+#[cfg(test)]
 const ID: &str = "etc_warmwarmwarmwarmwarmwa";
+#[cfg(test)]
 const SECRET: &str = "ets_warm-not-a-secret-warm-not-a-secret-warm";
 /// `Basic base64(ID:SECRET)`.
-const BASIC: &str = "Basic ZXRjX3dhcm13YXJtd2FybXdhcm13YXJtd2E6ZXRzX3dhcm0tbm90LWEtc2VjcmV0LXdhcm0tbm90LWEtc2VjcmV0LXdhcm0=";
+pub(crate) const BASIC: &str = "Basic ZXRjX3dhcm13YXJtd2FybXdhcm13YXJtd2E6ZXRzX3dhcm0tbm90LWEtc2VjcmV0LXdhcm0tbm90LWEtc2VjcmV0LXdhcm0=";
 /// 32 bytes of base64url: a key that signs nothing but these tokens.
 const KEYS: &str = r#"[{"kid":"warm","key":"d2FybS1ub3QtYS1zZWNyZXQtd2FybS1ub3QtYS1zZWNyZXQ"}]"#;
+/// The warm-up's vars, as `[vars]` would set them.
+pub(crate) const VARS: &[(&str, &str)] = &[
+    ("ISSUER", "https://warm.invalid"),
+    ("SIGNING_KEYS", KEYS),
+    ("DEFAULT_AUDIENCE", "https://api.warm.invalid"),
+];
+/// The warm-up's clock, Unix milliseconds.
+pub(crate) const NOW_MS: u64 = 1_700_000_001_000;
+/// Where the warm-up's requests go.
+pub(crate) const ORIGIN: &str = "https://warm.invalid";
 
-/// Polls `fut` once: everything here is ready at once.
-fn now<F: Future>(fut: F) -> Option<F::Output> {
-    let mut fut = std::pin::pin!(fut);
-    match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
-        Poll::Ready(out) => Some(out),
-        Poll::Pending => None,
-    }
-}
+/// The one client record (client_secret_basic with `SECRET`, scope
+/// `read`, may introspect), as the CLI writes it to KV: written out, so that
+/// the record's serializer stays out of the wasm (a test checks it against
+/// the record built and serialised).
+pub(crate) const RECORD: &str = r#"{"version":1,"client_id":"etc_warmwarmwarmwarmwarmwa","name":"warm","secrets":[{"digest":"5eEVN2T3Mf5BZZ2YYL5rbEbTMDoVfCcHWpb7gcUKiZ8","created_at":1700000000}],"allowed_scopes":["read"],"default_scopes":[],"allowed_audiences":[],"default_audiences":[],"disabled":false,"introspect":true,"created_at":1700000000,"updated_at":1700000000}"#;
 
-fn post(path: &str, authorization: &str, body: &str) -> HttpRequest {
-    HttpRequest {
-        method: "POST".to_owned(),
-        path: path.to_owned(),
-        https: true,
-        headers: vec![
-            ("authorization".to_owned(), authorization.to_owned()),
-            (
-                "content-type".to_owned(),
-                "application/x-www-form-urlencoded".to_owned(),
-            ),
-        ],
-        body: Body::Bytes(body.as_bytes().to_vec()),
-    }
-}
-
-/// Runs a token request (client_secret_basic, HS256), the introspection of
-/// its token, and the metadata document through the real [`Service`] with
-/// `signer`, handing each outcome to `after` (the entry packs it and builds
-/// its log line, as for a request). Returns how many of the three answered
-/// as expected: 3, or the warm-up no longer covers the request path.
-///
-/// The store, random source, limiter and timer are the caller's: the Worker
-/// passes the very types its requests use (in their warm-up form: the
-/// record in memory, a fixed "random", no limits, no timer), so that the
-/// functions compiled here are the ones requests run, not a second copy.
-pub(crate) fn exercise<S, R, L, T, G>(
-    make_store: impl FnOnce(String) -> S,
-    random: &R,
-    limiter: &L,
-    timer: &T,
-    signer: &G,
-    mut after: impl FnMut(&Outcome),
-) -> u32
-where
-    S: ClientStore,
-    R: Random,
-    L: Limiter,
-    T: Timer,
-    G: Sign + CheckSignature,
-{
-    let vars = |name: &str| -> Option<String> {
-        match name {
-            "ISSUER" => Some("https://warm.invalid".to_owned()),
-            "SIGNING_KEYS" => Some(KEYS.to_owned()),
-            "DEFAULT_AUDIENCE" => Some("https://api.warm.invalid".to_owned()),
-            _ => None,
+/// What the JS entry makes the warm-up's bindings from: name and value on
+/// alternate lines, the vars first, then `CLIENTS` and the one record its
+/// KV answers for any key (no value holds a line break).
+#[cfg_attr(not(target_arch = "wasm32"), allow(dead_code))]
+pub(crate) fn bindings() -> String {
+    let mut out = String::new();
+    for (name, value) in VARS {
+        for line in [name, value] {
+            out.push_str(line);
+            out.push('\n');
         }
+    }
+    out.push_str("CLIENTS\n");
+    out.push_str(RECORD);
+    out
+}
+
+/// One made-up request.
+pub(crate) struct WarmRequest {
+    pub(crate) method: &'static str,
+    /// The path, under [`ORIGIN`].
+    pub(crate) path: &'static str,
+    /// `Authorization`, for a POST.
+    pub(crate) authorization: Option<&'static str>,
+    pub(crate) body: String,
+    /// Seconds after [`NOW_MS`].
+    pub(crate) later: u64,
+}
+
+/// Sends the three requests to `serve` (which answers status and body) in
+/// turn; returns how many answered as expected: 3, or the warm-up no
+/// longer covers the request path.
+pub(crate) async fn exercise<F, Fut>(mut serve: F) -> u32
+where
+    F: FnMut(WarmRequest) -> Fut,
+    Fut: Future<Output = Option<(u16, String)>>,
+{
+    let post = |path, body: String, later| WarmRequest {
+        method: "POST",
+        path,
+        authorization: Some(BASIC),
+        body,
+        later,
     };
-    // As `&dyn Fn`, like the entry's: one copy of the configuration parser.
-    let vars: &dyn Fn(&str) -> Option<String> = &vars;
-    let Ok(config) = Config::from_lookup(vars) else {
-        return 0;
-    };
-    let at = 1_700_000_000;
-    let mut record = ClientRecord::new(ID, "warm", at);
-    record.secrets.push(SecretEntry {
-        digest: SecretHash::compute(ID, &ClientSecret::new(SECRET.to_owned())),
-        created_at: at,
-        expires_at: None,
-    });
-    record.allowed_scopes = vec!["read".to_owned()];
-    record.introspect = true;
-    let store = make_store(record.to_json());
-    let cache = edge_token_core::cache::RecordCache::new(30, 4);
-    let service = Service {
-        config: Ok(&config),
-        store: &store,
-        random,
-        cache: Some(&cache),
-        limiter,
-        blocklist: None,
-        timer,
-        signer,
-        replay: None,
-    };
-    let basic = BASIC;
     let mut good = 0;
     let mut token = None;
-    if let Some(out) = now(service.handle(
-        &post(TOKEN, basic, "grant_type=client_credentials&scope=read"),
-        at + 1,
-    )) {
-        after(&out);
-        if out.response.status == 200 {
-            good += 1;
-            token = out
-                .response
-                .body
-                .split_once(r#""access_token":""#)
-                .and_then(|(_, rest)| rest.split_once('"'))
-                .map(|(token, _)| token.to_owned());
-        }
+    if let Some((200, body)) = serve(post(
+        TOKEN,
+        "grant_type=client_credentials&scope=read".to_owned(),
+        0,
+    ))
+    .await
+    {
+        good += 1;
+        token = body
+            .split_once(r#""access_token":""#)
+            .and_then(|(_, rest)| rest.split_once('"'))
+            .map(|(token, _)| token.to_owned());
     }
     if let Some(token) = token {
-        let body = format!("token={token}");
-        if let Some(out) = now(service.handle(&post(INTROSPECT, basic, &body), at + 2)) {
-            after(&out);
-            good += u32::from(out.response.body.contains(r#""active":true"#));
+        if let Some((200, body)) = serve(post(INTROSPECT, format!("token={token}"), 1)).await {
+            good += u32::from(body.contains(r#""active":true"#));
         }
     }
-    let metadata = HttpRequest {
-        method: "GET".to_owned(),
-        path: METADATA.to_owned(),
-        https: true,
-        headers: Vec::new(),
-        body: Body::Bytes(Vec::new()),
+    let metadata = WarmRequest {
+        method: "GET",
+        path: METADATA,
+        authorization: None,
+        body: String::new(),
+        later: 2,
     };
-    if let Some(out) = now(service.handle(&metadata, at + 3)) {
-        after(&out);
-        good += u32::from(out.response.status == 200);
+    if let Some((200, _)) = serve(metadata).await {
+        good += 1;
     }
     good
 }
@@ -163,9 +128,13 @@ where
 #[cfg(test)]
 mod tests {
     use std::future::Future;
+    use std::task::{Context, Poll, Waker};
 
+    use edge_token_core::config::Config;
+    use edge_token_core::http::{Body, HttpRequest};
     use edge_token_core::limit::{LimitKind, Limiter};
     use edge_token_core::random::{Random, RandomError};
+    use edge_token_core::service::Service;
     use edge_token_core::store::{ClientStore, StoreError};
     use edge_token_core::timer::Timer;
 
@@ -214,18 +183,99 @@ mod tests {
         }
     }
 
+    fn now<F: Future>(fut: F) -> F::Output {
+        let mut fut = std::pin::pin!(fut);
+        match fut.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+            Poll::Ready(out) => out,
+            Poll::Pending => panic!("the warm-up waited"),
+        }
+    }
+
+    /// The warm-up's data through the core (what the Worker's `serve` runs):
+    /// its configuration parses, its client authenticates, its token
+    /// introspects as active, and metadata answers.
     #[test]
     fn the_warm_up_runs_the_whole_request_path() {
-        let mut statuses = Vec::new();
-        let good = super::exercise(
-            OneRecord,
-            &Fixed,
-            &NoLimit,
-            &Never,
-            &edge_token_core::signing::RustSigner,
-            |out| statuses.push(out.response.status),
+        let vars = |name: &str| {
+            super::VARS
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| (*v).to_owned())
+        };
+        let config = Config::from_lookup(vars).expect("the warm-up's configuration");
+        let store = OneRecord(super::RECORD.to_owned());
+        let service = Service {
+            config: Ok(&config),
+            store: &store,
+            random: &Fixed,
+            cache: None,
+            limiter: &NoLimit,
+            blocklist: None,
+            timer: &Never,
+            signer: &edge_token_core::signing::RustSigner,
+            replay: None,
+        };
+        let mut seen = Vec::new();
+        let good = now(super::exercise(|req| {
+            let request = HttpRequest {
+                method: req.method.to_owned(),
+                path: req.path.to_owned(),
+                https: super::ORIGIN.starts_with("https:"),
+                headers: req
+                    .authorization
+                    .map(|a| {
+                        vec![
+                            ("authorization".to_owned(), a.to_owned()),
+                            (
+                                "content-type".to_owned(),
+                                "application/x-www-form-urlencoded".to_owned(),
+                            ),
+                        ]
+                    })
+                    .unwrap_or_default(),
+                body: Body::Bytes(req.body.into_bytes()),
+            };
+            seen.push(req.path);
+            let out = now(service.handle(&request, super::NOW_MS / 1000 + req.later));
+            std::future::ready(Some((out.response.status, out.response.body)))
+        }));
+        assert_eq!(
+            seen,
+            [
+                edge_token_core::routes::TOKEN,
+                edge_token_core::routes::INTROSPECT,
+                edge_token_core::routes::METADATA
+            ]
         );
-        assert_eq!(statuses, [200, 200, 200]);
         assert_eq!(good, 3);
+    }
+
+    /// [`super::RECORD`] is the record the CLI would write for the
+    /// warm-up's client.
+    #[test]
+    fn the_record_is_the_warm_clients() {
+        use edge_token_core::client::{ClientRecord, SecretEntry, SecretHash};
+        use edge_token_core::credentials::ClientSecret;
+        let at = super::NOW_MS / 1000 - 1;
+        let mut record = ClientRecord::new(super::ID, "warm", at);
+        record.secrets.push(SecretEntry {
+            digest: SecretHash::compute(super::ID, &ClientSecret::new(super::SECRET.to_owned())),
+            created_at: at,
+            expires_at: None,
+        });
+        record.allowed_scopes = vec!["read".to_owned()];
+        record.introspect = true;
+        assert_eq!(super::RECORD, record.to_json());
+    }
+
+    #[test]
+    fn the_bindings_carry_the_vars_and_the_record() {
+        let bindings = super::bindings();
+        let lines: Vec<&str> = bindings.split('\n').collect();
+        let pairs: Vec<(&str, &str)> = lines.chunks(2).map(|p| (p[0], p[1])).collect();
+        let mut expected = super::VARS.to_vec();
+        expected.push(("CLIENTS", super::RECORD));
+        assert_eq!(pairs, expected);
+        assert!(super::RECORD.contains(super::ID) && !super::RECORD.contains('\n'));
     }
 }

@@ -532,6 +532,24 @@ fn token_concurrent_requests_all_succeed() {
     assert_eq!(jtis.len(), 200, "jti values repeated");
 }
 
+/// Each isolate logs its start (docs/logs.md), and its warm-up (the
+/// request path on made-up bindings, src/warm.rs) covered the token,
+/// introspection and metadata paths: `error` would mean it no longer does,
+/// and the isolate's first request pays for compiling them.
+#[test]
+fn isolate_start_is_logged_and_the_warm_up_covered_the_path() {
+    let w = worker();
+    let (id, secret) = w.create_client(&["--scope", "read"]);
+    assert_eq!(w.token_basic(&id, &secret, GRANT).status, 200);
+    let ok = r#"{"event":"isolate_start","outcome":"ok"}"#;
+    let log = w.log_with(&[ok]);
+    assert!(log.contains(ok), "{log}");
+    assert!(
+        !log.contains(r#"{"event":"isolate_start","outcome":"error"}"#),
+        "{log}"
+    );
+}
+
 #[test]
 fn audit_log_has_one_line_per_request_and_no_secret() {
     let w = worker();
