@@ -28,6 +28,32 @@ export default { fetch(req) {
   const key = (keys[p[0].name] ??= crypto.subtle.generateKey(p[0], false, ["sign"]));
   return key.then((k) => crypto.subtle.sign(p[1], k.privateKey, input)).then((sig) => new Response(sig.byteLength === 64 ? "ok" : "bad", { status: sig.byteLength === 64 ? 200 : 500 }));
 } };`;
+// The "shape floor": a JS Worker that does the I/O of edge-token's token
+// request and none of its work: the five header reads (transfer-encoding,
+// content-length, authorization, content-type, cf-connecting-ip), the body
+// read within one 10 s timer (as js/wire.mjs reads a Content-Length body),
+// one audit line of a token line's size, and a 200 with a token response's
+// size and headers (one kept Headers). No form parse, no KV, no hash, no
+// signature. What any Worker answering like edge-token pays here before the
+// protocol: edge-token's issuance over it is what its own code costs.
+export const SHAPE_FLOOR_SCRIPT = `const BODY = JSON.stringify({ access_token: "e".repeat(397), token_type: "Bearer", expires_in: 300, scope: "read" });
+const HEADERS = new Headers({ "cache-control": "no-store", "content-type": "application/json", pragma: "no-cache" });
+const LINE = ',"event":"token","status":200,"outcome":"issued","client_id":"etc_k7uVVokU6jefFyZ52cfcsQ","auth_method":"client_secret_basic","jti":"ufL1xR8nNO0iVjQRMihipw","scope":"read","aud":"https://api.example.com","exp":';
+export default { fetch(req) {
+  const now = Date.now();
+  const h = req.headers;
+  if (req.method !== "POST" || h.get("transfer-encoding") !== null || !(Number(h.get("content-length")) <= 16384)) return new Response("shape floor: a POST with a Content-Length only", { status: 400 });
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(new Response("timeout", { status: 408 })), 10000);
+    req.arrayBuffer().then((body) => {
+      clearTimeout(timer);
+      const asked = h.get("authorization") !== null && h.get("content-type") !== null && body.byteLength > 0;
+      h.get("cf-connecting-ip");
+      console.log('{"ts":' + now + LINE + (Math.floor(now / 1000) + 300) + "}");
+      resolve(asked ? new Response(BODY, { status: 200, headers: HEADERS }) : new Response("shape floor: no credentials or body", { status: 400 }));
+    });
+  });
+} };`;
 // What every issuer gets (edge-token's builds and the JS issuer): the same
 // local KV (one client) and the same vars.
 export const issuerEnv = ({ issuer, signingKeys }) => ({

@@ -29,6 +29,12 @@
 // and carry the header and claim names of edge-token's; the summary gives
 // edge-token's issuance as a multiple of it.
 //
+// And the shape floor (lib.mjs SHAPE_FLOOR_SCRIPT): a JS Worker doing the
+// I/O of edge-token's token request (its header reads, the bounded body
+// read, one log line, a token-sized Response) and none of its work. The
+// summary splits HS256 issuance's distance to the JS floor in two: what a
+// Worker of that shape pays anyway, and what edge-token's own work adds.
+//
 // env: RUNS (3), DURATION seconds per measurement (5), CONCURRENCY ("16,64,256"),
 //      RUST_SIGNER_BUILD (target/bench/rust-signer), STARTUP_ONLY=1 (size and start-up only),
 //      ONLY (a regular expression: measure only the scenarios it matches, with
@@ -153,6 +159,7 @@ const rustFloorPort = edgePort + 3;
 const kvFloorPort = edgePort + 20;
 const jsIssuerPort = edgePort + 21;
 const signFloorPort = edgePort + 22;
+const shapeFloorPort = edgePort + 23;
 // The issuer per signing algorithm and signer (the HS256 one on build/ is
 // edgePort itself). The rust-signer build's HS256 is the control: the two
 // builds differ only in how ES256/EdDSA are signed.
@@ -163,7 +170,7 @@ const variants = [
   { name: "eddsa-rust", alg: "EdDSA", build: RUST_SIGNER_BUILD, label: "EdDSA, pure Rust (rust-signer build)", signingKeys: eddsaKeys },
   { name: "hs256-rust", alg: "HS256", build: RUST_SIGNER_BUILD, label: "HS256 (rust-signer build)", signingKeys },
 ].map((v, i) => ({ ...v, port: edgePort + 4 + i }));
-const serve = spawn(process.execPath, [path.join(root, "bench/serve.mjs"), state, String(edgePort), String(floorPort), String(rustFloorPort), String(kvFloorPort), String(jsIssuerPort), String(signFloorPort)], {
+const serve = spawn(process.execPath, [path.join(root, "bench/serve.mjs"), state, String(edgePort), String(floorPort), String(rustFloorPort), String(kvFloorPort), String(jsIssuerPort), String(signFloorPort), String(shapeFloorPort)], {
   env: { ...process.env, SIGNING_KEYS: signingKeys, BENCH_VARIANTS: JSON.stringify(variants.map(({ name, port, build, signingKeys }) => ({ name, port, build, signingKeys }))) },
 });
 children.push(serve);
@@ -220,6 +227,22 @@ const jsIssuer = `http://127.0.0.1:${jsIssuerPort}`;
   const [ta, tb] = [await a.text(), await b.text()];
   if (a.status !== 401 || b.status !== 401 || ta !== tb || a.headers.get("www-authenticate") !== b.headers.get("www-authenticate"))
     die(`js issuer: a wrong secret gets ${b.status} ${tb}, edge-token ${a.status} ${ta}`);
+}
+
+// The shape floor must answer edge-token's token request as edge-token
+// does on the wire: 200, the same headers, a body of the same length.
+{
+  const res = await fetch(`http://127.0.0.1:${shapeFloorPort}/oauth2/token`, {
+    method: "POST",
+    headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
+    body: "grant_type=client_credentials",
+  });
+  const text = await res.text();
+  if (res.status !== 200) die(`shape floor: ${res.status} ${text}`);
+  const headers = (r) => JSON.stringify([...r.headers].filter(([h]) => h !== "content-length"));
+  if (headers(res) !== headers(tokenRes)) die(`shape floor: headers ${headers(res)}, edge-token's ${headers(tokenRes)}`);
+  const ours = JSON.stringify(tokenJson).length;
+  if (Math.abs(text.length - ours) > 16) die(`shape floor: a ${text.length}-byte body, edge-token's ${ours}`);
 }
 
 // Each variant must issue a token with its algorithm and kid, whose
@@ -283,6 +306,16 @@ const scenarios = [
   // The floor of an issuer signing ES256 / EdDSA: the JS floor plus one Web Crypto signature.
   { name: "sign floor: JS + 1 ES256 signature", url: `http://127.0.0.1:${signFloorPort}/es256`, method: "GET", signs: true },
   { name: "sign floor: JS + 1 Ed25519 signature", url: `http://127.0.0.1:${signFloorPort}/eddsa`, method: "GET", signs: true },
+  // edge-token's I/O and none of its work (the same request as the next).
+  {
+    name: "shape floor: JS, edge-token's I/O only",
+    url: `http://127.0.0.1:${shapeFloorPort}/oauth2/token`,
+    method: "POST",
+    auth: basic(client.client_id, client.client_secret),
+    body: "grant_type=client_credentials",
+    // Measured with edge-token's Basic issuance (ONLY='shape' too): the summary compares the two.
+    base: "token, client_secret_basic",
+  },
   {
     name: "token, client_secret_basic",
     url: `${edge}/oauth2/token`,
@@ -491,6 +524,23 @@ if (has(JS_ISSUER) && has("token, client_secret_basic")) {
   console.log(`\ntoken issuance is ${(ours.rps / js.rps).toFixed(2)}x the same-design JS Worker (target >= 1.5): best ${ours.rps.toFixed(0)} req/s at c=${ours.level} vs ${js.rps.toFixed(0)} req/s at c=${js.level}`);
   console.log(`  by concurrency: ${perLevel}; workerd cpu µs/req, edge-token vs JS: ${cpu}`);
   console.log(`  the same-design JS Worker reaches ${(js.rps / fl.rps).toFixed(2)} of the floor (edge-token ${(ours.rps / fl.rps).toFixed(2)})`);
+}
+// HS256 issuance's distance to the JS floor, in two parts: the shape floor
+// (what a Worker doing edge-token's I/O pays anyway) and edge-token's own
+// work over it (workerd CPU per request, level by level).
+const SHAPE = "shape floor: JS, edge-token's I/O only";
+if (has(SHAPE) && has("token, client_secret_basic")) {
+  const best = (name) => summary[name].reduce((a, b) => (b.rps > a.rps ? b : a));
+  const at = (name, level) => summary[name].find((r) => r.level === level);
+  const [ours, shape, fl] = [best("token, client_secret_basic"), best(SHAPE), best("floor (constant 200)")];
+  const perLevel = LEVELS.map((l) => `c=${l} ${(at("token, client_secret_basic", l).rps / at(SHAPE, l).rps).toFixed(2)}`).join(", ");
+  const cpu = LEVELS.map((l) => {
+    const [o, s] = [at("token, client_secret_basic", l).cpu, at(SHAPE, l).cpu];
+    return o === null || s === null ? `c=${l} n/a` : `c=${l} ${o.toFixed(1)} vs ${s.toFixed(1)} (+${(o - s).toFixed(1)})`;
+  }).join(", ");
+  console.log(`\nthe shape floor (edge-token's I/O, none of its work) reaches ${(shape.rps / fl.rps).toFixed(2)} of the JS floor (best ${shape.rps.toFixed(0)} req/s at c=${shape.level});`);
+  console.log(`  HS256 issuance reaches ${(ours.rps / shape.rps).toFixed(2)} of it at the best levels; by concurrency: ${perLevel}`);
+  console.log(`  workerd cpu µs/req, edge-token vs the shape floor (+ edge-token's own work): ${cpu}`);
 }
 // The full report's sections need every scenario (not under ONLY).
 if (!ONLY) {

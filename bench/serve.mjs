@@ -2,7 +2,7 @@
 // workerd (through Miniflare's API, with direct sockets: no Node proxy in
 // the request path), with local KV persisted in STATE_DIR.
 //
-// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT [KV_FLOOR_PORT [JS_ISSUER_PORT [SIGN_FLOOR_PORT]]]]
+// usage: node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT [RUST_FLOOR_PORT [KV_FLOOR_PORT [JS_ISSUER_PORT [SIGN_FLOOR_PORT [SHAPE_FLOOR_PORT]]]]]
 // RUST_FLOOR_PORT also serves bench/rust-floor (the cheapest workers-rs Worker).
 // KV_FLOOR_PORT serves the "KV floor": a JS Worker that does per request the
 // KV I/O of one accepted private_key_jwt assertion (a get of a new key, then
@@ -10,6 +10,9 @@
 // local KV, and answers a constant 200.
 // SIGN_FLOOR_PORT serves the "signature floors" (lib.mjs SIGN_FLOOR_SCRIPT):
 // the JS floor plus one Web Crypto ES256 (/es256) or Ed25519 (/eddsa) signature.
+// SHAPE_FLOOR_PORT serves the "shape floor" (lib.mjs SHAPE_FLOOR_SCRIPT): the I/O
+// of edge-token's token request (headers, bounded body read, one log line, a
+// token-sized Response) and none of its work.
 // JS_ISSUER_PORT serves bench/js-issuer, the same-design JS Worker (HS256
 // tokens for client_secret_basic/post), with edge-token's KV namespaces,
 // SIGNING_KEYS and vars (ISSUER included): the same client works on both.
@@ -22,9 +25,9 @@
 // Prints "ready" on stdout when all accept connections; stops on SIGTERM/SIGINT.
 import { Miniflare } from "miniflare";
 import path from "node:path";
-import { FLOOR_SCRIPT, RUST_FLOOR, SIGN_FLOOR_SCRIPT, compatibilityDate, directSocket, edgeTokenWorker, issuerEnv, root, serveUntilSignal } from "./lib.mjs";
+import { FLOOR_SCRIPT, RUST_FLOOR, SHAPE_FLOOR_SCRIPT, SIGN_FLOOR_SCRIPT, compatibilityDate, directSocket, edgeTokenWorker, issuerEnv, root, serveUntilSignal } from "./lib.mjs";
 
-const [stateDir, edgePort, floorPort, rustFloorPort, kvFloorPort, jsIssuerPort, signFloorPort] = process.argv.slice(2);
+const [stateDir, edgePort, floorPort, rustFloorPort, kvFloorPort, jsIssuerPort, signFloorPort, shapeFloorPort] = process.argv.slice(2);
 if (!stateDir || !edgePort || !floorPort || !process.env.SIGNING_KEYS) {
   console.error("usage: SIGNING_KEYS=... node bench/serve.mjs STATE_DIR EDGE_PORT FLOOR_PORT");
   process.exit(2);
@@ -47,6 +50,7 @@ const mf = new Miniflare({
     { name: "floor", modules: true, script: FLOOR_SCRIPT, compatibilityDate, ...directSocket(floorPort) },
     ...(rustFloorPort ? [{ ...RUST_FLOOR, ...directSocket(rustFloorPort) }] : []),
     ...(signFloorPort ? [{ name: "sign-floor", modules: true, script: SIGN_FLOOR_SCRIPT, compatibilityDate, ...directSocket(signFloorPort) }] : []),
+    ...(shapeFloorPort ? [{ name: "shape-floor", modules: true, script: SHAPE_FLOOR_SCRIPT, compatibilityDate, ...directSocket(shapeFloorPort) }] : []),
     ...(kvFloorPort
       ? [
           {
