@@ -3,6 +3,7 @@
 // the rate limiters through workers-rs), writes the log line and builds the
 // Response in JS. scripts/build-worker.sh bundles it with wasm-bindgen's
 // glue (./glue.js) into build/index.js.
+import { env } from "cloudflare:workers";
 import * as wasm from "./glue.js";
 import { BODY_READ, answerer, readBody } from "./wire.mjs";
 
@@ -84,19 +85,31 @@ try {
 } catch (e) {
   warming = Promise.reject(e);
 }
+// Then, on the Worker's own bindings (`env` of cloudflare:workers, the
+// same as each request's): the configuration parsed into the isolate's
+// state, and an ES256/EdDSA signing key imported into Web Crypto (and
+// checked), which the first request would otherwise do (src/entry.rs,
+// `prepare`). Never fatal either: on "error" the first request does it.
+// Not where the runtime has no such env (then nothing is parsed here: a
+// configuration from a missing env would be kept as the isolate's).
+let preparing;
+try {
+  preparing = env !== null && typeof env === "object" ? Promise.resolve(wasm.prepare(env)) : Promise.resolve("error");
+} catch (e) {
+  preparing = Promise.reject(e);
+}
 // Then one log line (docs/logs.md): whether the warm-up covered the request
-// path. Written with the very call each request makes (one string), because
-// workerd compiles its console.log path on the first call, about 4 ms
-// (BENCHMARKS.md): at start-up, not in the first request.
-warming
-  .then(
-    (good) => good === 3,
-    (e) => {
-      trap(e);
-      return false;
-    },
-  )
-  .then((ok) => console.log(JSON.stringify({ event: "isolate_start", outcome: ok ? "ok" : "error" })));
+// path, and what became of the signing key. Written with the very call each
+// request makes (one string), because workerd compiles its console.log path
+// on the first call, about 4 ms (BENCHMARKS.md): at start-up, not in the
+// first request.
+const failed = (e) => {
+  trap(e);
+  return "error";
+};
+Promise.all([warming.then((good) => (good === 3 ? "ok" : "error"), failed), preparing.then((key) => (typeof key === "string" ? key : "error"), failed)]).then(([outcome, key]) =>
+  console.log(JSON.stringify({ event: "isolate_start", outcome, signing_key: key })),
+);
 
 // Plain functions and promise chains, no async/await: on the usual path
 // (a POST whose record is cached) the only wait is the body read, and the

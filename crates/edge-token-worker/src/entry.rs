@@ -276,6 +276,43 @@ pub fn warm(env: Env) -> JsValue {
     }))
 }
 
+/// At module load, on the Worker's own bindings (the JS entry passes `env`
+/// from `cloudflare:workers`): the configuration is parsed into the
+/// isolate's state, and an ES256/EdDSA signing key is imported into Web
+/// Crypto and checked against its `x`/`y`, so that the first request pays
+/// for neither (global scope allows both: no I/O). Answers, or promises,
+/// `"imported"`, `"none"` (an HS256 signer, or the rust-signer build:
+/// nothing to import) or `"error"` (the configuration is invalid, or the
+/// import failed; requests then answer as they would have: the first
+/// signature tries the import again, and its request logs why).
+#[wasm_bindgen]
+pub fn prepare(env: Env) -> JsValue {
+    let state = isolate_state(&env);
+    settle(Box::pin(async move {
+        let outcome = match &state.config {
+            Err(_) => "error",
+            Ok(config) => import_signing_key(config).await,
+        };
+        JsValue::from_str(outcome)
+    }))
+}
+
+#[cfg(not(feature = "rust-signer"))]
+async fn import_signing_key(config: &Config) -> &'static str {
+    match config.keys.asymmetric_signer() {
+        None => "none",
+        Some(key) => match crate::webcrypto::import_signer(key).await {
+            Ok(()) => "imported",
+            Err(_) => "error",
+        },
+    }
+}
+
+#[cfg(feature = "rust-signer")]
+async fn import_signing_key(_: &Config) -> &'static str {
+    "none"
+}
+
 /// Creates wasm-bindgen's task queue (the one behind every Promise [`handle`]
 /// answers), which picks how it schedules its runs when created:
 /// `queueMicrotask` if the global has one, else a `then` on a resolved

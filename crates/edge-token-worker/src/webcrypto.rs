@@ -1,7 +1,8 @@
 //! ES256 and EdDSA signatures from Web Crypto: workerd's native ECDSA P-256
 //! and Ed25519 (BoringSSL), much cheaper per token than the same arithmetic
-//! in wasm (figures in BENCHMARKS.md). The private key is imported on the
-//! isolate's first asymmetric signature and kept, never imported per request.
+//! in wasm (figures in BENCHMARKS.md). The private key is imported when the
+//! isolate starts (`prepare` in entry.rs; else on its first asymmetric
+//! signature) and kept, never imported per request.
 //!
 //! Client assertions (`private_key_jwt`) are checked here too: ES256,
 //! Ed25519, RS256 and PS256 by Web Crypto's `verify`, each client key
@@ -144,17 +145,31 @@ async fn check_pair(
     }
 }
 
+/// The signer's imported key: the isolate's, or imported (and checked
+/// against its `x`/`y`) now and kept.
+async fn imported_signer(key: &AsymmetricKey) -> Result<std::rc::Rc<Imported>, String> {
+    let cached = IMPORTED.with(|c| c.borrow().clone());
+    match cached {
+        Some(i) if i.kid == key.kid() => Ok(i),
+        _ => {
+            let fresh = import(key).await?;
+            IMPORTED.with(|c| *c.borrow_mut() = Some(fresh.clone()));
+            Ok(fresh)
+        }
+    }
+}
+
+/// Imports the signing key (and checks `d` against `x`/`y`) ahead of the
+/// isolate's first signature: `prepare` calls it at module load. On
+/// failure nothing is kept, and the first signature tries again (and its
+/// request logs why).
+pub async fn import_signer(key: &AsymmetricKey) -> Result<(), String> {
+    imported_signer(key).await.map(|_| ())
+}
+
 impl Sign for WebCryptoSigner {
     async fn sign(&self, key: &AsymmetricKey, input: &[u8]) -> Result<Vec<u8>, String> {
-        let cached = IMPORTED.with(|c| c.borrow().clone());
-        let imported = match cached {
-            Some(i) if i.kid == key.kid() => i,
-            _ => {
-                let fresh = import(key).await?;
-                IMPORTED.with(|c| *c.borrow_mut() = Some(fresh.clone()));
-                fresh
-            }
-        };
+        let imported = imported_signer(key).await?;
         let data = Uint8Array::from(input);
         let promise = subtle_sign(&imported.params, &imported.key, &data)
             .map_err(|e| format!("sign: {}", message(e)))?;

@@ -97,6 +97,20 @@ fn jwks_es256_token_is_raw_rs_signed_with_the_published_key() {
     let again = es.issuer.token();
     assert_ne!(split(&again).signature, parts.signature);
     assert_es256_signature(&fetch_jwks(&es.issuer.w), &again);
+    assert_isolate_start(&es.issuer.w, "imported");
+}
+
+/// The isolate's start line says what became of its signing key (imported
+/// into Web Crypto at start-up, and checked, before any request).
+pub fn assert_isolate_start(w: &Worker, signing_key: &str) {
+    let line =
+        format!(r#"{{"event":"isolate_start","outcome":"ok","signing_key":"{signing_key}"}}"#);
+    let log = w.log_with(&[&line]);
+    assert!(log.contains(&line), "{line} not in log:\n{log}");
+    assert!(
+        !log.contains(r#""event":"isolate_start","outcome":"error""#),
+        "{log}"
+    );
 }
 
 fn assert_ed_issuer(i: &EdIssuer, alg: &str) {
@@ -117,6 +131,7 @@ fn assert_ed_issuer(i: &EdIssuer, alg: &str) {
     assert_eq!(v["active"], true, "{v}");
     assert_eq!(v["jti"], parts.claims["jti"]);
     assert_eq!(introspect(&i.issuer, &tampered(&token))["active"], false);
+    assert_isolate_start(&i.issuer.w, "imported");
 }
 
 #[test]
@@ -213,6 +228,8 @@ fn assert_bad_keys(name: &str, keys: &str, kid: &str, problem: &str, secrets: &[
         }
         assert!(!log.contains(secret), "key material in the log:\n{log}");
     }
+    // The configuration is refused at start-up too: nothing imported.
+    assert_isolate_start(&w, "error");
 }
 
 #[test]
@@ -313,6 +330,8 @@ fn jwks_bad_keys_d_of_another_key_is_never_signed_with() {
         }
         let log = w.log_with_count(&["is not the private key"], 2);
         assert!(log.contains(&format!("kid \\\"{kid}\\\"")), "{log}");
+        // The start-up import found it first (and kept nothing).
+        assert_isolate_start(&w, "error");
         for secret in [&a.d, &b.d] {
             assert!(
                 !log.contains(secret.as_str()),
