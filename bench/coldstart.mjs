@@ -5,7 +5,9 @@
 // after one KV get of the key CLIENT_KEY, a client's record, read as text),
 // "js-issuer" (bench/js-issuer, the same-design JS Worker) or "rust-floor"
 // (bench/rust-floor: the cheapest workers-rs Worker).
-// usage: SIGNING_KEYS=... [CLIENT_KEY=client:etc_...] node bench/coldstart.mjs WHICH PORT [STATE_DIR]
+// EDGE_BUILD: the issuer's build directory, relative to the repository (build), to
+// compare two builds' start-up.
+// usage: SIGNING_KEYS=... [CLIENT_KEY=client:etc_...] [EDGE_BUILD=DIR] node bench/coldstart.mjs WHICH PORT [STATE_DIR]
 import { Miniflare } from "miniflare";
 import os from "node:os";
 import path from "node:path";
@@ -13,7 +15,7 @@ import { FLOOR_SCRIPT, RUST_FLOOR, compatibilityDate, directSocket, edgeTokenWor
 
 const [which, port, stateDir] = process.argv.slice(2);
 const worker = {
-  edge: () => edgeTokenWorker({ issuer: process.env.ISSUER ?? "http://127.0.0.1", signingKeys: process.env.SIGNING_KEYS }),
+  edge: () => edgeTokenWorker({ build: process.env.EDGE_BUILD ?? "build", issuer: process.env.ISSUER ?? "http://127.0.0.1", signingKeys: process.env.SIGNING_KEYS }),
   floor: () => ({ script: FLOOR_SCRIPT }),
   // The JS floor reading one client's record from the same local KV (as
   // edge-token's first token request does): what the first KV read costs

@@ -86,15 +86,14 @@ try {
   warming = Promise.reject(e);
 }
 // Then, on the Worker's own bindings (`env` of cloudflare:workers, the
-// same as each request's): the configuration parsed into the isolate's
-// state, and an ES256/EdDSA signing key imported into Web Crypto (and
-// checked), which the first request would otherwise do (src/entry.rs,
-// `prepare`). Never fatal either: on "error" the first request does it.
-// Not where the runtime has no such env (then nothing is parsed here: a
-// configuration from a missing env would be kept as the isolate's).
+// same as each request's): a valid configuration kept as the isolate's, and
+// an ES256/EdDSA signing key imported into Web Crypto (and checked), which
+// the first request would otherwise do (src/entry.rs, `prepare`). Never
+// fatal either: on "error" (an invalid or empty env here: nothing is kept)
+// the first request does it.
 let preparing;
 try {
-  preparing = env !== null && typeof env === "object" ? Promise.resolve(wasm.prepare(env)) : Promise.resolve("error");
+  preparing = Promise.resolve(wasm.prepare(env));
 } catch (e) {
   preparing = Promise.reject(e);
 }

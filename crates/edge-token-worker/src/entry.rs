@@ -58,8 +58,8 @@ struct IsolateState {
 }
 
 thread_local! {
-    /// Configuration (parsed on the isolate's first request) and the client
-    /// record cache. Synchronous to build, so no request ever awaits another's
+    /// Configuration (parsed at module load by [`prepare`] when valid there,
+    /// else on the isolate's first request) and the client record cache. Synchronous to build, so no request ever awaits another's
     /// initialisation.
     static STATE: std::cell::OnceCell<Rc<IsolateState>> = const { std::cell::OnceCell::new() };
 }
@@ -277,17 +277,23 @@ pub fn warm(env: Env) -> JsValue {
 }
 
 /// At module load, on the Worker's own bindings (the JS entry passes `env`
-/// from `cloudflare:workers`): the configuration is parsed into the
-/// isolate's state, and an ES256/EdDSA signing key is imported into Web
-/// Crypto and checked against its `x`/`y`, so that the first request pays
-/// for neither (global scope allows both: no I/O). Answers, or promises,
-/// `"imported"`, `"none"` (an HS256 signer, or the rust-signer build:
-/// nothing to import) or `"error"` (the configuration is invalid, or the
-/// import failed; requests then answer as they would have: the first
+/// from `cloudflare:workers`): a valid configuration becomes the isolate's
+/// state, and an ES256/EdDSA signing key is imported into Web Crypto and
+/// checked against its `x`/`y`, so that the first request pays for neither
+/// (global scope allows both: no I/O). An invalid one is not kept: that
+/// `env` may be empty (the `disallow_importable_env` compatibility flag),
+/// and the first request parses its own, as it would have. Answers, or
+/// promises, `"imported"`, `"none"` (an HS256 signer, or the rust-signer
+/// build: nothing to import) or `"error"` (no valid configuration here, or
+/// the import failed; requests then answer as they would have: the first
 /// signature tries the import again, and its request logs why).
 #[wasm_bindgen]
 pub fn prepare(env: Env) -> JsValue {
-    let state = isolate_state(&env);
+    let fresh = new_state(&env);
+    if fresh.config.is_err() {
+        return JsValue::from_str("error");
+    }
+    let state = STATE.with(|cell| cell.get_or_init(|| fresh).clone());
     settle(Box::pin(async move {
         let outcome = match &state.config {
             Err(_) => "error",

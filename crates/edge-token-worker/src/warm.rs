@@ -16,8 +16,9 @@
 //! answer's packing all run. Global scope allows no I/O, timers or random
 //! numbers, so the rest is the Worker's own types in their warm-up form (a
 //! timer that never fires, a fixed "random"). Nothing of it is kept: the
-//! warm-up has its own isolate state, and the real configuration is parsed
-//! from the real bindings on the first request.
+//! warm-up has its own isolate state; the real configuration is parsed
+//! from the real bindings by `prepare` (entry.rs) right after, or by the
+//! first request.
 
 use std::future::Future;
 

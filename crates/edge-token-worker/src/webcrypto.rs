@@ -183,7 +183,8 @@ impl Sign for WebCryptoSigner {
 }
 
 /// The Worker's [`Sign`], one per request: once the isolate has imported
-/// the signing key (its first asymmetric token), a token's signature is
+/// the signing key (at start-up, `prepare`, or else for its first
+/// asymmetric token), a token's signature is
 /// left to the JS entry, which calls `crypto.subtle.sign` itself on the
 /// answer's way out (see `pack` in entry.rs and `respond` in js/wire.mjs):
 /// the core gets 64 zero bytes in its place, the request stays synchronous

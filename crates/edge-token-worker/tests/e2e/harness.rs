@@ -136,6 +136,8 @@ pub fn signing_keys_json(keys: &[(&str, &[u8])]) -> String {
 pub struct Setup {
     /// Raw wrangler.toml inserted before `[vars]` (e.g. `[[ratelimits]]`).
     pub extra_toml: String,
+    /// `compatibility_flags` of the Worker (none by default, as wrangler.toml).
+    pub compatibility_flags: Vec<&'static str>,
     /// Leave out the KV bindings (`CLIENTS` and `REVOCATIONS`).
     pub no_kv_binding: bool,
     /// The entry module is plain JavaScript that wrangler bundles (a test's
@@ -238,8 +240,15 @@ impl Worker {
         let _ = std::fs::remove_dir_all(&dir);
         std::fs::create_dir_all(&dir).expect("create e2e dir");
         let mut toml = format!(
-            "name = \"edge-token-e2e-{name}\"\nmain = {main:?}\ncompatibility_date = \"2026-04-01\"\n\n"
+            "name = \"edge-token-e2e-{name}\"\nmain = {main:?}\ncompatibility_date = \"2026-04-01\"\n"
         );
+        if !setup.compatibility_flags.is_empty() {
+            toml.push_str(&format!(
+                "compatibility_flags = {:?}\n",
+                setup.compatibility_flags
+            ));
+        }
+        toml.push('\n');
         if !setup.no_kv_binding {
             if main == root.join("build/index.js") {
                 toml.push_str("[[kv_namespaces]]\nbinding = \"CLIENTS\"\nid = \"e2e-clients\"\n\n");

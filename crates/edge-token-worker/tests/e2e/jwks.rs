@@ -9,7 +9,7 @@ use crate::asym::{
     fetch_jwks, hs256_entry, introspect, request, signing_keys, split, tampered, EdIssuer, Issuer,
     TestKey, AUDIENCE, JWKS_MAX_AGE,
 };
-use crate::harness::{basic, HttpResponse, Worker};
+use crate::harness::{basic, HttpResponse, Setup, Worker};
 use crate::{worker, GRANT, ISSUER};
 use edge_token_core::routes::{JWKS, METADATA, REVOKE, TOKEN};
 
@@ -98,6 +98,34 @@ fn jwks_es256_token_is_raw_rs_signed_with_the_published_key() {
     assert_ne!(split(&again).signature, parts.signature);
     assert_es256_signature(&fetch_jwks(&es.issuer.w), &again);
     assert_isolate_start(&es.issuer.w, "imported");
+}
+
+/// With `disallow_importable_env`, the `env` of `cloudflare:workers` that
+/// the JS entry hands `prepare` at start-up is empty: nothing may be kept
+/// from it. The start line says `error`, and the first request parses its
+/// own bindings and imports the key: the Worker answers as without the
+/// flag.
+#[test]
+fn jwks_empty_env_at_start_up_is_not_kept() {
+    let es = TestKey::es256("es-late");
+    let setup = Setup {
+        compatibility_flags: vec!["disallow_importable_env"],
+        ..Setup::default()
+    };
+    let w = Worker::start_issuer(
+        "empty-start-env",
+        &crate::asym::issuer_vars(),
+        &signing_keys(std::slice::from_ref(&es.entry)),
+        &setup,
+    );
+    assert_isolate_start(&w, "error");
+    let (id, secret) =
+        w.create_client(&["--scope", "read", "--audience", "https://api.example.com"]);
+    for _ in 0..2 {
+        let token = crate::asym::issue(&w, &id, &secret);
+        assert_eq!(split(&token).header["kid"], "es-late");
+        assert_es256_signature(&fetch_jwks(&w), &token);
+    }
 }
 
 /// The isolate's start line says what became of its signing key (imported
@@ -297,7 +325,8 @@ fn jwks_bad_keys_duplicate_kid() {
 fn jwks_bad_keys_d_of_another_key_is_never_signed_with() {
     // A "d" that is not the private half of the entry's x/y. Natively
     // SigningKeys::parse refuses it; in the Worker (no asymmetric crypto in
-    // its wasm) Web Crypto finds it at the first signature: the token
+    // its wasm) Web Crypto finds it at start-up, and again at the first
+    // signature: the token
     // endpoint answers 500 and logs which key, and no token is signed that
     // the JWKS could not verify.
     for (kid, a, b) in [
