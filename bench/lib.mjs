@@ -100,7 +100,11 @@ export async function serveUntilSignal(mf) {
 
 // --- the load driver's helpers -------------------------------------------------
 export const b64url = (buf) => Buffer.from(buf).toString("base64url");
-export const freePort = () => 20000 + Math.floor(Math.random() * 20000);
+// A port for a Worker's direct socket: below Linux's ephemeral range
+// (32768 up), where the many client sockets of a load run take theirs (a
+// port drawn in that range can be in use: workerd then fails to start).
+// The callers add offsets of up to 23.
+export const freePort = () => 20000 + Math.floor(Math.random() * 12000);
 export const pad = (s, n) => String(s).padEnd(n);
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);

@@ -757,7 +757,7 @@ const coldCases = [
   ["workers-rs floor (Response::ok)", "rust-floor", {}],
   ["edge-token: metadata (configuration only)", "edge", { path: "/.well-known/oauth-authorization-server" }],
   ["edge-token: token, HS256 (+ KV miss)", "edge", { path: "/oauth2/token", auth: coldAuth }],
-  ["edge-token: token, ES256 (+ KV miss, key import)", "edge", { path: "/oauth2/token", auth: coldAuth, keys: es256Keys }],
+  ["edge-token: token, ES256 (+ KV miss; key imported at start-up)", "edge", { path: "/oauth2/token", auth: coldAuth, keys: es256Keys }],
   ["same-design JS Worker: token, HS256 (+ KV miss)", "js-issuer", { path: "/oauth2/token", auth: coldAuth }],
 ];
 const cold = Object.fromEntries(coldCases.map(([name]) => [name, []]));
