@@ -512,18 +512,24 @@ for (const s of measured) {
   }
 }
 const has = (name) => name in summary;
+// A scenario's best level, and one level.
+const best = (name) => summary[name].reduce((a, b) => (b.rps > a.rps ? b : a));
+const at = (name, level) => summary[name].find((r) => r.level === level);
+// Level by level, scenario `a` against `b`: the req/s ratios (each followed
+// by `suffix`), and workerd's CPU per request of each (then `note(a, b)`).
+const byLevel = (a, b, suffix, note = () => "") => ({
+  ratios: LEVELS.map((l) => `c=${l} ${(at(a, l).rps / at(b, l).rps).toFixed(2)}${suffix}`).join(", "),
+  cpu: LEVELS.map((l) => {
+    const [x, y] = [at(a, l).cpu, at(b, l).cpu];
+    return x === null || y === null ? `c=${l} n/a` : `c=${l} ${x.toFixed(1)} vs ${y.toFixed(1)}${note(x, y)}`;
+  }).join(", "),
+});
 // edge-token's issuance against the same-design JS Worker (issue 13), at
 // the best concurrency of each, and level by level.
 const JS_ISSUER = "js issuer (same design), client_secret_basic";
 if (has(JS_ISSUER) && has("token, client_secret_basic")) {
-  const best = (name) => summary[name].reduce((a, b) => (b.rps > a.rps ? b : a));
   const [ours, js, fl] = [best("token, client_secret_basic"), best(JS_ISSUER), best("floor (constant 200)")];
-  const at = (name, level) => summary[name].find((r) => r.level === level);
-  const perLevel = LEVELS.map((l) => `c=${l} ${(at("token, client_secret_basic", l).rps / at(JS_ISSUER, l).rps).toFixed(2)}x`).join(", ");
-  const cpu = LEVELS.map((l) => {
-    const [o, j] = [at("token, client_secret_basic", l).cpu, at(JS_ISSUER, l).cpu];
-    return o === null || j === null ? `c=${l} n/a` : `c=${l} ${o.toFixed(1)} vs ${j.toFixed(1)}`;
-  }).join(", ");
+  const { ratios: perLevel, cpu } = byLevel("token, client_secret_basic", JS_ISSUER, "x");
   console.log(`\ntoken issuance is ${(ours.rps / js.rps).toFixed(2)}x the same-design JS Worker (target >= 1.5): best ${ours.rps.toFixed(0)} req/s at c=${ours.level} vs ${js.rps.toFixed(0)} req/s at c=${js.level}`);
   console.log(`  by concurrency: ${perLevel}; workerd cpu µs/req, edge-token vs JS: ${cpu}`);
   console.log(`  the same-design JS Worker reaches ${(js.rps / fl.rps).toFixed(2)} of the floor (edge-token ${(ours.rps / fl.rps).toFixed(2)})`);
@@ -533,14 +539,8 @@ if (has(JS_ISSUER) && has("token, client_secret_basic")) {
 // work over it (workerd CPU per request, level by level).
 const SHAPE = "shape floor: JS, edge-token's I/O only";
 if (has(SHAPE) && has("token, client_secret_basic")) {
-  const best = (name) => summary[name].reduce((a, b) => (b.rps > a.rps ? b : a));
-  const at = (name, level) => summary[name].find((r) => r.level === level);
   const [ours, shape, fl] = [best("token, client_secret_basic"), best(SHAPE), best("floor (constant 200)")];
-  const perLevel = LEVELS.map((l) => `c=${l} ${(at("token, client_secret_basic", l).rps / at(SHAPE, l).rps).toFixed(2)}`).join(", ");
-  const cpu = LEVELS.map((l) => {
-    const [o, s] = [at("token, client_secret_basic", l).cpu, at(SHAPE, l).cpu];
-    return o === null || s === null ? `c=${l} n/a` : `c=${l} ${o.toFixed(1)} vs ${s.toFixed(1)} (+${(o - s).toFixed(1)})`;
-  }).join(", ");
+  const { ratios: perLevel, cpu } = byLevel("token, client_secret_basic", SHAPE, "", (o, s) => ` (+${(o - s).toFixed(1)})`);
   console.log(`\nthe shape floor (edge-token's I/O, none of its work) reaches ${(shape.rps / fl.rps).toFixed(2)} of the JS floor (best ${shape.rps.toFixed(0)} req/s at c=${shape.level});`);
   console.log(`  HS256 issuance reaches ${(ours.rps / shape.rps).toFixed(2)} of it at the best levels; by concurrency: ${perLevel}`);
   console.log(`  workerd cpu µs/req, edge-token vs the shape floor (+ edge-token's own work): ${cpu}`);
@@ -550,7 +550,6 @@ if (!ONLY) {
 const peerErrors = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.errors, 0);
 const peerRequests = Object.values(results["peer: oidc-provider token"]).flat().reduce((a, r) => a + r.requests, 0);
 console.log(`\npeer failed requests (timeouts under load): ${peerErrors} of ${peerRequests}; our Workers: ${failures.length === 0 ? "none" : `failures in ${failures.length} measurement(s), listed at the end`}`);
-const best = (name) => summary[name].reduce((a, b) => (b.rps > a.rps ? b : a));
 const basicBest = best("token, client_secret_basic");
 const rustBest = best("rust floor (workers-rs)");
 const rustLogBest = best("rust floor + 1 log line");
@@ -576,7 +575,6 @@ if (peerBest.rps >= basicBest.rps) die("edge-token did not come out ahead of oid
 // - measured: workerd's CPU time (all its threads, /proc) per request.
 const rows = [hs256Variant, ...variants.filter((v) => v !== hs256Rust), hs256Rust];
 const nameOf = (v) => (v === hs256Variant ? "token, client_secret_basic" : algName(v));
-const at = (name, level) => summary[name].find((r) => r.level === level);
 const fmt = (x, d = 0) => (x === null || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
 const signed = (x) => (x === null || !Number.isFinite(x) ? "n/a" : (x >= 0 ? "+" : "") + x.toFixed(1));
 console.log(`\nissuance by signing algorithm (client_secret_basic, record cached; medians; Δ: against HS256 on the same build)`);
@@ -636,7 +634,6 @@ const pk = pkjwt.filter((p) => has(p.name));
 if (pk.length) {
   const fmt = (x, d = 0) => (x === null || !Number.isFinite(x) ? "n/a" : x.toFixed(d));
   const signed = (x) => (x === null || !Number.isFinite(x) ? "n/a" : (x >= 0 ? "+" : "") + x.toFixed(1));
-  const at = (name, level) => summary[name].find((r) => r.level === level);
   console.log(`\nprivate_key_jwt issuance (a new assertion per request; each writes one KV key, its replay marker; record cached; HS256 tokens; medians;`);
   console.log(`Δ: against client_secret_basic on the same build; the native µs of the check alone are in the criterion summary above)`);
   console.log(
