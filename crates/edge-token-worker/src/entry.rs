@@ -247,14 +247,7 @@ pub fn warm(env: Env) -> JsValue {
             let (env, state) = (env.clone(), state.clone());
             let mut headers = String::new();
             for name in REQUEST_HEADERS {
-                let value = match *name {
-                    "authorization" => req.authorization,
-                    "content-type" => req
-                        .authorization
-                        .map(|_| "application/x-www-form-urlencoded"),
-                    _ => None,
-                };
-                headers.push_str(value.unwrap_or("\0"));
+                headers.push_str(req.header(name).unwrap_or("\0"));
                 headers.push('\n');
             }
             headers.push('\0');

@@ -78,6 +78,20 @@ pub(crate) struct WarmRequest {
     pub(crate) later: u64,
 }
 
+impl WarmRequest {
+    /// The value of request header `name` (lower case): a POST carries its
+    /// `Authorization` and the form's `Content-Type`.
+    pub(crate) fn header(&self, name: &str) -> Option<&'static str> {
+        match name {
+            "authorization" => self.authorization,
+            "content-type" => self
+                .authorization
+                .map(|_| "application/x-www-form-urlencoded"),
+            _ => None,
+        }
+    }
+}
+
 /// Sends the three requests to `serve` (which answers status and body) in
 /// turn; returns how many answered as expected: 3, or the warm-up no
 /// longer covers the request path.
@@ -222,18 +236,10 @@ mod tests {
                 method: req.method.to_owned(),
                 path: req.path.to_owned(),
                 https: super::ORIGIN.starts_with("https:"),
-                headers: req
-                    .authorization
-                    .map(|a| {
-                        vec![
-                            ("authorization".to_owned(), a.to_owned()),
-                            (
-                                "content-type".to_owned(),
-                                "application/x-www-form-urlencoded".to_owned(),
-                            ),
-                        ]
-                    })
-                    .unwrap_or_default(),
+                headers: edge_token_core::http::REQUEST_HEADERS
+                    .iter()
+                    .filter_map(|name| Some(((*name).to_owned(), req.header(name)?.to_owned())))
+                    .collect(),
                 body: Body::Bytes(req.body.into_bytes()),
             };
             seen.push(req.path);
