@@ -120,12 +120,33 @@ fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
     serde::de::IgnoredAny::deserialize(d).map(|_| true)
 }
 
-/// `aud`: one string or an array of strings (RFC 7519 §4.1.3).
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum Aud {
-    One(String),
-    Many(Vec<String>),
+/// `aud`: one string or an array of strings (RFC 7519 §4.1.3), as a list.
+/// Read by its own visitor, not an untagged enum: serde's untagged enums
+/// buffer the value first, and that machinery (with the float formatting
+/// of its error messages) is about 1 KB of the Worker's gzipped wasm.
+struct Aud(Vec<String>);
+
+impl<'de> Deserialize<'de> for Aud {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct OneOrMany;
+        impl<'de> serde::de::Visitor<'de> for OneOrMany {
+            type Value = Aud;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string or an array of strings")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Aud, E> {
+                Ok(Aud(vec![v.to_owned()]))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Aud, A::Error> {
+                let mut list = Vec::new();
+                while let Some(item) = seq.next_element::<String>()? {
+                    list.push(item);
+                }
+                Ok(Aud(list))
+            }
+        }
+        d.deserialize_any(OneOrMany)
+    }
 }
 
 /// A NumericDate: JSON number, possibly with a fraction (RFC 7519 §2),
@@ -230,11 +251,7 @@ impl Assertion {
             kid: header.kid,
             iss,
             sub: claims.sub,
-            aud: match claims.aud {
-                None => Vec::new(),
-                Some(Aud::One(a)) => vec![a],
-                Some(Aud::Many(list)) => list,
-            },
+            aud: claims.aud.map(|Aud(list)| list).unwrap_or_default(),
             exp: claims.exp.map(|d| d.0),
             nbf: claims.nbf.map(|d| d.0),
             iat: claims.iat.map(|d| d.0),
@@ -560,6 +577,20 @@ mod tests {
             Err(AssertionError::Audience)
         );
         assert_eq!(check(h(), with("aud", json!(["x", AUD])), now), Ok(()));
+        assert_eq!(
+            check(h(), with("aud", json!([])), now),
+            Err(AssertionError::Audience)
+        );
+        // Neither a string nor an array of strings: not a claims set.
+        for aud in [json!(5), json!(1.5), json!({"a": AUD}), json!([AUD, 5])] {
+            assert!(
+                matches!(
+                    check(h(), with("aud", aud.clone()), now),
+                    Err(AssertionError::Malformed(_))
+                ),
+                "{aud}"
+            );
+        }
         assert_eq!(
             check(h(), with("exp", json!(now - 31)), now),
             Err(AssertionError::Expired)

@@ -16,9 +16,59 @@
 /// included, is copied as it is.
 pub fn push_str(out: &mut String, s: &str) {
     out.push('"');
+    push_escaped(out, s);
+    out.push('"');
+}
+
+/// Whether JSON escapes byte `b`.
+fn escaped(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Whether any of the 8 bytes of `word` is one JSON escapes (the usual
+/// "has a zero byte" and "has a byte below n" word tests, exact for the
+/// word as a whole: a false flag on one byte only ever follows a true one).
+fn escapes_any(word: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let quote = word ^ (ONES * u64::from(b'"'));
+    let backslash = word ^ (ONES * u64::from(b'\\'));
+    let found = (quote.wrapping_sub(ONES) & !quote)
+        | (backslash.wrapping_sub(ONES) & !backslash)
+        | (word.wrapping_sub(ONES * 0x20) & !word);
+    found & HIGH != 0
+}
+
+/// The index of the first byte at or after `from` that JSON escapes, or
+/// `bytes.len()`: 8 bytes at a time, then byte by byte within the 8 that
+/// hold it (or the last few).
+fn next_escaped(bytes: &[u8], mut from: usize) -> usize {
+    while let Some(word) = bytes
+        .get(from..from + 8)
+        .and_then(|chunk| <[u8; 8]>::try_from(chunk).ok())
+    {
+        if escapes_any(u64::from_le_bytes(word)) {
+            break;
+        }
+        from += 8;
+    }
+    bytes
+        .get(from..)
+        .and_then(|rest| rest.iter().position(|&b| escaped(b)))
+        .map_or(bytes.len(), |at| from + at)
+}
+
+/// Appends `s` escaped, without the quotes.
+fn push_escaped(out: &mut String, s: &str) {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
+    loop {
+        let at = next_escaped(bytes, start);
+        // Every byte escaped is ASCII, so `at` is a char boundary.
+        out.push_str(s.get(start..at).unwrap_or_default());
+        let Some(&b) = bytes.get(at) else {
+            return;
+        };
         let short = match b {
             b'"' => "\\\"",
             b'\\' => "\\\\",
@@ -27,22 +77,19 @@ pub fn push_str(out: &mut String, s: &str) {
             b'\t' => "\\t",
             0x08 => "\\b",
             0x0c => "\\f",
-            0x00..=0x1f => "",
-            _ => continue,
+            _ => "",
         };
-        // Every byte escaped is ASCII, so `i` is a char boundary.
-        out.push_str(&s[start..i]);
         if short.is_empty() {
+            const HEX: &[u8; 16] = b"0123456789abcdef";
+            let hex = |n: u8| char::from(HEX.get(usize::from(n)).copied().unwrap_or(b'0'));
             out.push_str("\\u00");
-            out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-            out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+            out.push(hex(b >> 4));
+            out.push(hex(b & 0xf));
         } else {
             out.push_str(short);
         }
-        start = i + 1;
+        start = at + 1;
     }
-    out.push_str(&s[start..]);
-    out.push('"');
 }
 
 /// Appends `n` in decimal.
@@ -81,13 +128,12 @@ impl<'a> Object<'a> {
     }
 
     fn key(&mut self, key: &str) -> &mut String {
-        if !self.first {
-            self.out.push(',');
-        }
+        let out = &mut *self.out;
+        out.push_str(if self.first { "\"" } else { ",\"" });
         self.first = false;
-        push_str(self.out, key);
-        self.out.push(':');
-        self.out
+        push_escaped(out, key);
+        out.push_str("\":");
+        out
     }
 
     /// A string member.
@@ -194,6 +240,26 @@ mod tests {
             let c = char::from_u32(c).unwrap();
             let s = format!("x{c}y{c}");
             assert_eq!(quoted(&s), serde_json::to_string(&s).unwrap(), "{c:?}");
+        }
+    }
+
+    #[test]
+    fn an_escape_anywhere_in_or_across_an_8_byte_word_is_found() {
+        // Bytes next to the escaped ones too: a word test that flags 0x20,
+        // `!`, `#`, `[`, `]` or 0x7f, or misses a byte after a borrow,
+        // writes other bytes than serde_json.
+        let around = [
+            '\u{0}', '\u{1f}', ' ', '!', '"', '#', '[', '\\', ']', '\u{7f}', '\n', '\u{8}',
+        ];
+        for len in 1..20 {
+            for at in 0..len {
+                for c in around {
+                    for rest in ['a', '"', '\u{1}', 'é'] {
+                        let s: String = (0..len).map(|i| if i == at { c } else { rest }).collect();
+                        assert_eq!(quoted(&s), serde_json::to_string(&s).unwrap(), "{s:?}");
+                    }
+                }
+            }
         }
     }
 
