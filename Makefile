@@ -93,8 +93,9 @@ deploy-check: build
 	cd $(RESOURCE_WORKER) && $(CURDIR)/$(WRANGLER) deploy --dry-run --outdir $(CURDIR)/target/deploy-dry-run-resource-worker
 	@printf 'resource-worker wasm: %s bytes raw, %s bytes gzip -9\n' "$$(stat -c%s $(RESOURCE_WORKER)/build/index_bg.wasm)" "$$(gzip -9c $(RESOURCE_WORKER)/build/index_bg.wasm | wc -c)"
 
-# Benchmarks: native micro-benchmarks of the core, then the end-to-end load
-# run on workerd against the floor Worker and oidc-provider (bench/run.mjs).
+# Benchmarks: native micro-benchmarks of the core, the issuer's own work per
+# request on workerd (bench/own-work.mjs), then the end-to-end load run on
+# workerd against the floor Worker and oidc-provider (bench/run.mjs).
 # The issuer is built twice: the release build (Web Crypto signs ES256/EdDSA)
 # and the rust-signer build (they are signed in wasm), measured side by side.
 bench: install build-issuer
@@ -104,6 +105,7 @@ bench: install build-issuer
 	@WORKER_FEATURES=rust-signer BUILD_OUT=target/bench/rust-signer scripts/build-worker.sh
 	cargo build --release --bin edge-token
 	cargo bench -p edge-token-bench --bench core -- --warm-up-time 1 --measurement-time 5
+	node bench/own-work.mjs
 	node bench/run.mjs
 
 # Property-based API tests of the release Worker against openapi.yaml

@@ -1,0 +1,146 @@
+// The issuer's own work per token request, on workerd, without the runtime's
+// share: the wasm `handle` (our Rust code and its wasm-bindgen glue) and the
+// whole JS half of the request path around it (js/wire.mjs `answer`:
+// header reads, the call into the wasm, unpacking its answer, the
+// Response), each run N times in a loop inside one request, timed from
+// outside, against the same loop doing nothing. No sockets, no body read,
+// no timers, no log line in the loop: those are the runtime's and the shape
+// floor's (bench/run.mjs). Several builds are compared side by side, in
+// interleaved rounds on one workerd; a figure moves by about 1% between two
+// copies of one build, where load runs move by 5-13%.
+//
+// The request is the warm-up's (src/warm.rs): client_secret_basic, HS256,
+// scope read, on made-up bindings (its vars and a KV that answers at once
+// with its client record; the record is cached after the first call, as
+// under load). The glue's internals are reached by appending exports to a
+// non-minified bundle (NO_MINIFY=1 scripts/build-worker.sh).
+//
+// usage: node bench/own-work.mjs [BUILD_DIR...]   (directories relative to
+//        the repository; default: a NO_MINIFY build of the working tree in
+//        target/bench/own-work). ROUNDS (15), N (20000) iterations per loop.
+import { spawnSync } from "node:child_process";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { Miniflare } from "miniflare";
+import { compatibilityDate, directSocket, freePort, median, root } from "./lib.mjs";
+
+const ROUNDS = Number(process.env.ROUNDS ?? 15);
+const N = Number(process.env.N ?? 20000);
+let builds = process.argv.slice(2);
+if (builds.length === 0) {
+  const out = "target/bench/own-work";
+  const b = spawnSync(path.join(root, "scripts/build-worker.sh"), [], { cwd: root, stdio: "inherit", env: { ...process.env, NO_MINIFY: "1", BUILD_OUT: out } });
+  if (b.status !== 0) process.exit(1);
+  builds = [out];
+}
+
+// `Basic base64(ID:SECRET)` of the warm-up's client (src/warm.rs BASIC).
+const BASIC = "Basic ZXRjX3dhcm13YXJtd2FybXdhcm13YXJtd2E6ZXRzX3dhcm0tbm90LWEtc2VjcmV0LXdhcm0tbm90LWEtc2VjcmV0LXdhcm0=";
+const HARNESS = `import * as i from "./issuer.js";
+const lines = i.__warm_bindings().split("\\n");
+const vars = {};
+for (let k = 0; k + 1 < lines.length; k += 2) vars[lines[k]] = lines[k + 1];
+const r = (v) => () => Promise.resolve(v);
+const kv = (v) => ({ get: r(v), getWithMetadata: r({ value: v, metadata: null }), put: r(undefined), list: r({ keys: [], list_complete: true }), delete: r(undefined) });
+const env = { ...vars, CLIENTS: kv(vars.CLIENTS), REVOCATIONS: kv(null) };
+const FORM = "grant_type=client_credentials&scope=read";
+const body = new TextEncoder().encode(FORM);
+const url = vars.ISSUER + "/oauth2/token";
+// Made in the first request (global scope may not make a body).
+let request;
+const quiet = { log() {}, error() {} };
+const { answer } = i.__answerer({ handle: i.__handle, reset() {}, names: i.__HEADERS, log: quiet });
+let block = "", text = "";
+export default {
+  async fetch(req) {
+    const { pathname, searchParams } = new URL(req.url);
+    const n = Number(searchParams.get("n"));
+    const now = Date.now();
+    if (pathname === "/check") {
+      request = new Request(url, { method: "POST", headers: { authorization: ${JSON.stringify(BASIC)}, "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "192.0.2.1" }, body: FORM });
+      const hv = i.__headerValues(request.headers, i.__HEADERS);
+      const first = await i.__handle("POST", url, hv, 0, body, env, now);
+      const packed = i.__handle("POST", url, hv, 0, body, env, now);
+      if (typeof packed !== "string" || !packed.startsWith("200\\n")) return new Response(String(first).slice(0, 500) + " / " + String(packed).slice(0, 500), { status: 500 });
+      ({ block, body: text } = i.__unpack(packed));
+      const res = answer(request, env, now, 0, body);
+      return new Response(res.status === 200 ? "ok" : "answer " + res.status, { status: res.status });
+    }
+    if (pathname === "/wasm") {
+      const hv = i.__headerValues(request.headers, i.__HEADERS);
+      for (let k = 0; k < n; k++) i.__handle("POST", url, hv, 0, body, env, now);
+    } else if (pathname === "/js") {
+      for (let k = 0; k < n; k++) answer(request, env, now, 0, body);
+    } else if (pathname === "/response") {
+      const headers = i.__headersOf(block);
+      for (let k = 0; k < n; k++) new Response(text, { status: 200, headers });
+    }
+    return new Response("done");
+  },
+};
+`;
+
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "own-work-"));
+const port = freePort();
+const workers = builds.map((build, b) => {
+  const dir = path.join(work, String(b));
+  fs.mkdirSync(dir);
+  const src = fs.readFileSync(path.join(root, build, "index.js"), "utf8");
+  if (!/^function handle\(/m.test(src) || !/^function answerer\(/m.test(src)) {
+    console.error(`${build}: not a non-minified issuer build (NO_MINIFY=1 BUILD_OUT=${build} scripts/build-worker.sh)`);
+    process.exit(2);
+  }
+  const exports = "handle warm_bindings headerValues HEADERS answerer unpack headersOf".split(" ");
+  fs.writeFileSync(path.join(dir, "issuer.js"), `${src}\nexport { ${exports.map((e) => `${e} as __${e}`).join(", ")} };\n`);
+  fs.copyFileSync(path.join(root, build, "index_bg.wasm"), path.join(dir, "index_bg.wasm"));
+  fs.writeFileSync(path.join(dir, "harness.js"), HARNESS);
+  return {
+    name: `own-work-${b}`,
+    modulesRoot: dir,
+    modules: [
+      { type: "ESModule", path: path.join(dir, "harness.js") },
+      { type: "ESModule", path: path.join(dir, "issuer.js") },
+      { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
+    ],
+    compatibilityDate,
+    ...directSocket(port + b),
+  };
+});
+const mf = new Miniflare({ host: "127.0.0.1", port: 0, workers });
+await mf.ready;
+const at = (b, what, n) => `http://127.0.0.1:${port + b}/${what}?n=${n}`;
+const timed = async (b, what, n) => {
+  const t0 = performance.now();
+  const res = await fetch(at(b, what, n));
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`${builds[b]} /${what}: ${res.status} ${text}`);
+  return performance.now() - t0;
+};
+let failed = false;
+try {
+  for (const b of builds.keys()) await timed(b, "check", 0);
+  const whats = ["wasm", "js", "response"];
+  // Warm: V8 tiers the loops up.
+  for (const b of builds.keys()) for (const what of whats) await timed(b, what, N);
+  const res = builds.map(() => Object.fromEntries(whats.map((w) => [w, []])));
+  for (let r = 0; r < ROUNDS; r++) {
+    const order = r % 2 ? [...builds.keys()].reverse() : [...builds.keys()];
+    for (const b of order) {
+      const empty = await timed(b, "none", N);
+      for (const what of whats) res[b][what].push(((await timed(b, what, N)) - empty) * (1000 / N));
+    }
+  }
+  console.log(`own work per token request on workerd, µs (median of ${ROUNDS} rounds of ${N}; min-max)`);
+  const fmt = (xs) => `${median(xs).toFixed(2).padStart(6)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
+  console.log(`${"build".padEnd(32)} ${"wasm handle".padEnd(22)} ${"JS half (incl. wasm)".padEnd(22)} new Response alone`);
+  for (const [b, build] of builds.entries()) console.log(`${build.padEnd(32)} ${fmt(res[b].wasm).padEnd(22)} ${fmt(res[b].js).padEnd(22)} ${fmt(res[b].response)}`);
+} catch (e) {
+  console.error(e.message);
+  failed = true;
+} finally {
+  await mf.dispose();
+  fs.rmSync(work, { recursive: true, force: true });
+}
+process.exit(failed ? 1 : 0);
