@@ -96,8 +96,9 @@ deploy-check: build
 # Benchmarks: native micro-benchmarks of the core, the issuer's own work per
 # request on workerd (bench/own-work.mjs), then the end-to-end load run on
 # workerd against the floor Worker and oidc-provider (bench/run.mjs).
-# The issuer is built twice: the release build (Web Crypto signs ES256/EdDSA)
-# and the rust-signer build (they are signed in wasm), measured side by side.
+# The issuer is built three times: the release build (Web Crypto signs
+# ES256/EdDSA) and the rust-signer build (they are signed in wasm), measured
+# side by side, and own-work.mjs's non-minified copy of the release build.
 bench: install build-issuer
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -q wrk >/dev/null; } || { echo "bench needs wrk (Debian: apt-get install wrk)"; exit 1; }
 	cd bench/peer && npm ci --no-audit --no-fund --loglevel=error

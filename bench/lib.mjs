@@ -1,5 +1,6 @@
 // What the bench scripts share: the Workers they serve on workerd (for
-// serve.mjs, profile-serve.mjs and coldstart.mjs, which host Miniflare) and
+// serve.mjs, profile-serve.mjs and coldstart.mjs, which host Miniflare;
+// own-work.mjs takes the compatibility date and port helpers) and
 // the load driver's helpers (for run.mjs and profile.mjs: readiness of a
 // serving child, CPU time of its workerd from /proc, small numbers).
 import { spawnSync } from "node:child_process";

@@ -3,17 +3,20 @@
 // whole JS half of the request path around it (js/wire.mjs `answer`:
 // header reads, the call into the wasm, unpacking its answer, the
 // Response), each run N times in a loop inside one request, timed from
-// outside, against the same loop doing nothing. No sockets, no body read,
+// outside, less the same request without the loop. No sockets, no body read,
 // no timers, no log line in the loop: those are the runtime's and the shape
 // floor's (bench/run.mjs). Several builds are compared side by side, in
 // interleaved rounds on one workerd; a figure moves by about 1% between two
 // copies of one build, where load runs move by 5-13%.
 //
-// The request is the warm-up's (src/warm.rs): client_secret_basic, HS256,
-// scope read, on made-up bindings (its vars and a KV that answers at once
-// with its client record; the record is cached after the first call, as
-// under load). The glue's internals are reached by appending exports to a
-// non-minified bundle (NO_MINIFY=1 scripts/build-worker.sh).
+// The request is the warm-up's (crates/edge-token-worker/src/warm.rs):
+// client_secret_basic, HS256, scope read, on made-up bindings (its vars and
+// a KV that answers at once with its client record). The record is cached
+// by the first call, as under load; every loop runs at that call's clock,
+// so the cached record never expires mid-run, and each loop's last answer
+// is checked (a token, answered at once). The glue's internals are reached
+// by appending exports to a non-minified bundle (NO_MINIFY=1
+// scripts/build-worker.sh).
 //
 // usage: node bench/own-work.mjs [BUILD_DIR...]   (directories relative to
 //        the repository; default: a NO_MINIFY build of the working tree in
@@ -36,7 +39,8 @@ if (builds.length === 0) {
   builds = [out];
 }
 
-// `Basic base64(ID:SECRET)` of the warm-up's client (src/warm.rs BASIC).
+// `Basic base64(ID:SECRET)` of the warm-up's client (crates/edge-token-worker/src/warm.rs
+// BASIC; /check fails if they differ).
 const BASIC = "Basic ZXRjX3dhcm13YXJtd2FybXdhcm13YXJtd2E6ZXRzX3dhcm0tbm90LWEtc2VjcmV0LXdhcm0tbm90LWEtc2VjcmV0LXdhcm0=";
 const HARNESS = `import * as i from "./issuer.js";
 const lines = i.__warm_bindings().split("\\n");
@@ -52,13 +56,14 @@ const url = vars.ISSUER + "/oauth2/token";
 let request;
 const quiet = { log() {}, error() {} };
 const { answer } = i.__answerer({ handle: i.__handle, reset() {}, names: i.__HEADERS, log: quiet });
-let block = "", text = "";
+let block = "", text = "", now = 0;
+const bad = (what, x) => new Response(what + ": " + String(x).slice(0, 500), { status: 500 });
 export default {
   async fetch(req) {
     const { pathname, searchParams } = new URL(req.url);
     const n = Number(searchParams.get("n"));
-    const now = Date.now();
     if (pathname === "/check") {
+      now = Date.now();
       request = new Request(url, { method: "POST", headers: { authorization: ${JSON.stringify(BASIC)}, "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "192.0.2.1" }, body: FORM });
       const hv = i.__headerValues(request.headers, i.__HEADERS);
       const first = await i.__handle("POST", url, hv, 0, body, env, now);
@@ -66,13 +71,17 @@ export default {
       if (typeof packed !== "string" || !packed.startsWith("200\\n")) return new Response(String(first).slice(0, 500) + " / " + String(packed).slice(0, 500), { status: 500 });
       ({ block, body: text } = i.__unpack(packed));
       const res = answer(request, env, now, 0, body);
-      return new Response(res.status === 200 ? "ok" : "answer " + res.status, { status: res.status });
+      return res instanceof Response && res.status === 200 ? new Response("ok") : bad("answer", res instanceof Response ? res.status : res);
     }
     if (pathname === "/wasm") {
       const hv = i.__headerValues(request.headers, i.__HEADERS);
-      for (let k = 0; k < n; k++) i.__handle("POST", url, hv, 0, body, env, now);
+      let packed;
+      for (let k = 0; k < n; k++) packed = i.__handle("POST", url, hv, 0, body, env, now);
+      if (typeof packed !== "string" || !packed.startsWith("200\\n")) return bad("handle", packed);
     } else if (pathname === "/js") {
-      for (let k = 0; k < n; k++) answer(request, env, now, 0, body);
+      let res;
+      for (let k = 0; k < n; k++) res = answer(request, env, now, 0, body);
+      if (!(res instanceof Response) || res.status !== 200) return bad("answer", res instanceof Response ? res.status : res);
     } else if (pathname === "/response") {
       const headers = i.__headersOf(block);
       for (let k = 0; k < n; k++) new Response(text, { status: 200, headers });
@@ -82,16 +91,21 @@ export default {
 };
 `;
 
-const work = fs.mkdtempSync(path.join(os.tmpdir(), "own-work-"));
-const port = freePort();
-const workers = builds.map((build, b) => {
-  const dir = path.join(work, String(b));
-  fs.mkdirSync(dir);
+for (const build of builds) {
   const src = fs.readFileSync(path.join(root, build, "index.js"), "utf8");
   if (!/^function handle\(/m.test(src) || !/^function answerer\(/m.test(src)) {
     console.error(`${build}: not a non-minified issuer build (NO_MINIFY=1 BUILD_OUT=${build} scripts/build-worker.sh)`);
     process.exit(2);
   }
+}
+const work = fs.mkdtempSync(path.join(os.tmpdir(), "own-work-"));
+// Also when Miniflare fails to start (it rejects outside our awaits).
+process.on("exit", () => fs.rmSync(work, { recursive: true, force: true }));
+const port = freePort();
+const workers = builds.map((build, b) => {
+  const dir = path.join(work, String(b));
+  fs.mkdirSync(dir);
+  const src = fs.readFileSync(path.join(root, build, "index.js"), "utf8");
   const exports = "handle warm_bindings headerValues HEADERS answerer unpack headersOf".split(" ");
   fs.writeFileSync(path.join(dir, "issuer.js"), `${src}\nexport { ${exports.map((e) => `${e} as __${e}`).join(", ")} };\n`);
   fs.copyFileSync(path.join(root, build, "index_bg.wasm"), path.join(dir, "index_bg.wasm"));
@@ -108,8 +122,7 @@ const workers = builds.map((build, b) => {
     ...directSocket(port + b),
   };
 });
-const mf = new Miniflare({ host: "127.0.0.1", port: 0, workers });
-await mf.ready;
+let mf;
 const at = (b, what, n) => `http://127.0.0.1:${port + b}/${what}?n=${n}`;
 const timed = async (b, what, n) => {
   const t0 = performance.now();
@@ -120,6 +133,8 @@ const timed = async (b, what, n) => {
 };
 let failed = false;
 try {
+  mf = new Miniflare({ host: "127.0.0.1", port: 0, workers });
+  await mf.ready;
   for (const b of builds.keys()) await timed(b, "check", 0);
   const whats = ["wasm", "js", "response"];
   // Warm: V8 tiers the loops up.
@@ -140,7 +155,6 @@ try {
   console.error(e.message);
   failed = true;
 } finally {
-  await mf.dispose();
-  fs.rmSync(work, { recursive: true, force: true });
+  await mf?.dispose();
 }
 process.exit(failed ? 1 : 0);

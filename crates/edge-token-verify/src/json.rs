@@ -244,10 +244,11 @@ mod tests {
     }
 
     #[test]
-    fn an_escape_anywhere_in_or_across_an_8_byte_word_is_found() {
-        // Bytes next to the escaped ones too: a word test that flags 0x20,
-        // `!`, `#`, `[`, `]` or 0x7f, or misses a byte after a borrow,
-        // writes other bytes than serde_json.
+    fn an_escape_at_any_offset_of_an_8_byte_word_is_found() {
+        // In the first word, the second, or the bytes after the last whole
+        // word, next to plain, escaped and multi-byte characters: a word
+        // test that misses an escaped byte, or a byte test that escapes
+        // 0x20, `!`, `#`, `[`, `]` or 0x7f, writes other bytes than serde_json.
         let around = [
             '\u{0}', '\u{1f}', ' ', '!', '"', '#', '[', '\\', ']', '\u{7f}', '\n', '\u{8}',
         ];
@@ -258,6 +259,25 @@ mod tests {
                         let s: String = (0..len).map(|i| if i == at { c } else { rest }).collect();
                         assert_eq!(quoted(&s), serde_json::to_string(&s).unwrap(), "{s:?}");
                     }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn the_word_test_flags_exactly_the_words_holding_an_escaped_byte() {
+        // Each byte at each offset, among fillers that are plain ASCII or
+        // UTF-8 bytes >= 0x80 (whose high bit must not count).
+        for b in 0..=u8::MAX {
+            for at in 0..8 {
+                for filler in [b'a', 0xc3, 0xa9, b' ', 0x7f, 0xff] {
+                    let mut word = [filler; 8];
+                    word[at] = b;
+                    assert_eq!(
+                        escapes_any(u64::from_le_bytes(word)),
+                        escaped(b) || escaped(filler),
+                        "{word:?}"
+                    );
                 }
             }
         }
