@@ -1,17 +1,21 @@
 // The issuer's own work per token request, on workerd, without the runtime's
 // share: the wasm `handle` (our Rust code and its wasm-bindgen glue) and the
 // whole JS half of the request path around it (js/wire.mjs `answer`:
-// header reads, the call into the wasm, unpacking its answer, the
-// Response), each run N times in a loop inside one request, timed from
-// outside, less the same request without the loop. No sockets, no body read,
-// no timers, no log line in the loop: those are the runtime's and the shape
-// floor's (bench/run.mjs). Several builds are compared side by side, in
-// interleaved rounds on one workerd; a figure moves by about 1% between two
-// copies of one build, where load runs move by 5-13%.
+// header reads, the call into the wasm, unpacking its answer, for ES256 and
+// EdDSA the Web Crypto signature the wasm leaves to it, the Response), and,
+// to compare, one Response alone and one signature alone. Each runs N times
+// in a loop inside one request (awaiting each answer where it is a
+// Promise), timed from outside, less the same request without the loop. No
+// sockets, no body read, no timers, no log line in the loop: those are the
+// runtime's and the shape floor's (bench/run.mjs). Several builds are
+// compared side by side, in interleaved rounds on one workerd; a figure
+// moves by about 1% between two copies of one build, where load runs move
+// by 5-13%.
 //
 // The request is the warm-up's (crates/edge-token-worker/src/warm.rs):
-// client_secret_basic, HS256, scope read, on made-up bindings (its vars and
-// a KV that answers at once with its client record). The record is cached
+// client_secret_basic, scope read, on made-up bindings (its vars, for ES256
+// and EdDSA with a signing key made here, and a KV that answers at once with
+// its client record), one Worker per build and algorithm. The record is cached
 // by the first call, as under load; every loop runs at that call's clock,
 // so the cached record never expires mid-run, and each loop's last answer
 // is checked (a token, answered at once). The glue's internals are reached
@@ -22,6 +26,7 @@
 //        the repository; default: a NO_MINIFY build of the working tree in
 //        target/bench/own-work). ROUNDS (15), N (20000) iterations per loop.
 import { spawnSync } from "node:child_process";
+import { generateKeyPairSync } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -42,10 +47,20 @@ if (builds.length === 0) {
 // `Basic base64(ID:SECRET)` of the warm-up's client (crates/edge-token-worker/src/warm.rs
 // BASIC; /check fails if they differ).
 const BASIC = "Basic ZXRjX3dhcm13YXJtd2FybXdhcm13YXJtd2E6ZXRzX3dhcm0tbm90LWEtc2VjcmV0LXdhcm0tbm90LWEtc2VjcmV0LXdhcm0=";
-const HARNESS = `import * as i from "./issuer.js";
+// HS256 with the warm-up's key; ES256 and EdDSA with keys made here (their
+// signature left to the JS half, made with Web Crypto as in the Worker).
+const jwk = (alg, pair) => JSON.stringify([{ kid: `own-${alg}`, alg, ...pair.privateKey.export({ format: "jwk" }) }]);
+const ALGS = {
+  HS256: null,
+  ES256: jwk("ES256", generateKeyPairSync("ec", { namedCurve: "P-256" })),
+  EdDSA: jwk("EdDSA", generateKeyPairSync("ed25519")),
+};
+const harness = (keys) => `import * as i from "./issuer.js";
 const lines = i.__warm_bindings().split("\\n");
 const vars = {};
 for (let k = 0; k + 1 < lines.length; k += 2) vars[lines[k]] = lines[k + 1];
+const KEYS = ${JSON.stringify(keys)};
+if (KEYS !== null) vars.SIGNING_KEYS = KEYS;
 const r = (v) => () => Promise.resolve(v);
 const kv = (v) => ({ get: r(v), getWithMetadata: r({ value: v, metadata: null }), put: r(undefined), list: r({ keys: [], list_complete: true }), delete: r(undefined) });
 const env = { ...vars, CLIENTS: kv(vars.CLIENTS), REVOCATIONS: kv(null) };
@@ -55,8 +70,19 @@ const url = vars.ISSUER + "/oauth2/token";
 // Made in the first request (global scope may not make a body).
 let request;
 const quiet = { log() {}, error() {} };
-const { answer } = i.__answerer({ handle: i.__handle, reset() {}, names: i.__HEADERS, log: quiet });
-let block = "", text = "", now = 0;
+let key;
+const { answer } = i.__answerer({
+  handle: i.__handle,
+  reset() {},
+  names: i.__HEADERS,
+  log: quiet,
+  signingKey: () => (key ??= i.__signing_key()),
+  sign: (params, k, data) => crypto.subtle.sign(params, k, data),
+});
+// A token answered at once (its first line "200", or "200 start end len"
+// with its signature left to the JS half).
+const issued = (packed) => typeof packed === "string" && /^200[ \\n]/.test(packed);
+let block = "", text = "", input, now = 0;
 const bad = (what, x) => new Response(what + ": " + String(x).slice(0, 500), { status: 500 });
 export default {
   async fetch(req) {
@@ -66,25 +92,32 @@ export default {
       now = Date.now();
       request = new Request(url, { method: "POST", headers: { authorization: ${JSON.stringify(BASIC)}, "content-type": "application/x-www-form-urlencoded", "cf-connecting-ip": "192.0.2.1" }, body: FORM });
       const hv = i.__headerValues(request.headers, i.__HEADERS);
+      // The KV miss (and an ES256/EdDSA key's import) wait; then at once.
       const first = await i.__handle("POST", url, hv, 0, body, env, now);
       const packed = i.__handle("POST", url, hv, 0, body, env, now);
-      if (typeof packed !== "string" || !packed.startsWith("200\\n")) return new Response(String(first).slice(0, 500) + " / " + String(packed).slice(0, 500), { status: 500 });
-      ({ block, body: text } = i.__unpack(packed));
-      const res = answer(request, env, now, 0, body);
+      if (!issued(packed)) return bad("handle", String(first).slice(0, 300) + " / " + packed);
+      const unpacked = i.__unpack(packed);
+      ({ block, body: text } = unpacked);
+      if (unpacked.sign !== null) input = new TextEncoder().encode(text.slice(unpacked.sign[0], unpacked.sign[1]));
+      const res = await answer(request, env, now, 0, body);
       return res instanceof Response && res.status === 200 ? new Response("ok") : bad("answer", res instanceof Response ? res.status : res);
     }
     if (pathname === "/wasm") {
       const hv = i.__headerValues(request.headers, i.__HEADERS);
       let packed;
       for (let k = 0; k < n; k++) packed = i.__handle("POST", url, hv, 0, body, env, now);
-      if (typeof packed !== "string" || !packed.startsWith("200\\n")) return bad("handle", packed);
+      if (!issued(packed)) return bad("handle", packed);
     } else if (pathname === "/js") {
       let res;
-      for (let k = 0; k < n; k++) res = answer(request, env, now, 0, body);
+      if (KEYS === null) for (let k = 0; k < n; k++) res = answer(request, env, now, 0, body);
+      else for (let k = 0; k < n; k++) res = await answer(request, env, now, 0, body);
       if (!(res instanceof Response) || res.status !== 200) return bad("answer", res instanceof Response ? res.status : res);
     } else if (pathname === "/response") {
       const headers = i.__headersOf(block);
       for (let k = 0; k < n; k++) new Response(text, { status: 200, headers });
+    } else if (pathname === "/sign" && input !== undefined) {
+      const [k0, params] = key;
+      for (let k = 0; k < n; k++) await crypto.subtle.sign(params, k0, input);
     }
     return new Response("done");
   },
@@ -102,16 +135,22 @@ const work = fs.mkdtempSync(path.join(os.tmpdir(), "own-work-"));
 // Also when Miniflare fails to start (it rejects outside our awaits).
 process.on("exit", () => fs.rmSync(work, { recursive: true, force: true }));
 const port = freePort();
-const workers = builds.map((build, b) => {
-  const dir = path.join(work, String(b));
+// One Worker (one isolate: its configuration is the isolate's) per build
+// and algorithm.
+const cases = builds.flatMap((build, b) => Object.keys(ALGS).map((alg) => ({ build, b, alg })));
+const workers = cases.map(({ build, b, alg }, c) => {
+  const dir = path.join(work, String(c));
   fs.mkdirSync(dir);
   const src = fs.readFileSync(path.join(root, build, "index.js"), "utf8");
+  // signing_key: absent from a rust-signer build (nothing to import there).
   const exports = "handle warm_bindings headerValues HEADERS answerer unpack headersOf".split(" ");
-  fs.writeFileSync(path.join(dir, "issuer.js"), `${src}\nexport { ${exports.map((e) => `${e} as __${e}`).join(", ")} };\n`);
+  const exported = exports.map((e) => `${e} as __${e}`);
+  exported.push(/^function signing_key\(/m.test(src) ? "signing_key as __signing_key" : "undefinedSigningKey as __signing_key");
+  fs.writeFileSync(path.join(dir, "issuer.js"), `${src}\nfunction undefinedSigningKey() {}\nexport { ${exported.join(", ")} };\n`);
   fs.copyFileSync(path.join(root, build, "index_bg.wasm"), path.join(dir, "index_bg.wasm"));
-  fs.writeFileSync(path.join(dir, "harness.js"), HARNESS);
+  fs.writeFileSync(path.join(dir, "harness.js"), harness(ALGS[alg]));
   return {
-    name: `own-work-${b}`,
+    name: `own-work-${c}`,
     modulesRoot: dir,
     modules: [
       { type: "ESModule", path: path.join(dir, "harness.js") },
@@ -119,38 +158,41 @@ const workers = builds.map((build, b) => {
       { type: "CompiledWasm", path: path.join(dir, "index_bg.wasm") },
     ],
     compatibilityDate,
-    ...directSocket(port + b),
+    ...directSocket(port + c),
   };
 });
 let mf;
-const at = (b, what, n) => `http://127.0.0.1:${port + b}/${what}?n=${n}`;
-const timed = async (b, what, n) => {
+const at = (c, what, n) => `http://127.0.0.1:${port + c}/${what}?n=${n}`;
+const timed = async (c, what, n) => {
   const t0 = performance.now();
-  const res = await fetch(at(b, what, n));
+  const res = await fetch(at(c, what, n));
   const text = await res.text();
-  if (res.status !== 200) throw new Error(`${builds[b]} /${what}: ${res.status} ${text}`);
+  if (res.status !== 200) throw new Error(`${cases[c].build} ${cases[c].alg} /${what}: ${res.status} ${text}`);
   return performance.now() - t0;
 };
 let failed = false;
 try {
   mf = new Miniflare({ host: "127.0.0.1", port: 0, workers });
   await mf.ready;
-  for (const b of builds.keys()) await timed(b, "check", 0);
-  const whats = ["wasm", "js", "response"];
+  for (const c of cases.keys()) await timed(c, "check", 0);
+  const whats = ["wasm", "js", "response", "sign"];
   // Warm: V8 tiers the loops up.
-  for (const b of builds.keys()) for (const what of whats) await timed(b, what, N);
-  const res = builds.map(() => Object.fromEntries(whats.map((w) => [w, []])));
+  for (const c of cases.keys()) for (const what of whats) await timed(c, what, N);
+  const res = cases.map(() => Object.fromEntries(whats.map((w) => [w, []])));
   for (let r = 0; r < ROUNDS; r++) {
-    const order = r % 2 ? [...builds.keys()].reverse() : [...builds.keys()];
-    for (const b of order) {
-      const empty = await timed(b, "none", N);
-      for (const what of whats) res[b][what].push(((await timed(b, what, N)) - empty) * (1000 / N));
+    const order = r % 2 ? [...cases.keys()].reverse() : [...cases.keys()];
+    for (const c of order) {
+      const empty = await timed(c, "none", N);
+      for (const what of whats) res[c][what].push(((await timed(c, what, N)) - empty) * (1000 / N));
     }
   }
   console.log(`own work per token request on workerd, µs (median of ${ROUNDS} rounds of ${N}; min-max)`);
   const fmt = (xs) => `${median(xs).toFixed(2).padStart(6)} (${Math.min(...xs).toFixed(2)}-${Math.max(...xs).toFixed(2)})`;
-  console.log(`${"build".padEnd(32)} ${"wasm handle".padEnd(22)} ${"JS half (incl. wasm)".padEnd(22)} new Response alone`);
-  for (const [b, build] of builds.entries()) console.log(`${build.padEnd(32)} ${fmt(res[b].wasm).padEnd(22)} ${fmt(res[b].js).padEnd(22)} ${fmt(res[b].response)}`);
+  console.log(`${"build".padEnd(28)} ${"alg".padEnd(6)} ${"wasm handle".padEnd(21)} ${"JS half (incl. wasm)".padEnd(21)} ${"new Response alone".padEnd(21)} signature alone (Web Crypto)`);
+  for (const [c, { build, alg }] of cases.entries()) {
+    const sign = alg === "HS256" ? "-" : fmt(res[c].sign);
+    console.log(`${build.padEnd(28)} ${alg.padEnd(6)} ${fmt(res[c].wasm).padEnd(21)} ${fmt(res[c].js).padEnd(21)} ${fmt(res[c].response).padEnd(21)} ${sign}`);
+  }
 } catch (e) {
   console.error(e.message);
   failed = true;
