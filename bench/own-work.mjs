@@ -57,17 +57,12 @@ const ALGS = {
   EdDSA: jwk("EdDSA", generateKeyPairSync("ed25519")),
 };
 const harness = (keys) => `import * as i from "./issuer.js";
-const lines = i.__warm_bindings().split("\\n");
-const vars = {};
-for (let k = 0; k + 1 < lines.length; k += 2) vars[lines[k]] = lines[k + 1];
+// The warm-up's own bindings (js/entry.mjs warmEnv), with the signing key.
 const KEYS = ${JSON.stringify(keys)};
-if (KEYS !== null) vars.SIGNING_KEYS = KEYS;
-const r = (v) => () => Promise.resolve(v);
-const kv = (v) => ({ get: r(v), getWithMetadata: r({ value: v, metadata: null }), put: r(undefined), list: r({ keys: [], list_complete: true }), delete: r(undefined) });
-const env = { ...vars, CLIENTS: kv(vars.CLIENTS), REVOCATIONS: kv(null) };
+const env = KEYS === null ? i.__warmEnv() : { ...i.__warmEnv(), SIGNING_KEYS: KEYS };
 const FORM = "grant_type=client_credentials&scope=read";
 const body = new TextEncoder().encode(FORM);
-const url = vars.ISSUER + "/oauth2/token";
+const url = env.ISSUER + "/oauth2/token";
 // Made in the first request (global scope may not make a body).
 let request;
 const quiet = { log() {}, error() {} };
@@ -129,7 +124,7 @@ export default {
 
 for (const build of builds) {
   const src = fs.readFileSync(path.join(root, build, "index.js"), "utf8");
-  if (!/^function handle\(/m.test(src) || !/^function answerer\(/m.test(src)) {
+  if (!["handle", "answerer", "warmEnv"].every((f) => new RegExp(`^function ${f}\\(`, "m").test(src))) {
     console.error(`${build}: not a non-minified issuer build (NO_MINIFY=1 BUILD_OUT=${build} scripts/build-worker.sh)`);
     process.exit(2);
   }
@@ -146,7 +141,7 @@ const workers = cases.map(({ build, alg }, c) => {
   fs.mkdirSync(dir);
   const src = fs.readFileSync(path.join(root, build, "index.js"), "utf8");
   // signing_key: absent from a rust-signer build (nothing to import there).
-  const exports = "handle warm_bindings headerValues HEADERS answerer unpack headersOf".split(" ");
+  const exports = "handle warmEnv headerValues HEADERS answerer unpack headersOf".split(" ");
   const exported = exports.map((e) => `${e} as __${e}`);
   exported.push(/^function signing_key\(/m.test(src) ? "signing_key as __signing_key" : "undefinedSigningKey as __signing_key");
   fs.writeFileSync(path.join(dir, "issuer.js"), `${src}\nfunction undefinedSigningKey() {}\nexport { ${exported.join(", ")} };\n`);
