@@ -543,7 +543,8 @@ function analyse(profile, { requests, indexUrl, indexSrc }) {
       else if (!owner) [cat, group] = ["f", `native ${name} (no JS caller: promise reactions, microtasks)`];
       else if (isShimCode(owner)) [cat, group] = ["c", `shim: native ${name}`];
       else if (isIndex(owner) && isShim(owner.functionName))
-        // A binding's method called through Function.call (worker's KvStore: get, put).
+        // A binding's method called through Function.call (workers-rs's KvStore: get, put;
+        // the issuer's own KV calls, src/kv.rs, are wasm-bindgen imports).
         [cat, group] = [
           "d",
           /^Function\.call/.test(apiOfShim(owner))
@@ -752,7 +753,7 @@ if (scenario !== "cold") {
 const PARTS = [
   ["wasm instantiate (new WebAssembly.Instance, __wbindgen_start)", (cf) => (cf.url === "" && /^(WebAssembly\.)?(Instance|instantiate|Module|compile)$/.test(cf.functionName)) || /__wbindgen_start|__wbg_reset_state/.test(cf.functionName)],
   ["signing key import (crypto.subtle.importKey)", (cf) => /^__wbg_importKey_|^importKey$/.test(cf.functionName)],
-  ["KV get (worker::kv: the binding call, the text() read)", (cf) => /^(<)?worker::kv::/.test(cf.functionName)],
+  ["KV get (edge_token_worker::kv: the binding call, the text read)", (cf) => /^(<)?edge_token_worker::kv::/.test(cf.functionName)],
   ["configuration parse (Config::from_lookup, isolate_state)", (cf) => /Config::from_lookup|entry::isolate_state/.test(cf.functionName)],
   ["GC", (cf) => cf.functionName === "(garbage collector)"],
   ["(program): native code, lazy compilation", (cf) => cf.functionName === "(program)"],

@@ -10,7 +10,7 @@ use worker::wasm_bindgen_futures;
 use worker::{js_sys, Env};
 
 use crate::answer::{locate, pack, status_and_body};
-use crate::kv::KvClientStore;
+use crate::kv::{KvClientStore, RateLimit};
 use edge_token_core::assertion::{ReplayCache, DEFAULT_REPLAY_ENTRIES};
 use edge_token_core::cache::{RecordCache, DEFAULT_MAX_ENTRIES};
 use edge_token_core::config::{Config, ConfigError};
@@ -112,14 +112,10 @@ impl Limiter for BindingLimiter<'_> {
             LimitKind::Address => ADDRESS_LIMIT_BINDING,
             LimitKind::Revocation => REVOCATION_LIMIT_BINDING,
         };
-        let Ok(limiter) = self.env.rate_limiter(binding) else {
+        let Some(limiter) = crate::kv::binding::<RateLimit>(self.env, binding, "limit") else {
             return Ok(true);
         };
-        limiter
-            .limit(key.to_owned())
-            .await
-            .map(|outcome| outcome.success)
-            .map_err(|e| e.to_string())
+        crate::kv::limit(&limiter, key).await
     }
 }
 
