@@ -753,7 +753,7 @@ if (scenario !== "cold") {
 const PARTS = [
   ["wasm instantiate (new WebAssembly.Instance, __wbindgen_start)", (cf) => (cf.url === "" && /^(WebAssembly\.)?(Instance|instantiate|Module|compile)$/.test(cf.functionName)) || /__wbindgen_start|__wbg_reset_state/.test(cf.functionName)],
   ["signing key import (crypto.subtle.importKey)", (cf) => /^__wbg_importKey_|^importKey$/.test(cf.functionName)],
-  ["KV get (edge_token_worker::kv: the binding call, the text read)", (cf) => /^(<)?edge_token_worker::kv::/.test(cf.functionName)],
+  ["KV calls (edge_token_worker::kv: KV get, the text read; a rate limiter call, rare on this path)", (cf) => /^(<)?edge_token_worker::kv::/.test(cf.functionName)],
   ["configuration parse (Config::from_lookup, isolate_state)", (cf) => /Config::from_lookup|entry::isolate_state/.test(cf.functionName)],
   ["GC", (cf) => cf.functionName === "(garbage collector)"],
   ["(program): native code, lazy compilation", (cf) => cf.functionName === "(program)"],

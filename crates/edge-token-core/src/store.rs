@@ -46,6 +46,19 @@ impl std::fmt::Display for StoreError {
     }
 }
 
+/// A refused KV write as a [`StoreError`], from the error's text: KV's
+/// refusal as too many (`KV PUT failed: 429 ...`) is a
+/// [`StoreError::WriteConflict`], anything else [`StoreError::Unavailable`].
+/// Only that status counts, not any `429` in the text (a key or an
+/// expiration time in a message can hold those digits).
+pub fn kv_write_error(text: String) -> StoreError {
+    if text.contains("failed: 429") {
+        StoreError::WriteConflict(text)
+    } else {
+        StoreError::Unavailable(text)
+    }
+}
+
 /// Client records (read) and the revocation denylist (read and write).
 /// Implementations return the raw stored JSON; parsing and validation
 /// belong to the core.
@@ -74,4 +87,30 @@ pub trait ClientStore {
     /// Remembers the client assertion `replay_key` as used until
     /// `expires_at` (Unix seconds; at least a minute ahead).
     async fn use_assertion(&self, replay_key: &str, expires_at: u64) -> Result<(), StoreError>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_kvs_429_is_a_write_conflict() {
+        let conflict = "Error: KV PUT failed: 429 Too Many Requests";
+        assert_eq!(
+            kv_write_error(conflict.to_owned()),
+            StoreError::WriteConflict(conflict.to_owned())
+        );
+        for other in [
+            "Error: KV PUT failed: 400 Invalid expiration of 1765429000",
+            "Error: KV PUT failed: 500 Internal Server Error",
+            "TypeError: revoked:4290429 is not a valid key",
+            "",
+        ] {
+            assert_eq!(
+                kv_write_error(other.to_owned()),
+                StoreError::Unavailable(other.to_owned()),
+                "{other}"
+            );
+        }
+    }
 }

@@ -2,7 +2,8 @@
 //! revocation denylist in `REVOCATIONS`.
 
 use edge_token_core::store::{
-    revoked_key, used_assertion_key, ClientStore, StoreError, CLIENTS_BINDING, REVOCATIONS_BINDING,
+    kv_write_error, revoked_key, used_assertion_key, ClientStore, StoreError, CLIENTS_BINDING,
+    REVOCATIONS_BINDING,
 };
 use worker::js_sys::{self, Object, Promise, Reflect};
 use worker::wasm_bindgen::{self, prelude::*, JsCast};
@@ -46,8 +47,9 @@ pub(crate) fn binding<T: JsCast>(env: &Env, name: &str, method: &str) -> Option<
     call.is_function().then(|| value.unchecked_into())
 }
 
-/// A JS exception as text: for an `Error`, its name and message; for a
-/// string, itself; else wasm-bindgen's description of the value.
+/// A JS exception as text: for an `Error`, its `toString()` (its name and
+/// message); for a string, itself; else wasm-bindgen's description of the
+/// value.
 pub(crate) fn error_text(e: &JsValue) -> String {
     match e.dyn_ref::<js_sys::Error>() {
         Some(error) => String::from(error.to_string()),
@@ -183,14 +185,7 @@ impl KvClientStore<'_> {
             Ok(promise) => JsFuture::from(promise).await.map(drop),
             Err(e) => Err(e),
         };
-        written.map_err(|e| {
-            let e = error_text(&e);
-            // KV's answer to a second write to one key within a second.
-            if e.contains("429") {
-                StoreError::WriteConflict(e)
-            } else {
-                StoreError::Unavailable(e)
-            }
-        })
+        // KV's 429: most often a second write to one key within a second.
+        written.map_err(|e| kv_write_error(error_text(&e)))
     }
 }
