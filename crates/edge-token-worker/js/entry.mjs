@@ -1,8 +1,8 @@
 // The issuer Worker's entry (issue 13): reads the request in JS, makes one
 // call into the wasm (`handle` in src/entry.rs: the whole protocol, which
 // calls KV and the rate limiters itself, src/kv.rs), writes the log line
-// and builds the Response in JS. scripts/build-worker.sh bundles it with wasm-bindgen's
-// glue (./glue.js) into build/index.js.
+// and builds the Response in JS. scripts/build-worker.sh bundles it with
+// wasm-bindgen's glue (./glue.js) into build/index.js.
 import { env } from "cloudflare:workers";
 import * as wasm from "./glue.js";
 import { BODY_READ, answerer, readBody } from "./wire.mjs";
