@@ -57,25 +57,25 @@ pub(crate) fn error_text(e: &JsValue) -> String {
     }
 }
 
-/// `{ name: value }` with one number member.
-fn options(name: &str, value: Option<u64>) -> Object {
+/// The options object of one binding call: `{ name: value }`, or `{}`.
+fn options(name: &str, value: Option<JsValue>) -> Object {
     let object = Object::new();
     if let Some(value) = value {
         // A set on a fresh plain object does not throw.
-        let _ = Reflect::set(
-            &object,
-            &JsValue::from_str(name),
-            &JsValue::from_f64(value as f64),
-        );
+        let _ = Reflect::set(&object, &JsValue::from_str(name), &value);
     }
     object
 }
 
+/// `seconds` as a JS number (KV's `cacheTtl` and `expiration`).
+fn seconds(seconds: u64) -> JsValue {
+    JsValue::from_f64(seconds as f64)
+}
+
 /// `limiter.limit({ key })`: whether the call is within the limit.
 pub(crate) async fn limit(limiter: &RateLimit, key: &str) -> Result<bool, String> {
-    let object = Object::new();
-    let _ = Reflect::set(&object, &JsValue::from_str("key"), &JsValue::from_str(key));
-    let outcome = JsFuture::from(limiter.limit(&object).map_err(|e| error_text(&e))?)
+    let key = options("key", Some(JsValue::from_str(key)));
+    let outcome = JsFuture::from(limiter.limit(&key).map_err(|e| error_text(&e))?)
         .await
         .map_err(|e| error_text(&e))?;
     Reflect::get(&outcome, &JsValue::from_str("success"))
@@ -132,7 +132,7 @@ impl<'e> KvClientStore<'e> {
     ) -> Result<Option<String>, StoreError> {
         let unavailable = |e: JsValue| StoreError::Unavailable(error_text(&e));
         let value = JsFuture::from(
-            kv.get(key, &options("cacheTtl", cache_ttl))
+            kv.get(key, &options("cacheTtl", cache_ttl.map(seconds)))
                 .map_err(unavailable)?,
         )
         .await
@@ -158,8 +158,7 @@ impl ClientStore for KvClientStore<'_> {
     }
 
     async fn is_revoked(&self, jti: &str) -> Result<bool, StoreError> {
-        let key = revoked_key(jti);
-        Ok(self.read(self.revocations()?, &key, None).await?.is_some())
+        self.in_revocations(&revoked_key(jti)).await
     }
 
     async fn revoke(&self, jti: &str, client_id: &str, expires_at: u64) -> Result<(), StoreError> {
@@ -167,8 +166,7 @@ impl ClientStore for KvClientStore<'_> {
     }
 
     async fn assertion_used(&self, replay_key: &str) -> Result<bool, StoreError> {
-        let key = used_assertion_key(replay_key);
-        Ok(self.read(self.revocations()?, &key, None).await?.is_some())
+        self.in_revocations(&used_assertion_key(replay_key)).await
     }
 
     async fn use_assertion(&self, replay_key: &str, expires_at: u64) -> Result<(), StoreError> {
@@ -178,10 +176,19 @@ impl ClientStore for KvClientStore<'_> {
 }
 
 impl KvClientStore<'_> {
+    /// Whether `REVOCATIONS` holds `key`.
+    async fn in_revocations(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.read(self.revocations()?, key, None).await?.is_some())
+    }
+
     /// One write to `REVOCATIONS` that expires at `expires_at`.
     async fn put(&self, key: &str, value: &str, expires_at: u64) -> Result<(), StoreError> {
         let kv = self.revocations()?;
-        let written = match kv.put(key, value, &options("expiration", Some(expires_at))) {
+        let written = match kv.put(
+            key,
+            value,
+            &options("expiration", Some(seconds(expires_at))),
+        ) {
             Ok(promise) => JsFuture::from(promise).await.map(drop),
             Err(e) => Err(e),
         };
