@@ -421,11 +421,13 @@ async function token(request, env, state, now, audit) {
   const ttl = Math.min(client.tokenTtl ?? config.tokenTtl, config.maxTokenTtl);
   const jti = b64url(crypto.getRandomValues(new Uint8Array(16)));
   const scope = scopes.join(" ");
-  // token.rs AccessTokenClaims: registered claims in this order, then the
-  // client's extra claims (names checked when the record was read).
-  const claims = { iss: config.issuer, sub: client.clientId, aud: audiences.length === 1 ? audiences[0] : audiences, exp: now + ttl, iat: now, jti, client_id: client.clientId };
+  // token.rs AccessTokenClaims, in its order: the registered claims one
+  // client's tokens share, its extra claims (names checked when the record
+  // was read), then exp, iat and jti.
+  const claims = { iss: config.issuer, sub: client.clientId, aud: audiences.length === 1 ? audiences[0] : audiences, client_id: client.clientId };
   if (scope) claims.scope = scope;
   for (const [name, value] of client.extra) Object.defineProperty(claims, name, { value, enumerable: true });
+  Object.assign(claims, { exp: now + ttl, iat: now, jti });
   const input = `${config.headerB64}.${b64url(encoder.encode(JSON.stringify(claims)))}`;
   let signature;
   try {

@@ -8,11 +8,16 @@
 //! use [`RustSigner`]. Either way the private key is prepared once, when the
 //! keys are parsed or first used, never per request.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
 
 use crate::client_key::ClientKey;
 use crate::token::{
-    append_signature, header_b64, parse_entries, signing_input, AccessTokenClaims, Algorithm, Key,
+    append_signature, header_b64, parse_entries, AccessTokenClaims, Algorithm, HmacPrefix, Key,
     KeyEntry, KeyError, KeySet,
 };
 
@@ -149,6 +154,70 @@ pub struct SigningKeys {
     signer: SignerKey,
     header_b64: String,
     jwks: String,
+    starts: TokenStarts,
+}
+
+/// Most token starts kept per signer (a client, grant and issuer each: see
+/// [`TokenStart`]); past that, tokens are made whole, as without the cache.
+pub const MAX_TOKEN_STARTS: usize = 256;
+
+/// The start of the signing input that one client's tokens for one grant
+/// share, made once: `header.` and the base64url of the claims' shared
+/// start ([`AccessTokenClaims::to_json_split`]) cut to whole 3-byte groups,
+/// and for HS256 the signer's HMAC with those bytes absorbed. A token then
+/// costs the encoding and hashing of its last claims only (`exp`, `iat`,
+/// `jti`).
+struct TokenStart {
+    /// How many bytes of the claims' JSON `encoded` holds.
+    json_len: usize,
+    encoded: String,
+    mac: Option<HmacPrefix>,
+}
+
+/// The [`TokenStart`]s of one signer, by the claims' shared start (the JSON
+/// itself: a start is used only for the very bytes it was made from).
+/// Per isolate, like the record cache; a copy of the keys starts empty.
+#[derive(Default)]
+struct TokenStarts(RefCell<Starts>);
+
+#[derive(Default)]
+struct Starts {
+    /// Where in `list` the start of each shared start is.
+    index: HashMap<String, u64>,
+    list: Vec<TokenStart>,
+}
+
+impl Starts {
+    fn get(&self, shared: &str) -> Option<&TokenStart> {
+        let at = *self.index.get(shared)?;
+        self.list.get(usize::try_from(at).ok()?)
+    }
+
+    /// Keeps `start` for `shared`, unless [`MAX_TOKEN_STARTS`] are kept.
+    fn keep(&mut self, shared: &str, start: TokenStart) {
+        if self.list.len() < MAX_TOKEN_STARTS {
+            self.index.insert(shared.to_owned(), self.list.len() as u64);
+            self.list.push(start);
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.list.len()
+    }
+}
+
+impl Clone for TokenStarts {
+    fn clone(&self) -> Self {
+        TokenStarts::default()
+    }
+}
+
+impl std::fmt::Debug for TokenStarts {
+    // The HMAC states are the key's: never printed.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let n = self.0.try_borrow().map_or(0, |s| s.len());
+        write!(f, "TokenStarts({n})")
+    }
 }
 
 /// One private entry checked and prepared: `d` must be the private half of
@@ -288,6 +357,7 @@ impl SigningKeys {
             header_b64: header_b64(alg, &kid),
             verify,
             signer,
+            starts: TokenStarts::default(),
         })
     }
 
@@ -344,12 +414,11 @@ impl SigningKeys {
         claims: &AccessTokenClaims,
         sign: &G,
     ) -> Result<String, String> {
-        let mut token = signing_input(&self.header_b64, claims);
+        let (json, shared) = claims.to_json_split();
+        let (mut token, mac) = self.signing_input(&json, shared);
         match &self.signer {
-            SignerKey::Hmac(key) => {
-                let mac = key
-                    .hmac_sign(token.as_bytes())
-                    .ok_or_else(|| "the HS256 signer has no HMAC key".to_owned())?;
+            SignerKey::Hmac(_) => {
+                let mac = mac.ok_or_else(|| "the HS256 signer has no HMAC key".to_owned())?;
                 append_signature(&mut token, &mac);
             }
             SignerKey::Asymmetric(key) => {
@@ -366,6 +435,67 @@ impl SigningKeys {
             }
         }
         Ok(token)
+    }
+
+    /// The JWS signing input `header.payload` of the claims `json` (whose
+    /// first `shared` bytes are their shared start), with room for the
+    /// signature, and for HS256 its HMAC: from the [`TokenStart`] of that
+    /// start, made now if new (and kept, up to [`MAX_TOKEN_STARTS`]).
+    fn signing_input(&self, json: &str, shared: usize) -> (String, Option<[u8; 32]>) {
+        let key = json.get(..shared).unwrap_or_default();
+        // Never borrowed anywhere else while this runs (nothing here
+        // awaits); were it, the token would be made whole.
+        let Ok(mut starts) = self.starts.0.try_borrow_mut() else {
+            return self.continue_start(&self.token_start(key), json);
+        };
+        if let Some(start) = starts.get(key) {
+            return self.continue_start(start, json);
+        }
+        let start = self.token_start(key);
+        let made = self.continue_start(&start, json);
+        starts.keep(key, start);
+        made
+    }
+
+    /// The signing input of the claims `json` from `start`, and its HMAC.
+    fn continue_start(&self, start: &TokenStart, json: &str) -> (String, Option<[u8; 32]>) {
+        let mut token = String::with_capacity(self.header_b64.len() + json.len() * 4 / 3 + 96);
+        token.push_str(&start.encoded);
+        // Bytes: a 3-byte group may end inside a character.
+        let rest = json.as_bytes().get(start.json_len..).unwrap_or_default();
+        URL_SAFE_NO_PAD.encode_string(rest, &mut token);
+        let mac = start.mac.as_ref().map(|mac| {
+            mac.sign(
+                token
+                    .as_bytes()
+                    .get(start.encoded.len()..)
+                    .unwrap_or_default(),
+            )
+        });
+        (token, mac)
+    }
+
+    /// The [`TokenStart`] of the claims' shared start `json`.
+    fn token_start(&self, json: &str) -> TokenStart {
+        // Whole 3-byte groups only: their base64url does not depend on what
+        // follows.
+        let json_len = json.len() / 3 * 3;
+        let mut encoded = String::with_capacity(self.header_b64.len() + 1 + json_len / 3 * 4);
+        encoded.push_str(&self.header_b64);
+        encoded.push('.');
+        URL_SAFE_NO_PAD.encode_string(
+            json.as_bytes().get(..json_len).unwrap_or_default(),
+            &mut encoded,
+        );
+        let mac = match &self.signer {
+            SignerKey::Hmac(key) => key.hmac_prefix(encoded.as_bytes()),
+            SignerKey::Asymmetric(_) => None,
+        };
+        TokenStart {
+            json_len,
+            encoded,
+            mac,
+        }
     }
 }
 
@@ -417,6 +547,69 @@ mod tests {
             let token = block_on(keys.mint(&claims(), &RustSigner)).unwrap();
             assert_eq!(verify(keys.verify_keys(), &token).unwrap(), claims());
         }
+    }
+
+    #[test]
+    fn tokens_from_a_kept_start_are_the_tokens_made_whole() {
+        // Shared starts of each length mod 3, non-ASCII ones (a 3-byte group
+        // that ends inside a character), extra claims, several clients and
+        // grants interleaved: each token is the one its whole signing input
+        // gives, when its start is made and when it is kept.
+        for first in [HS, ES, ED] {
+            let keys = SigningKeys::parse(&format!("[{first}]")).unwrap();
+            let mut all = vec![];
+            for iss in [
+                "https://i.example",
+                "https://i.example/a",
+                "https://i.example/ab",
+                "https://\u{e9}.example/\u{1f600}",
+            ] {
+                for scope in ["", "read", "read wri"] {
+                    let mut c = claims();
+                    c.iss = iss.into();
+                    c.scope = scope.into();
+                    all.push(c.clone());
+                    c.extra.insert("tenant".into(), serde_json::json!("\u{fc}"));
+                    all.push(c);
+                }
+            }
+            for round in 0..2u64 {
+                for (i, c) in all.iter_mut().enumerate() {
+                    c.jti = format!("j{round}-{i}");
+                    c.iat = 1000 + round * 100 + i as u64;
+                    c.exp = c.iat + 300;
+                    let token = block_on(keys.mint(c, &RustSigner)).unwrap();
+                    let (input, signature) = token.rsplit_once('.').unwrap();
+                    assert_eq!(input, crate::token::signing_input(&keys.header_b64, c));
+                    if first == HS {
+                        let key = keys.verify_keys().find("hs").unwrap();
+                        let mac = key.hmac_sign(input.as_bytes()).unwrap();
+                        assert_eq!(signature, URL_SAFE_NO_PAD.encode(mac));
+                    }
+                    assert_eq!(verify(keys.verify_keys(), &token).unwrap(), *c);
+                }
+            }
+            assert_eq!(keys.starts.0.borrow().len(), all.len());
+        }
+    }
+
+    #[test]
+    fn token_starts_are_bounded_per_copy_and_never_printed() {
+        let keys = SigningKeys::parse(&format!("[{HS}]")).unwrap();
+        for i in 0..MAX_TOKEN_STARTS + 20 {
+            let mut c = claims();
+            c.sub = format!("etc_{i}");
+            c.client_id = c.sub.clone();
+            let token = block_on(keys.mint(&c, &RustSigner)).unwrap();
+            assert_eq!(verify(keys.verify_keys(), &token).unwrap(), c);
+        }
+        assert_eq!(keys.starts.0.borrow().len(), MAX_TOKEN_STARTS);
+        assert_eq!(keys.clone().starts.0.borrow().len(), 0);
+        let shown = format!("{keys:?}");
+        assert!(
+            shown.contains(&format!("TokenStarts({MAX_TOKEN_STARTS})")),
+            "{shown}"
+        );
     }
 
     #[test]

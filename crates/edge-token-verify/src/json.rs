@@ -197,6 +197,11 @@ impl<'a> Object<'a> {
         self
     }
 
+    /// How long the output is so far (with what it held before the `{`).
+    pub fn written(&self) -> usize {
+        self.out.len()
+    }
+
     /// Writes the closing `}`.
     pub fn end(self) {
         self.out.push('}');

@@ -123,6 +123,27 @@ pub(crate) enum Material {
     },
 }
 
+/// An HS256 key with the start of its input absorbed ([`Key::hmac_prefix`]).
+/// It holds the key's HMAC state: never printed.
+#[derive(Clone)]
+pub struct HmacPrefix(HmacSha256);
+
+impl HmacPrefix {
+    /// The HMAC of the prefix followed by `rest`: the same as
+    /// [`Key::hmac_sign`] of the whole input.
+    pub fn sign(&self, rest: &[u8]) -> [u8; 32] {
+        let mut mac = self.0.clone();
+        mac.update(rest);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+impl std::fmt::Debug for HmacPrefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("HmacPrefix(<redacted>)")
+    }
+}
+
 /// One verification key: a `kid`, its algorithm, and an HMAC secret or a
 /// public key, prepared once.
 #[derive(Clone)]
@@ -245,6 +266,20 @@ impl Key {
                 let mut mac = mac.clone();
                 mac.update(input);
                 Some(mac.finalize().into_bytes().into())
+            }
+            _ => None,
+        }
+    }
+
+    /// HS256 only: this key with `prefix` already absorbed, for the MACs
+    /// of many inputs that start with it ([`HmacPrefix::sign`]): the
+    /// prefix is hashed once, not once per input.
+    pub fn hmac_prefix(&self, prefix: &[u8]) -> Option<HmacPrefix> {
+        match &self.material {
+            Material::Hmac(mac) => {
+                let mut mac = mac.clone();
+                mac.update(prefix);
+                Some(HmacPrefix(mac))
             }
             _ => None,
         }
