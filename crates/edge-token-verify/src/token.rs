@@ -52,8 +52,10 @@ impl Audience {
 
 /// The claims of an access token (RFC 9068 §2.2).
 ///
-/// (De)serialised by hand: registered claims first, then `extra`. serde's
-/// `flatten` would route every token through a slow, bulky generic path.
+/// (De)serialised by hand: `iss`, `sub`, `aud`, `client_id`, `scope`, then
+/// `extra`, then `exp`, `iat`, `jti` (what one client's tokens share comes
+/// first: see [`AccessTokenClaims::to_json_split`]). serde's `flatten` would
+/// route every token through a slow, bulky generic path.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccessTokenClaims {
     /// Issuer identifier.
