@@ -158,7 +158,7 @@ pub struct SigningKeys {
 }
 
 /// Most token starts kept per signer (a client, grant and issuer each: see
-/// [`TokenStart`]); past that, tokens are made whole, as without the cache.
+/// `TokenStart`); past that, tokens are made whole, as without the cache.
 /// The first ones made stay for the isolate's life (a few KB each at most,
 /// with the largest extra claims): a caller who fills them costs the others
 /// speed only, never a wrong token.
