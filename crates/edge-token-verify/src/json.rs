@@ -198,7 +198,7 @@ impl<'a> Object<'a> {
     }
 
     /// How long the output is so far (with what it held before the `{`).
-    pub fn written(&self) -> usize {
+    pub(crate) fn written(&self) -> usize {
         self.out.len()
     }
 
