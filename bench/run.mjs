@@ -778,7 +778,7 @@ console.log(`    module compile + instantiate (at start-up, before the first req
 console.log(`    first calls + configuration (metadata over the JS floor's first request): ${d(meta, jsF)} ms`);
 console.log(`    the KV miss and the token (HS256 token over metadata): ${d(hs, meta)} ms, of which the local KV's first read of a record costs any Worker ${d(kvF, jsF)} ms (JS floor + 1 KV get over the JS floor)`);
 console.log(`    (an isolate's first console line, which edge-token writes at start-up: ${d(logF, jsF)} ms for the JS floor, /log over /)`);
-console.log(`    ES256 over HS256 (its key import and d/x/y check happen at start-up, in prepare()): ${d(es, hs)} ms`);
+console.log(`    ES256 over HS256 (its key import, d/x/y check and the JS signature path's first run happen at start-up): ${d(es, hs)} ms`);
 console.log(`  the same-design JS Worker's first token request: ${med(jsI, "first").toFixed(2)} ms; edge-token's HS256 one is ${(med(hs, "first") / med(jsI, "first")).toFixed(2)}x that`);
 for (const [label, c] of [["metadata", meta], ["token, HS256", hs], ["token, ES256", es]]) {
   console.log(`  edge-token ${pad(label + ":", 14)} first request ${(med(c, "first") / med(rsF, "first")).toFixed(2)}x the workers-rs floor's (target <= 2), ${(med(c, "first") / med(jsF, "first")).toFixed(2)}x the JS floor's`);

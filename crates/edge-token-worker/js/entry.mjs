@@ -5,7 +5,7 @@
 // wasm-bindgen's glue (./glue.js) into build/index.js.
 import { env } from "cloudflare:workers";
 import * as wasm from "./glue.js";
-import { BODY_READ, answerer, readBody } from "./wire.mjs";
+import { BODY_READ, answerer, readBody, warmSignature } from "./wire.mjs";
 
 const HEADERS = wasm.request_headers().split("\n");
 const [MAX_BODY_BYTES, BODY_TIMEOUT_MS] = wasm.body_limits();
@@ -35,6 +35,12 @@ function startTasks() {
 
 // [CryptoKey, sign() parameters] of the wasm's imported signing key.
 let importedKey;
+// The ES256/EdDSA signatures the wasm leaves to this side once it has
+// imported the key (none in a rust-signer build). The key is the isolate's
+// (fixed with its configuration): asked of the wasm once, and again after
+// a reset.
+const signingKey = () => (importedKey ??= typeof wasm.signing_key === "function" ? wasm.signing_key() : undefined);
+const sign = (params, key, data) => crypto.subtle.sign(params, key, data);
 const { answer, trap } = answerer({
   handle: wasm.handle,
   reset: () => {
@@ -44,12 +50,8 @@ const { answer, trap } = answerer({
   },
   names: HEADERS,
   log: console,
-  // The ES256/EdDSA signatures the wasm leaves to this side once it has
-  // imported the key (none in a rust-signer build).
-  // The key is the isolate's (fixed with its configuration): asked of the
-  // wasm once, and again after a reset.
-  signingKey: () => (importedKey ??= typeof wasm.signing_key === "function" ? wasm.signing_key() : undefined),
-  sign: (params, key, data) => crypto.subtle.sign(params, key, data),
+  signingKey,
+  sign,
 });
 addEventListener("error", (event) => trap(event.error));
 addEventListener("unhandledrejection", (event) => trap(event.reason));
@@ -92,6 +94,9 @@ try {
 } catch (e) {
   preparing = Promise.reject(e);
 }
+// With a key imported, the deferred-signature path runs once on a made-up
+// answer (wire.mjs, warmSignature): the JS half of an ES256/EdDSA token
+// request that the wasm's warm-up cannot reach.
 // Then one log line (docs/logs.md): whether the warm-up covered the request
 // path, and what became of the signing key. Written with the very call each
 // request makes (one string), because workerd compiles its console.log path
@@ -101,9 +106,24 @@ const failed = (e) => {
   trap(e);
   return "error";
 };
-Promise.all([warming.then((good) => (good === 3 ? "ok" : "error"), failed), preparing.then((key) => (typeof key === "string" ? key : "error"), failed)]).then(([outcome, key]) =>
-  console.log(JSON.stringify({ event: "isolate_start", outcome, signing_key: key })),
-);
+const keyOutcome = (key) => (typeof key === "string" ? key : "error");
+const unwarmed = (e) => {
+  failed(e);
+  return false;
+};
+function signatureWarmed(key) {
+  if (key !== "imported") return true;
+  try {
+    return warmSignature(signingKey, sign).then((good) => good, unwarmed);
+  } catch (e) {
+    return unwarmed(e);
+  }
+}
+Promise.all([
+  warming.then((good) => (good === 3 ? "ok" : "error"), failed),
+  preparing.then(keyOutcome, failed),
+  preparing.then((key) => signatureWarmed(keyOutcome(key)), () => true),
+]).then(([outcome, key, signature]) => console.log(JSON.stringify({ event: "isolate_start", outcome: signature ? outcome : "error", signing_key: key })));
 
 // Plain functions and promise chains, no async/await: on the usual path
 // (a POST whose record is cached) the only wait is the body read, and the

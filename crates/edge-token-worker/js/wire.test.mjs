@@ -17,6 +17,7 @@ import {
   readBody as readBodyThen,
   toResponse,
   unpack,
+  warmSignature,
 } from "./wire.mjs";
 
 const MAX = 16;
@@ -365,4 +366,27 @@ test("a deferred signature that cannot be made is a 500, and the issuance is not
   // Offsets that do not fit the body.
   const h = harness(() => "200 5 900 86\n{}\n\n{}", { signingKey: () => ["key", {}], sign: () => Promise.resolve(new ArrayBuffer(64)) });
   await isServerError(await h.call());
+});
+
+test("the start-up warm of the signature path signs with the key given and says whether it worked", async () => {
+  for (const [gen, params] of [
+    [{ name: "Ed25519" }, { name: "Ed25519" }],
+    [{ name: "ECDSA", namedCurve: "P-256" }, { name: "ECDSA", hash: "SHA-256" }],
+  ]) {
+    const { privateKey } = await crypto.subtle.generateKey(gen, false, ["sign", "verify"]);
+    const signed = [];
+    const sign = (p, k, d) => {
+      signed.push([p, k, new TextDecoder().decode(d)]);
+      return crypto.subtle.sign(p, k, d);
+    };
+    assert.equal(await warmSignature(() => [privateKey, params], sign), true);
+    assert.equal(signed.length, 1);
+    assert.equal(signed[0][0], params);
+    assert.equal(signed[0][1], privateKey);
+    assert.match(signed[0][2], /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "a JWS signing input");
+  }
+  // No key, or a signature of the wrong length: a throw or a rejection
+  // (the entry then logs outcome "error" in its isolate_start line).
+  await assert.rejects(warmSignature(() => ["key", {}], () => Promise.resolve(new ArrayBuffer(32))), /signature of 32 bytes/);
+  assert.throws(() => warmSignature(() => undefined, () => Promise.resolve(new ArrayBuffer(64))), /without an imported signing key/);
 });
