@@ -35,6 +35,14 @@
 // summary splits HS256 issuance's distance to the JS floor in two: what a
 // Worker of that shape pays anyway, and what edge-token's own work adds.
 //
+// And introspection of an active token: each measurement introspects a
+// token issued just before it, checked active then and after it (an
+// expired token is answered inactive before the revocation check, a
+// cheaper path that earlier runs measured once the first token had
+// expired). Its KV read floor (the JS floor plus one local KV get of a key
+// never written: the I/O of the revocation check) splits its distance to
+// the JS floor like the shape floor does for issuance.
+//
 // env: RUNS (3), DURATION seconds per measurement (5), CONCURRENCY ("16,64,256"),
 //      RUST_SIGNER_BUILD (target/bench/rust-signer), STARTUP_ONLY=1 (size and start-up only),
 //      ONLY (a regular expression: measure only the scenarios it matches, with
@@ -187,6 +195,27 @@ if (!workerdPid) console.error("bench: no /proc or no workerd child found: CPU p
 const basic = (id, secret) => "Basic " + Buffer.from(`${id}:${secret}`).toString("base64");
 const form = "application/x-www-form-urlencoded";
 const edge = `http://127.0.0.1:${edgePort}`;
+const KV_READ = "KV read floor: JS, 1 KV get (a miss)";
+// A token issued now, and the introspection of it (by the same client).
+async function issued() {
+  const res = await fetch(`${edge}/oauth2/token`, {
+    method: "POST",
+    headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
+    body: "grant_type=client_credentials",
+  });
+  if (res.status !== 200) die(`token request failed: ${res.status} ${await res.text()}`);
+  return (await res.json()).access_token;
+}
+async function introspected(token) {
+  const res = await fetch(`${edge}/oauth2/introspect`, {
+    method: "POST",
+    headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
+    body: `token=${token}`,
+  });
+  const text = await res.text();
+  if (res.status !== 200) die(`introspection failed: ${res.status} ${text}`);
+  return JSON.parse(text);
+}
 const tokenRes = await fetch(`${edge}/oauth2/token`, {
   method: "POST",
   headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
@@ -348,12 +377,20 @@ const scenarios = [
     auth: basic(client.client_id, client.client_secret),
     body: "grant_type=client_credentials",
   })),
+  // Reads only: one local KV get of a key never written, as introspection's
+  // revocation check does (a JS Worker, no code of ours).
+  { name: KV_READ, url: `http://127.0.0.1:${kvFloorPort}/read`, method: "GET", floor: true },
+  // Each measurement introspects a token issued just before it, checked
+  // active then and again after it (see `fresh`): an expired token is
+  // answered inactive before the revocation check, which would measure a
+  // cheaper path.
   {
     name: "introspection",
     url: `${edge}/oauth2/introspect`,
     method: "POST",
     auth: basic(client.client_id, client.client_secret),
-    body: `token=${token}`,
+    base: KV_READ,
+    fresh: true,
   },
   {
     name: "peer: oidc-provider token",
@@ -478,6 +515,11 @@ for (let run = 1; run <= (process.env.STARTUP_ONLY ? 0 : RUNS); run++) {
           console.error(`run ${run}/${RUNS} c=${level} ${s.name}: ${pool.n} assertions ran out (${r.requests} requests); again with twice as many`);
           if (factor >= 8) die(`${s.name}: the assertions ran out ${Math.log2(factor) + 1} times`);
         }
+      } else if (s.fresh) {
+        const fresh = await issued();
+        if ((await introspected(fresh)).active !== true) die(`${s.name}: a token issued now is not active`);
+        r = await wrk({ ...s, body: `token=${fresh}` }, level);
+        if ((await introspected(fresh)).active !== true) failures.push(`${s.name} at c=${level}: its token was no longer active after the measurement`);
       } else r = await wrk(s, level);
       ((results[s.name] ??= {})[level] ??= []).push(r);
       const cpu = r.cpu === null ? "" : ` cpu ${r.cpu.toFixed(0)} µs/req`;
@@ -544,6 +586,19 @@ if (has(SHAPE) && has("token, client_secret_basic")) {
   console.log(`\nthe shape floor (edge-token's I/O, none of its work) reaches ${(shape.rps / fl.rps).toFixed(2)} of the JS floor (best ${shape.rps.toFixed(0)} req/s at c=${shape.level});`);
   console.log(`  HS256 issuance reaches ${(ours.rps / shape.rps).toFixed(2)} of it at the best levels; by concurrency: ${perLevel}`);
   console.log(`  workerd cpu µs/req, edge-token vs the shape floor (+ edge-token's own work): ${cpu}`);
+}
+// Introspection of an active token against the JS floor (issue 13), and
+// against the KV read floor (the JS floor plus the one local KV get of its
+// revocation check).
+if (has("introspection")) {
+  const [ours, fl] = [best("introspection"), best("floor (constant 200)")];
+  console.log(`\nintrospection of an active token reaches ${(ours.rps / fl.rps).toFixed(2)} of the JS floor (target >= 0.25): best ${ours.rps.toFixed(0)} req/s at c=${ours.level}`);
+  if (has(KV_READ)) {
+    const kv = best(KV_READ);
+    const { ratios: perLevel, cpu } = byLevel("introspection", KV_READ, "", (o, k) => ` (+${(o - k).toFixed(1)})`);
+    console.log(`  the JS floor with one local KV get (a miss) reaches ${(kv.rps / fl.rps).toFixed(2)} of the JS floor (best ${kv.rps.toFixed(0)} req/s at c=${kv.level}); introspection ${(ours.rps / kv.rps).toFixed(2)} of that; by concurrency: ${perLevel}`);
+    console.log(`  workerd cpu µs/req, introspection vs the KV read floor (+ edge-token's own work): ${cpu}`);
+  }
 }
 // The full report's sections need every scenario (not under ONLY).
 if (!ONLY) {

@@ -7,7 +7,9 @@
 // KV_FLOOR_PORT serves the "KV floor": a JS Worker that does per request the
 // KV I/O of one accepted private_key_jwt assertion (a get of a new key, then
 // a put of "1" expiring in 16 minutes), on a namespace of its own in the same
-// local KV, and answers a constant 200.
+// local KV, and answers a constant 200; on GET /read, the "KV read floor":
+// one get of a key that is never written (the I/O of introspection's
+// revocation check), and a constant 200.
 // SIGN_FLOOR_PORT serves the "signature floors" (lib.mjs SIGN_FLOOR_SCRIPT):
 // the JS floor plus one Web Crypto ES256 (/es256) or Ed25519 (/eddsa) signature.
 // SHAPE_FLOOR_PORT serves the "shape floor" (lib.mjs SHAPE_FLOOR_SCRIPT): the I/O
@@ -57,6 +59,10 @@ const mf = new Miniflare({
             name: "kv-floor",
             modules: true,
             script: `export default { async fetch(req, env) {
+  if (req.url.endsWith("/read")) {
+    const found = await env.KV.get("revoked:kv-read-floor-0000000");
+    return new Response(found === null ? "ok" : "found", { status: found === null ? 200 : 500 });
+  }
   const key = "assertion:" + crypto.randomUUID() + "0123456";
   if ((await env.KV.get(key)) !== null) return new Response("seen", { status: 500 });
   await env.KV.put(key, "1", { expiration: Math.floor(Date.now() / 1000) + 960 });
