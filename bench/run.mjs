@@ -738,9 +738,20 @@ if (pk.length) {
 }
 }
 
+// Ends the run non-zero when one of our Workers failed a measurement
+// (failed requests, or an introspected token no longer active after it).
+function failIfAny() {
+  if (failures.length === 0) return;
+  console.log(`\nFAILED: our Workers failed in ${failures.length} measurement(s) (the figures above include them):`);
+  for (const f of failures) console.log(`  ${f}`);
+  for (const c of children) c.kill("SIGTERM");
+  process.exit(1);
+}
+
 // --- size and start-up -------------------------------------------------------
 if (ONLY) {
   fs.rmSync(work, { recursive: true, force: true });
+  failIfAny();
   process.exit(0);
 }
 const wasm = fs.readFileSync(path.join(root, "build/index_bg.wasm"));
@@ -840,10 +851,5 @@ for (const [label, c] of [["metadata", meta], ["token, HS256", hs], ["token, ES2
 }
 
 fs.rmSync(work, { recursive: true, force: true });
-if (failures.length > 0) {
-  console.log(`\nFAILED: our Workers failed requests in ${failures.length} measurement(s) (the figures above include them):`);
-  for (const f of failures) console.log(`  ${f}`);
-  for (const c of children) c.kill("SIGTERM");
-  process.exit(1);
-}
+failIfAny();
 process.exit(0);

@@ -383,8 +383,11 @@ test("the start-up warm of the signature path signs with the key given and says 
     assert.equal(signed.length, 1);
     assert.equal(signed[0][0], params);
     assert.equal(signed[0][1], privateKey);
-    assert.match(signed[0][2], /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/, "a JWS signing input");
+    assert.ok(signed[0][2].length > 0 && !signed[0][2].includes("."), "a made-up input, not a token's signing input");
   }
+  // A signature that left the placeholder as it was (all zero bytes) did
+  // not go in: false.
+  assert.equal(await warmSignature(() => ["key", {}], () => Promise.resolve(new ArrayBuffer(64))), false);
   // No key, or a signature of the wrong length: a throw or a rejection
   // (the entry then logs outcome "error" in its isolate_start line).
   await assert.rejects(warmSignature(() => ["key", {}], () => Promise.resolve(new ArrayBuffer(32))), /signature of 32 bytes/);
