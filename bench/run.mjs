@@ -196,33 +196,23 @@ const basic = (id, secret) => "Basic " + Buffer.from(`${id}:${secret}`).toString
 const form = "application/x-www-form-urlencoded";
 const edge = `http://127.0.0.1:${edgePort}`;
 const KV_READ = "KV read floor: JS, 1 KV get (a miss)";
-// A token issued now, and the introspection of it (by the same client).
-async function issued() {
-  const res = await fetch(`${edge}/oauth2/token`, {
-    method: "POST",
-    headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
-    body: "grant_type=client_credentials",
-  });
+// A POST by the bench's client (client_secret_basic) to edge-token.
+const post = (urlPath, body) =>
+  fetch(`${edge}${urlPath}`, { method: "POST", headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form }, body });
+// A token issued now: the Response and its JSON.
+async function issue() {
+  const res = await post("/oauth2/token", "grant_type=client_credentials");
   if (res.status !== 200) die(`token request failed: ${res.status} ${await res.text()}`);
-  return (await res.json()).access_token;
+  return { res, json: await res.json() };
 }
+// The introspection of `token` by the same client.
 async function introspected(token) {
-  const res = await fetch(`${edge}/oauth2/introspect`, {
-    method: "POST",
-    headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
-    body: `token=${token}`,
-  });
+  const res = await post("/oauth2/introspect", `token=${token}`);
   const text = await res.text();
   if (res.status !== 200) die(`introspection failed: ${res.status} ${text}`);
   return JSON.parse(text);
 }
-const tokenRes = await fetch(`${edge}/oauth2/token`, {
-  method: "POST",
-  headers: { authorization: basic(client.client_id, client.client_secret), "content-type": form },
-  body: "grant_type=client_credentials",
-});
-if (tokenRes.status !== 200) die(`token request failed: ${tokenRes.status} ${await tokenRes.text()}`);
-const tokenJson = await tokenRes.json();
+const { res: tokenRes, json: tokenJson } = await issue();
 const token = tokenJson.access_token;
 
 // The same-design JS Worker must answer the same client as edge-token does:
@@ -516,7 +506,7 @@ for (let run = 1; run <= (process.env.STARTUP_ONLY ? 0 : RUNS); run++) {
           if (factor >= 8) die(`${s.name}: the assertions ran out ${Math.log2(factor) + 1} times`);
         }
       } else if (s.fresh) {
-        const fresh = await issued();
+        const fresh = (await issue()).json.access_token;
         if ((await introspected(fresh)).active !== true) die(`${s.name}: a token issued now is not active`);
         r = await wrk({ ...s, body: `token=${fresh}` }, level);
         if ((await introspected(fresh)).active !== true) failures.push(`${s.name} at c=${level}: its token was no longer active after the measurement`);

@@ -114,16 +114,15 @@ const unwarmed = (e) => {
 function signatureWarmed(key) {
   if (key !== "imported") return true;
   try {
-    return warmSignature(signingKey, sign).then((good) => good, unwarmed);
+    return warmSignature(signingKey, sign).catch(unwarmed);
   } catch (e) {
     return unwarmed(e);
   }
 }
-Promise.all([
-  warming.then((good) => (good === 3 ? "ok" : "error"), failed),
-  preparing.then(keyOutcome, failed),
-  preparing.then((key) => signatureWarmed(keyOutcome(key)), () => true),
-]).then(([outcome, key, signature]) => console.log(JSON.stringify({ event: "isolate_start", outcome: signature ? outcome : "error", signing_key: key })));
+const prepared = preparing.then(keyOutcome, failed);
+Promise.all([warming.then((good) => (good === 3 ? "ok" : "error"), failed), prepared, prepared.then(signatureWarmed)]).then(([outcome, key, signature]) =>
+  console.log(JSON.stringify({ event: "isolate_start", outcome: signature ? outcome : "error", signing_key: key })),
+);
 
 // Plain functions and promise chains, no async/await: on the usual path
 // (a POST whose record is cached) the only wait is the body read, and the

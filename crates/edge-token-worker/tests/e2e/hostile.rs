@@ -381,25 +381,7 @@ fn case(name: impl Into<String>, request: Vec<u8>, expect: Expect) -> Case {
 /// Checks what every answer from our Worker shares, then `expect`.
 #[track_caller]
 fn check(t: &Target, r: &HttpResponse, elapsed: Duration, expect: Expect) {
-    assert!(
-        elapsed < DEADLINE,
-        "answered after {elapsed:?}, over {DEADLINE:?}"
-    );
-    assert!(r.status < 500, "5xx: {} {}", r.status, r.body);
-    assert!(
-        r.header("content-type")
-            .is_some_and(|v| v.starts_with("application/json")),
-        "not JSON: {:?}",
-        r.headers
-    );
-    r.assert_no_store();
-    assert!(
-        !r.headers
-            .iter()
-            .any(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-")),
-        "CORS header sent: {:?}",
-        r.headers
-    );
+    check_head(r, elapsed);
     match expect {
         Expect::Token | Expect::TokenScope(_) => {
             let claims = assert_token(&t.w, r, &t.id);
@@ -435,6 +417,46 @@ fn check(t: &Target, r: &HttpResponse, elapsed: Duration, expect: Expect) {
     t.assert_log_clean();
 }
 
+/// What every answer from our Worker shares in its head: in time, no 5xx,
+/// JSON, no-store, no CORS header.
+#[track_caller]
+fn check_head(r: &HttpResponse, elapsed: Duration) {
+    assert!(
+        elapsed < DEADLINE,
+        "answered after {elapsed:?}, over {DEADLINE:?}"
+    );
+    assert!(r.status < 500, "5xx: {} {}", r.status, r.body);
+    assert!(
+        r.header("content-type")
+            .is_some_and(|v| v.starts_with("application/json")),
+        "not JSON: {:?}",
+        r.headers
+    );
+    r.assert_no_store();
+    assert!(
+        !r.headers
+            .iter()
+            .any(|(n, _)| n.to_ascii_lowercase().starts_with("access-control-")),
+        "CORS header sent: {:?}",
+        r.headers
+    );
+}
+
+/// The text of a caught panic.
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<String>()
+        .cloned()
+        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
+        .unwrap_or_default()
+}
+
+/// Runs `f`; a panic in it panics again with `what` in front.
+fn named<T>(what: &str, f: impl FnOnce() -> T) -> T {
+    std::panic::catch_unwind(AssertUnwindSafe(f))
+        .unwrap_or_else(|panic| panic!("{what}: {}", panic_text(&*panic)))
+}
+
 /// Runs every case (all of them, even after a failure), then fails with
 /// the list of failing cases.
 fn run(t: &Target, cases: Vec<Case>) {
@@ -451,11 +473,7 @@ fn run(t: &Target, cases: Vec<Case>) {
             Ok(elapsed) if elapsed > slowest.0 => slowest = (elapsed, c.name),
             Ok(_) => {}
             Err(panic) => {
-                let message = panic
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                    .unwrap_or_default();
+                let message = panic_text(&*panic);
                 failures.push(format!("{} (expected {:?}): {message}", c.name, c.expect));
             }
         }
@@ -1363,17 +1381,9 @@ fn expect_413(t: &Target, what: &str, send: impl Fn() -> Answer) {
         match &answer.response {
             Some(r) if proxy_restarted(r) => {}
             Some(r) => {
-                let checked = std::panic::catch_unwind(AssertUnwindSafe(|| {
+                named(what, || {
                     check(t, r, answer.elapsed, Expect::Error(413, "invalid_request"))
-                }));
-                if let Err(panic) = checked {
-                    let message = panic
-                        .downcast_ref::<String>()
-                        .cloned()
-                        .or_else(|| panic.downcast_ref::<&str>().map(|s| (*s).to_owned()))
-                        .unwrap_or_default();
-                    panic!("{what}: {message}");
-                }
+                });
                 return;
             }
             None => {
@@ -1404,14 +1414,7 @@ fn expect_413(t: &Target, what: &str, send: impl Fn() -> Answer) {
     let Some((head, elapsed, started)) = cut else {
         panic!("{what}: the dev proxy's 503 on every try");
     };
-    assert!(elapsed < DEADLINE, "{what}: answered after {elapsed:?}");
-    assert!(
-        head.header("content-type")
-            .is_some_and(|v| v.starts_with("application/json")),
-        "{what}: not JSON: {:?}",
-        head.headers
-    );
-    head.assert_no_store();
+    named(what, || check_head(&head, elapsed));
     // Log lines are written after the response: settle() took a while.
     std::thread::sleep(Duration::from_millis(500));
     assert!(
